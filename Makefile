@@ -1,0 +1,37 @@
+# SyncCash: `make run` serves everything on the embedded default; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: setup run test lint typecheck unit bench bench-core bench-db bench-api bench-lifecycle chaos clean
+
+$(UV):
+	$(PYTHON) -m pip install --user --quiet 'uv>=0.5' || $(PYTHON) -m pip install --quiet 'uv>=0.5'
+
+setup: $(UV)
+	$(UV) sync --locked
+
+run: setup
+	$(UV) run synccash serve
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run lint-imports
+
+typecheck: setup
+	$(UV) run mypy packages/synccash-core/src packages/synccash-adapters/src services/api/src services/worker/src tools/src
+
+unit: setup
+	$(UV) run pytest tests/unit -q
+
+test: lint typecheck
+	$(UV) run pytest -q $(PYTEST_ARGS)
+
+bench: bench-core
+
+bench-core: setup
+	$(UV) run python -m synccash.bench.core
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""SyncCash adapters: SQL, Redis, provider HTTP clients, settings and bootstrap."""

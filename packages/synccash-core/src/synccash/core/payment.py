@@ -1,0 +1,451 @@
+"""The Payment aggregate (the intent) and its Attempts (one per provider try).
+
+States and legal transitions follow DESIGN.md. Every transition appends a
+`PaymentEvent` (the audit trail); illegal transitions raise. The aggregate is
+pure: time comes in as arguments, ids come from the caller.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from attrs import define, field, frozen
+
+from synccash.core.errors import (
+    IllegalTransition,
+    PaymentNotCancellable,
+    PaymentNotRefundable,
+)
+from synccash.core.money import Money
+from synccash.core.msisdn import Msisdn
+from synccash.core.outcomes import FailureReason, ProviderOutcome
+from synccash.core.providers import ProviderId
+
+
+class PaymentState(enum.StrEnum):
+    """The nine payment states of the product spec."""
+
+    INITIATED = "INITIATED"
+    VALIDATING = "VALIDATING"
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    CONFIRMED = "CONFIRMED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """No further state change except CONFIRMED -> REFUNDED."""
+        return self in TERMINAL_STATES
+
+    @property
+    def is_final(self) -> bool:
+        """Nothing can ever change again."""
+        return self in TERMINAL_STATES and self is not PaymentState.CONFIRMED
+
+
+S = PaymentState
+TERMINAL_STATES: Final = frozenset({S.CONFIRMED, S.FAILED, S.EXPIRED, S.CANCELLED, S.REFUNDED})
+
+#: The only legal transitions. Anything else raises IllegalTransition.
+TRANSITIONS: Final[Mapping[PaymentState, frozenset[PaymentState]]] = {
+    S.INITIATED: frozenset({S.VALIDATING, S.FAILED, S.CANCELLED, S.EXPIRED}),
+    S.VALIDATING: frozenset({S.PENDING, S.FAILED, S.CANCELLED, S.EXPIRED}),
+    S.PENDING: frozenset({S.PROCESSING, S.FAILED, S.CANCELLED, S.EXPIRED}),
+    # PROCESSING -> PENDING: a transient failure or failover queues the next attempt.
+    S.PROCESSING: frozenset({S.PENDING, S.CONFIRMED, S.FAILED, S.EXPIRED}),
+    S.CONFIRMED: frozenset({S.REFUNDED}),
+    S.FAILED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+
+
+class AttemptKind(enum.StrEnum):
+    """What an attempt asks the provider to do."""
+
+    COLLECT = "collect"  # debit the payer (MTN request-to-pay)
+    DISBURSE = "disburse"  # credit a wallet (MTN transfer)
+    REFUND = "refund"  # reverse (part of) a collection
+
+
+class AttemptStatus(enum.StrEnum):
+    """Lifecycle of one provider try."""
+
+    CREATED = "created"  # reference persisted, not yet sent
+    SUBMITTED = "submitted"  # sent; the provider accepted it (or said it already had it)
+    PENDING = "pending"  # the provider says: not final yet
+    UNKNOWN = "unknown"  # may have reached the provider; only a status answer resolves it
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        """SUCCEEDED or FAILED."""
+        return self in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED)
+
+    @property
+    def may_have_moved_money(self) -> bool:
+        """True while the provider may be moving money for this attempt."""
+        return self in (AttemptStatus.SUBMITTED, AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
+
+
+@frozen
+class Wallet:
+    """A payer's wallet at one provider, with a balance when the merchant knows it."""
+
+    provider: ProviderId
+    msisdn: Msisdn
+    balance: Money | None = None
+
+
+@frozen
+class Payee:
+    """Who receives: a wallet MSISDN on any network, or the merchant's own collection account."""
+
+    msisdn: Msisdn | None = None
+    merchant_account: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Stable identity for fraud/payee statistics."""
+        return str(self.msisdn) if self.msisdn is not None else f"acct:{self.merchant_account}"
+
+
+@frozen
+class PaymentEvent:
+    """One audit-trail entry: append-only, ordered by seq within a payment."""
+
+    payment_id: str
+    seq: int
+    type: str
+    at: datetime
+    actor: str
+    data: Mapping[str, Any] = field(factory=dict)
+
+
+@define
+class Attempt:
+    """One try at one provider, with its own reference (the provider's idempotency key)."""
+
+    reference: str
+    seq: int
+    provider: ProviderId
+    kind: AttemptKind
+    msisdn: Msisdn
+    amount: Money
+    created_at: datetime
+    updated_at: datetime
+    status: AttemptStatus = AttemptStatus.CREATED
+    provider_transaction_id: str | None = None
+    error_code: str | None = None
+    failure_reason: FailureReason | None = None
+    submit_count: int = 0
+    poll_count: int = 0
+    original_reference: str | None = None  # refunds: the collection attempt being reversed
+
+    @property
+    def is_open(self) -> bool:
+        """Not final yet."""
+        return not self.status.is_final
+
+
+@define
+class Payment:
+    """The payment intent: what the merchant asked for, and everything that happened since."""
+
+    id: str
+    merchant_id: str
+    amount: Money
+    payer: Msisdn
+    wallets: tuple[Wallet, ...]
+    payee: Payee
+    created_at: datetime
+    expires_at: datetime
+    updated_at: datetime
+    description: str = ""
+    reference: str | None = None  # the merchant's own reference
+    metadata: Mapping[str, Any] = field(factory=dict)
+    webhook_url: str | None = None
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+    state: PaymentState = PaymentState.INITIATED
+    version: int = 0  # optimistic concurrency; bumped by the repository on save
+    failure_code: str | None = None
+    failure_reason: str | None = None
+    route: tuple[Wallet, ...] = ()  # ranked wallets still to try, first is current
+    routing: Mapping[str, Any] | None = None  # serialisable routing explanation
+    risk: Mapping[str, Any] | None = None  # serialisable risk assessment
+    fee_quote: Mapping[str, Any] | None = None  # serialisable fee quote for the current route
+    fee_minor: int = 0
+    flagged_for_review: bool = False
+    refunded_minor: int = 0
+    next_action_at: datetime | None = None
+    attempts: list[Attempt] = field(factory=list)
+    events: list[PaymentEvent] = field(factory=list)  # loaded history + new ones
+    new_events: list[PaymentEvent] = field(factory=list)  # not yet persisted
+
+    # --- named constructor -------------------------------------------------
+    @classmethod
+    def initiate(
+        cls,
+        *,
+        payment_id: str,
+        merchant_id: str,
+        amount: Money,
+        payer: Msisdn,
+        wallets: tuple[Wallet, ...],
+        payee: Payee,
+        now: datetime,
+        expires_at: datetime,
+        description: str = "",
+        reference: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        webhook_url: str | None = None,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        actor: str = "merchant",
+    ) -> Payment:
+        """A new INITIATED payment with its first audit event."""
+        payment = cls(
+            id=payment_id,
+            merchant_id=merchant_id,
+            amount=amount,
+            payer=payer,
+            wallets=wallets,
+            payee=payee,
+            created_at=now,
+            expires_at=expires_at,
+            updated_at=now,
+            description=description,
+            reference=reference,
+            metadata=dict(metadata or {}),
+            webhook_url=webhook_url,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            next_action_at=now,
+        )
+        payment.record(
+            "payment.initiated",
+            now,
+            actor,
+            amount=amount.to_decimal_string(),
+            currency=amount.currency,
+            state=PaymentState.INITIATED.value,
+        )
+        return payment
+
+    # --- audit trail ---------------------------------------------------------
+    def record(self, type_: str, at: datetime, actor: str, **data: Any) -> PaymentEvent:
+        """Append an audit event (no state change by itself)."""
+        seq = (self.events[-1].seq + 1) if self.events else 1
+        event = PaymentEvent(self.id, seq, type_, at, actor, data)
+        self.events.append(event)
+        self.new_events.append(event)
+        self.updated_at = at
+        return event
+
+    # --- state machine -------------------------------------------------------
+    def can_transition(self, to: PaymentState) -> bool:
+        """True if the state machine allows moving to `to` now."""
+        return to in TRANSITIONS[self.state]
+
+    def transition(
+        self, to: PaymentState, at: datetime, *, actor: str, reason: str, **data: Any
+    ) -> None:
+        """Move to `to` or raise IllegalTransition; always records an audit event."""
+        if not self.can_transition(to):
+            raise IllegalTransition(
+                f"payment {self.id} cannot go from {self.state.value} to {to.value}"
+            )
+        previous = self.state
+        self.state = to
+        if to.is_terminal:
+            self.next_action_at = None
+        self.record(
+            f"payment.{to.value.lower()}",
+            at,
+            actor,
+            previous=previous.value,
+            state=to.value,
+            reason=reason,
+            **data,
+        )
+
+    def fail(self, at: datetime, *, code: str, reason: str, actor: str = "system") -> None:
+        """Move to FAILED with a stable failure code."""
+        self.failure_code = code
+        self.failure_reason = reason
+        self.transition(PaymentState.FAILED, at, actor=actor, reason=reason, failure_code=code)
+
+    # --- attempts -------------------------------------------------------------
+    @property
+    def current_attempt(self) -> Attempt | None:
+        """The latest non-refund attempt."""
+        for attempt in reversed(self.attempts):
+            if attempt.kind is not AttemptKind.REFUND:
+                return attempt
+        return None
+
+    @property
+    def open_refund(self) -> Attempt | None:
+        """A refund attempt that is not final yet."""
+        for attempt in self.attempts:
+            if attempt.kind is AttemptKind.REFUND and attempt.is_open:
+                return attempt
+        return None
+
+    def attempt_by_reference(self, reference: str) -> Attempt | None:
+        """Find an attempt by our reference."""
+        for attempt in self.attempts:
+            if attempt.reference == reference:
+                return attempt
+        return None
+
+    @property
+    def money_may_be_moving(self) -> bool:
+        """True while any attempt may be moving money at a provider."""
+        return any(a.status.may_have_moved_money for a in self.attempts)
+
+    def add_attempt(
+        self,
+        *,
+        reference: str,
+        provider: ProviderId,
+        kind: AttemptKind,
+        msisdn: Msisdn,
+        amount: Money,
+        at: datetime,
+        actor: str = "worker",
+        original_reference: str | None = None,
+    ) -> Attempt:
+        """Create a new attempt (persist it before sending: rule 2)."""
+        if any(a.is_open and a.kind is kind for a in self.attempts):
+            raise IllegalTransition(f"payment {self.id} already has an open {kind.value} attempt")
+        attempt = Attempt(
+            reference=reference,
+            seq=len(self.attempts) + 1,
+            provider=provider,
+            kind=kind,
+            msisdn=msisdn,
+            amount=amount,
+            created_at=at,
+            updated_at=at,
+            original_reference=original_reference,
+        )
+        self.attempts.append(attempt)
+        self.record(
+            "attempt.created",
+            at,
+            actor,
+            reference=reference,
+            provider=provider.value,
+            kind=kind.value,
+            msisdn=msisdn.masked,
+            amount=amount.to_decimal_string(),
+        )
+        return attempt
+
+    def update_attempt(
+        self,
+        attempt: Attempt,
+        status: AttemptStatus,
+        outcome: ProviderOutcome,
+        at: datetime,
+        *,
+        actor: str = "worker",
+        event: str = "attempt.updated",
+    ) -> None:
+        """Record what the provider said about an attempt."""
+        if attempt.status.is_final and status is not attempt.status:
+            raise IllegalTransition(
+                f"attempt {attempt.reference} is already {attempt.status.value}"
+            )
+        previous = attempt.status
+        attempt.status = status
+        attempt.updated_at = at
+        if outcome.provider_transaction_id:
+            attempt.provider_transaction_id = outcome.provider_transaction_id
+        if outcome.provider_code:
+            attempt.error_code = outcome.provider_code
+        if outcome.reason is not None:
+            attempt.failure_reason = outcome.reason
+        self.record(
+            event,
+            at,
+            actor,
+            reference=attempt.reference,
+            provider=attempt.provider.value,
+            previous=previous.value,
+            status=status.value,
+            outcome=outcome.kind.value,
+            reason=outcome.reason.value if outcome.reason else None,
+            provider_code=outcome.provider_code,
+        )
+
+    # --- merchant actions -----------------------------------------------------
+    def cancel(
+        self, at: datetime, *, actor: str = "merchant", reason: str = "cancelled by merchant"
+    ) -> None:
+        """Cancel, only while nothing is at a provider."""
+        if (
+            self.state.is_terminal
+            or self.money_may_be_moving
+            or self.state is PaymentState.PROCESSING
+        ):
+            raise PaymentNotCancellable(
+                f"payment {self.id} cannot be cancelled in state {self.state.value}"
+                + (" while an attempt is at a provider" if self.money_may_be_moving else "")
+            )
+        for attempt in self.attempts:
+            if attempt.status is AttemptStatus.CREATED:
+                # never sent: closing it is safe and keeps 'one open attempt' true
+                attempt.status = AttemptStatus.FAILED
+                attempt.updated_at = at
+        self.transition(PaymentState.CANCELLED, at, actor=actor, reason=reason)
+
+    @property
+    def refundable(self) -> Money:
+        """What can still be refunded."""
+        if self.state is not PaymentState.CONFIRMED:
+            return Money.zero(self.amount.currency)
+        return Money(self.amount.minor - self.refunded_minor, self.amount.currency)
+
+    def check_refund(self, amount: Money) -> None:
+        """Raise PaymentNotRefundable unless `amount` can be refunded now."""
+        if self.state is not PaymentState.CONFIRMED:
+            raise PaymentNotRefundable(
+                f"only CONFIRMED payments can be refunded; payment {self.id} is {self.state.value}"
+            )
+        if self.open_refund is not None:
+            raise PaymentNotRefundable(f"payment {self.id} already has a refund in progress")
+        if not amount.is_positive or amount > self.refundable:
+            raise PaymentNotRefundable(
+                f"refund amount {amount.to_decimal_string()} must be between 0.01 and "
+                f"{self.refundable.to_decimal_string()}"
+            )
+
+    @property
+    def succeeded_attempt(self) -> Attempt | None:
+        """The collection/disbursement attempt that moved the money."""
+        for attempt in self.attempts:
+            if attempt.kind is not AttemptKind.REFUND and attempt.status is AttemptStatus.SUCCEEDED:
+                return attempt
+        return None
+
+    @property
+    def provider(self) -> ProviderId | None:
+        """The provider of the current (or successful) attempt, else the chosen route."""
+        done = self.succeeded_attempt
+        if done is not None:
+            return done.provider
+        current = self.current_attempt
+        if current is not None:
+            return current.provider
+        return self.route[0].provider if self.route else None

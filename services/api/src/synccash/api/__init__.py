@@ -1,0 +1,1 @@
+"""SyncCash merchant HTTP API (Litestar)."""

@@ -1,0 +1,1 @@
+"""SyncCash worker: queue consumers, outbox relay, webhooks and scheduler."""

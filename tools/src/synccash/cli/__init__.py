@@ -1,0 +1,1 @@
+"""The synccash command-line interface (Typer)."""

@@ -1,0 +1,1 @@
+"""Provider sandboxes: ASGI apps emulating MTN MoMo, AT Money and Telecel Cash APIs."""
