@@ -1,0 +1,230 @@
+"""Settings from environment variables, parsed once. Nothing else reads os.environ.
+
+With nothing set, SyncCash runs on the embedded default: a SQLite file, an
+in-memory queue and the provider sandboxes reached in-process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Final
+
+from attrs import field, frozen
+
+from synccash.core.errors import ValidationError
+from synccash.core.money import Money
+
+
+class SettingsError(ValidationError):
+    """A setting has a value that cannot be used."""
+
+    code = "invalid_setting"
+
+
+#: Every variable, its default and meaning. `.env.example` and the README table follow this.
+VARIABLES: Final[dict[str, tuple[str, str]]] = {
+    "DATABASE_URL": (
+        "sqlite+aiosqlite:///./var/synccash.sqlite3",
+        "SQLAlchemy async URL: postgresql+asyncpg://… or sqlite+aiosqlite:///…",
+    ),
+    "DATABASE_POOL_SIZE": ("20", "connections kept in the pool (PostgreSQL)"),
+    "DATABASE_MAX_OVERFLOW": ("10", "extra connections allowed above the pool size"),
+    "REDIS_URL": (
+        "",
+        "redis://host:6379/0 for the Redis queue, health and rate limits; empty = in-memory (embedded)",
+    ),
+    "JWT_SECRET_KEY": (
+        "dev-secret-change-me",
+        "HS256 key for merchant bearer tokens (change in production)",
+    ),
+    "JWT_ISSUER": ("synccash", "expected `iss` claim of merchant tokens"),
+    "MIN_TRANSACTION_AMOUNT": ("1.00", "smallest payment in GHS (decimal string)"),
+    "MAX_TRANSACTION_AMOUNT": ("25000.00", "largest payment in GHS (decimal string)"),
+    "TRANSACTION_TIMEOUT_SECONDS": (
+        "900",
+        "a payment not confirmed within this many seconds expires",
+    ),
+    "RATE_LIMIT_PER_SECOND": ("200", "per-merchant sustained request rate (token bucket refill)"),
+    "RATE_LIMIT_BURST": ("400", "per-merchant burst size (token bucket capacity)"),
+    "MAX_BODY_BYTES": ("65536", "largest request body the API accepts"),
+    "PUBLIC_BASE_URL": ("http://127.0.0.1:8000", "base URL providers call back on"),
+    "WEBHOOK_SECRET": ("dev-webhook-secret", "default HMAC key for signing merchant webhooks"),
+    "PROVIDER_TIMEOUT_SECONDS": ("10", "HTTP timeout for provider calls"),
+    "SANDBOX_MODE": (
+        "embedded",
+        "embedded = sandboxes in-process; external = use the *_BASE_URL values",
+    ),
+    "MTN_BASE_URL": ("http://127.0.0.1:8100/mtn", "MTN MoMo Open API base URL"),
+    "MTN_TARGET_ENVIRONMENT": ("sandbox", "X-Target-Environment (sandbox, mtnghana)"),
+    "MTN_COLLECTION_USER_ID": ("synccash-collection-user", "MTN API user (collection)"),
+    "MTN_COLLECTION_API_KEY": ("synccash-collection-key", "MTN API key (collection)"),
+    "MTN_COLLECTION_SUBSCRIPTION_KEY": (
+        "synccash-collection-subscription",
+        "Ocp-Apim-Subscription-Key (collection)",
+    ),
+    "MTN_DISBURSEMENT_USER_ID": ("synccash-disbursement-user", "MTN API user (disbursement)"),
+    "MTN_DISBURSEMENT_API_KEY": ("synccash-disbursement-key", "MTN API key (disbursement)"),
+    "MTN_DISBURSEMENT_SUBSCRIPTION_KEY": (
+        "synccash-disbursement-subscription",
+        "Ocp-Apim-Subscription-Key (disbursement)",
+    ),
+    "AIRTELTIGO_BASE_URL": (
+        "http://127.0.0.1:8100/airteltigo",
+        "AT Money (Airtel Money Open API shape) base URL",
+    ),
+    "AIRTELTIGO_CLIENT_ID": ("synccash-at-client", "OAuth2 client id"),
+    "AIRTELTIGO_CLIENT_SECRET": ("synccash-at-secret", "OAuth2 client secret"),
+    "TELECEL_BASE_URL": (
+        "http://127.0.0.1:8100/telecel",
+        "Telecel Cash (aggregator receive-money shape) base URL",
+    ),
+    "TELECEL_CLIENT_ID": ("synccash-telecel-client", "Basic-auth API id"),
+    "TELECEL_CLIENT_SECRET": ("synccash-telecel-secret", "Basic-auth API key"),
+    "TELECEL_MERCHANT_ACCOUNT": ("2017101", "POS sales / merchant account number"),
+    "LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING, ERROR"),
+    "LOG_FORMAT": ("json", "json or console"),
+}
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    return env.get(name, VARIABLES[name][0])
+
+
+def _int(env: Mapping[str, str], name: str, *, minimum: int = 0) -> int:
+    raw = _get(env, name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _money(env: Mapping[str, str], name: str) -> Money:
+    raw = _get(env, name)
+    try:
+        return Money.parse(raw)
+    except ValidationError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+
+
+@frozen
+class ProviderCredentials:
+    """One provider's base URL and credentials (never logged: repr hides secrets)."""
+
+    base_url: str
+    user: str = field(repr=False)
+    secret: str = field(repr=False)
+    subscription_key: str = field(default="", repr=False)
+    extra: Mapping[str, str] = field(factory=dict, repr=False)
+
+
+@frozen
+class Settings:
+    """All configuration, typed."""
+
+    database_url: str
+    database_pool_size: int
+    database_max_overflow: int
+    redis_url: str
+    jwt_secret_key: str = field(repr=False)
+    jwt_issuer: str
+    min_amount: Money
+    max_amount: Money
+    transaction_timeout_seconds: int
+    rate_limit_per_second: int
+    rate_limit_burst: int
+    max_body_bytes: int
+    public_base_url: str
+    webhook_secret: str = field(repr=False)
+    provider_timeout_seconds: float
+    sandbox_mode: str
+    mtn_target_environment: str
+    mtn_collection: ProviderCredentials
+    mtn_disbursement: ProviderCredentials
+    airteltigo: ProviderCredentials
+    telecel: ProviderCredentials
+    log_level: str
+    log_format: str
+
+    @property
+    def is_postgres(self) -> bool:
+        """True when the database is PostgreSQL."""
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def embedded_sandboxes(self) -> bool:
+        """True when provider sandboxes run in-process (httpx ASGI transport)."""
+        return self.sandbox_mode == "embedded"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Parse settings from a mapping (default: the process environment)."""
+        env = dict(os.environ if env is None else env)
+        unknown_mode = _get(env, "SANDBOX_MODE")
+        if unknown_mode not in ("embedded", "external"):
+            raise SettingsError(
+                f"SANDBOX_MODE must be 'embedded' or 'external', got {unknown_mode!r}"
+            )
+        min_amount, max_amount = (
+            _money(env, "MIN_TRANSACTION_AMOUNT"),
+            _money(env, "MAX_TRANSACTION_AMOUNT"),
+        )
+        if not min_amount.is_positive or min_amount > max_amount:
+            raise SettingsError(
+                "MIN_TRANSACTION_AMOUNT must be positive and not above MAX_TRANSACTION_AMOUNT"
+            )
+        db = _get(env, "DATABASE_URL")
+        if not db.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise SettingsError(
+                "DATABASE_URL must start with postgresql+asyncpg:// or sqlite+aiosqlite://"
+            )
+        log_format = _get(env, "LOG_FORMAT")
+        if log_format not in ("json", "console"):
+            raise SettingsError(f"LOG_FORMAT must be 'json' or 'console', got {log_format!r}")
+        return cls(
+            database_url=db,
+            database_pool_size=_int(env, "DATABASE_POOL_SIZE", minimum=1),
+            database_max_overflow=_int(env, "DATABASE_MAX_OVERFLOW"),
+            redis_url=_get(env, "REDIS_URL"),
+            jwt_secret_key=_get(env, "JWT_SECRET_KEY"),
+            jwt_issuer=_get(env, "JWT_ISSUER"),
+            min_amount=min_amount,
+            max_amount=max_amount,
+            transaction_timeout_seconds=_int(env, "TRANSACTION_TIMEOUT_SECONDS", minimum=1),
+            rate_limit_per_second=_int(env, "RATE_LIMIT_PER_SECOND", minimum=1),
+            rate_limit_burst=_int(env, "RATE_LIMIT_BURST", minimum=1),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", minimum=1024),
+            public_base_url=_get(env, "PUBLIC_BASE_URL").rstrip("/"),
+            webhook_secret=_get(env, "WEBHOOK_SECRET"),
+            provider_timeout_seconds=float(_int(env, "PROVIDER_TIMEOUT_SECONDS", minimum=1)),
+            sandbox_mode=unknown_mode,
+            mtn_target_environment=_get(env, "MTN_TARGET_ENVIRONMENT"),
+            mtn_collection=ProviderCredentials(
+                _get(env, "MTN_BASE_URL").rstrip("/"),
+                _get(env, "MTN_COLLECTION_USER_ID"),
+                _get(env, "MTN_COLLECTION_API_KEY"),
+                _get(env, "MTN_COLLECTION_SUBSCRIPTION_KEY"),
+            ),
+            mtn_disbursement=ProviderCredentials(
+                _get(env, "MTN_BASE_URL").rstrip("/"),
+                _get(env, "MTN_DISBURSEMENT_USER_ID"),
+                _get(env, "MTN_DISBURSEMENT_API_KEY"),
+                _get(env, "MTN_DISBURSEMENT_SUBSCRIPTION_KEY"),
+            ),
+            airteltigo=ProviderCredentials(
+                _get(env, "AIRTELTIGO_BASE_URL").rstrip("/"),
+                _get(env, "AIRTELTIGO_CLIENT_ID"),
+                _get(env, "AIRTELTIGO_CLIENT_SECRET"),
+            ),
+            telecel=ProviderCredentials(
+                _get(env, "TELECEL_BASE_URL").rstrip("/"),
+                _get(env, "TELECEL_CLIENT_ID"),
+                _get(env, "TELECEL_CLIENT_SECRET"),
+                extra={"merchant_account": _get(env, "TELECEL_MERCHANT_ACCOUNT")},
+            ),
+            log_level=_get(env, "LOG_LEVEL").upper(),
+            log_format=log_format,
+        )
