@@ -254,3 +254,30 @@ class EventPublisher(Protocol):
     ) -> None:
         """Publish one event; event_id is unique and lets consumers de-duplicate."""
         ...
+
+
+@frozen
+class OutboxRow:
+    """One event waiting to be published, written in the same transaction as the state change.
+
+    `id` is deterministic per (payment_id, seq), so a re-publish carries the same event id.
+    """
+
+    id: str
+    payment_id: str
+    seq: int
+    type: str
+    payload: Mapping[str, Any]
+    created_at: datetime
+
+
+class Outbox(Protocol):
+    """The transactional outbox, read by the worker's relay."""
+
+    async def fetch_unpublished(self, limit: int) -> Sequence[OutboxRow]:
+        """Oldest unpublished rows first."""
+        ...
+
+    async def mark_published(self, ids: Sequence[str], at: datetime) -> None:
+        """Mark rows published (idempotent)."""
+        ...
