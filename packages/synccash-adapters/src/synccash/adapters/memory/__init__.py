@@ -1,0 +1,1 @@
+"""In-memory implementations of every core port: for tests and the embedded mode."""

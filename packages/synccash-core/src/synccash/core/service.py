@@ -1,0 +1,862 @@
+"""Use-cases: what merchants and the worker ask of SyncCash, on the ports only.
+
+`PaymentService` serves the API (initiate, read, cancel, refund, quote, report,
+callback hints). `LifecycleService` serves the worker: one idempotent step of a
+payment's life per task, safe under at-least-once delivery and concurrent
+workers (optimistic concurrency; a reference is persisted before it is sent, and
+resending always reuses it).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, Final
+
+from attrs import field, frozen
+from synccash.core.retry import BackoffPolicy, NextStep, next_step, poll_delay
+from synccash.core.routing import Router, RoutingDecision
+
+from synccash.core.commands import (
+    DailyReport,
+    InitiatePayment,
+    InitiateResult,
+    QuoteRequest,
+    WalletInput,
+)
+from synccash.core.decision import evaluate
+from synccash.core.errors import (
+    AmountOutOfRange,
+    ConcurrencyConflict,
+    IdempotencyKeyReused,
+    PaymentNotFound,
+    ValidationError,
+)
+from synccash.core.fraud import DEFAULT_FRAUD_POLICY, FraudPolicy, RiskAssessment, RiskDecision
+from synccash.core.money import Money, check_currency
+from synccash.core.msisdn import Msisdn
+from synccash.core.outcomes import OutcomeKind, ProviderOutcome
+from synccash.core.payment import (
+    Attempt,
+    AttemptKind,
+    AttemptStatus,
+    Payee,
+    Payment,
+    PaymentEvent,
+    PaymentState,
+    Wallet,
+)
+from synccash.core.ports import (
+    AttemptRequest,
+    Clock,
+    IdGenerator,
+    PaymentPage,
+    PaymentQuery,
+    ProviderGateway,
+    ProviderHealthStore,
+    RiskContext,
+    Task,
+    TaskKind,
+    TaskQueue,
+    UnitOfWorkFactory,
+)
+from synccash.core.providers import ProviderId
+from synccash.core.reliability import HealthSample
+
+_REFUND_NAMESPACE: Final = uuid.UUID("6b1f0d1e-5a43-4c8e-9a4f-2f1d8c3b7e10")
+_MAX_TEXT: Final = 255
+_MAX_DESCRIPTION: Final = 500
+
+
+@frozen
+class PaymentPolicy:
+    """Limits and timings the use-cases enforce (from settings)."""
+
+    min_amount: Money = Money(100)
+    max_amount: Money = Money(2_500_000)
+    timeout: timedelta = timedelta(seconds=900)
+    backoff: BackoffPolicy = field(factory=BackoffPolicy)
+    fraud: FraudPolicy = DEFAULT_FRAUD_POLICY
+    callback_base_url: str | None = None  # e.g. https://api.synccash.example/api/v1/callbacks
+
+
+# --------------------------------------------------------------------------- parsing
+def parse_wallets(
+    payer: Msisdn, wallets: Sequence[WalletInput], currency: str
+) -> tuple[Wallet, ...]:
+    """Validate the payer's wallets; default to the payer MSISDN on its detected network."""
+    if not wallets:
+        return (Wallet(payer.network_hint, payer),)
+    parsed: list[Wallet] = []
+    seen: set[tuple[ProviderId, str]] = set()
+    for raw in wallets:
+        provider = ProviderId.parse(raw.provider)
+        msisdn = Msisdn.parse(raw.msisdn)
+        balance = Money.parse(raw.balance, currency) if raw.balance is not None else None
+        if (provider, msisdn.e164) in seen:
+            raise ValidationError(
+                f"wallet {provider.value}:{msisdn.masked} is listed twice", code="duplicate_wallet"
+            )
+        seen.add((provider, msisdn.e164))
+        parsed.append(Wallet(provider, msisdn, balance))
+    return tuple(parsed)
+
+
+def parse_payee(msisdn: str | None, account: str | None) -> Payee:
+    """Exactly one of a wallet MSISDN or the merchant's own account."""
+    if (msisdn is None) == (account is None):
+        raise ValidationError(
+            "payee must have exactly one of 'msisdn' or 'merchant_account'", code="invalid_payee"
+        )
+    if msisdn is not None:
+        return Payee(msisdn=Msisdn.parse(msisdn))
+    assert account is not None  # noqa: S101  (narrowing for mypy; checked above)
+    if not account.strip() or len(account) > _MAX_TEXT:
+        raise ValidationError("merchant_account must be 1-255 characters", code="invalid_payee")
+    return Payee(merchant_account=account.strip())
+
+
+def _parse_amount(raw: str, currency: str, policy: PaymentPolicy) -> Money:
+    check_currency(currency)
+    amount = Money.parse(raw, currency)
+    if amount < policy.min_amount or amount > policy.max_amount:
+        raise AmountOutOfRange(
+            f"amount {amount.to_decimal_string()} is outside the allowed range "
+            f"{policy.min_amount.to_decimal_string()}-{policy.max_amount.to_decimal_string()} {currency}"
+        )
+    return amount
+
+
+def _check_text(name: str, value: str | None, limit: int = _MAX_TEXT) -> None:
+    if value is not None and len(value) > limit:
+        raise ValidationError(f"{name} must be at most {limit} characters", code=f"invalid_{name}")
+
+
+def _check_webhook(url: str | None) -> None:
+    if url is None:
+        return
+    if not url.startswith(("https://", "http://")) or len(url) > 2048 or " " in url:
+        raise ValidationError(
+            "webhook_url must be an http(s) URL of at most 2048 characters",
+            code="invalid_webhook_url",
+        )
+
+
+def _seed(payment: Payment) -> int:
+    return (int(uuid.UUID(payment.id)) & 0xFFFFFFFF) ^ len(payment.attempts)
+
+
+# --------------------------------------------------------------------------- merchant use-cases
+class PaymentService:
+    """Use-cases behind the merchant API."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        queue: TaskQueue,
+        clock: Clock,
+        ids: IdGenerator,
+        health: ProviderHealthStore,
+        router: Router,
+        policy: PaymentPolicy,
+    ) -> None:
+        """Wire the ports."""
+        self._uow = uow
+        self._queue = queue
+        self._clock = clock
+        self._ids = ids
+        self._health = health
+        self._router = router
+        self._policy = policy
+
+    async def initiate(self, cmd: InitiatePayment) -> InitiateResult:
+        """Validate and durably store a new payment (INITIATED), then enqueue its first step."""
+        amount = _parse_amount(cmd.amount, cmd.currency, self._policy)
+        payer = Msisdn.parse(cmd.payer_msisdn)
+        wallets = parse_wallets(payer, cmd.wallets, cmd.currency)
+        payee = parse_payee(cmd.payee_msisdn, cmd.payee_account)
+        _check_text("reference", cmd.reference)
+        _check_text("description", cmd.description, _MAX_DESCRIPTION)
+        _check_webhook(cmd.webhook_url)
+        if not cmd.idempotency_key or len(cmd.idempotency_key) > _MAX_TEXT:
+            raise ValidationError(
+                "Idempotency-Key must be 1-255 characters", code="invalid_idempotency_key"
+            )
+        existing = await self._existing(cmd)
+        if existing is not None:
+            return existing
+        now = self._clock.now()
+        payment = Payment.initiate(
+            payment_id=self._ids.payment_id(),
+            merchant_id=cmd.merchant_id,
+            amount=amount,
+            payer=payer,
+            wallets=wallets,
+            payee=payee,
+            now=now,
+            expires_at=now + self._policy.timeout,
+            description=cmd.description,
+            reference=cmd.reference,
+            metadata=cmd.metadata,
+            webhook_url=cmd.webhook_url,
+            idempotency_key=cmd.idempotency_key,
+            fingerprint=cmd.fingerprint,
+        )
+        try:
+            async with self._uow() as uow:
+                await uow.payments.add(payment)
+                await uow.commit()
+        except ConcurrencyConflict:
+            # A concurrent request with the same key won the insert: answer as a replay.
+            replay = await self._existing(cmd)
+            if replay is None:
+                raise
+            return replay
+        await self._queue.enqueue(Task(TaskKind.ADVANCE, payment.id))
+        return InitiateResult(payment, replayed=False)
+
+    async def _existing(self, cmd: InitiatePayment) -> InitiateResult | None:
+        async with self._uow() as uow:
+            found = await uow.payments.get_by_idempotency_key(cmd.merchant_id, cmd.idempotency_key)
+        if found is None:
+            return None
+        if found.fingerprint != cmd.fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used with a different request; "
+                "use a new key for a new payment"
+            )
+        return InitiateResult(found, replayed=True)
+
+    async def get(self, merchant_id: str, payment_id: str) -> Payment:
+        """One of the merchant's payments (another merchant's id is not found)."""
+        async with self._uow() as uow:
+            payment = await uow.payments.get(payment_id, merchant_id)
+        if payment is None:
+            raise PaymentNotFound(f"no payment {payment_id!r}")
+        return payment
+
+    async def events(self, merchant_id: str, payment_id: str) -> Sequence[PaymentEvent]:
+        """The audit trail of one of the merchant's payments."""
+        payment = await self.get(merchant_id, payment_id)
+        return payment.events
+
+    async def list(self, merchant_id: str, query: PaymentQuery) -> PaymentPage:
+        """The merchant's payments, newest first, filtered and paginated."""
+        if not 1 <= query.limit <= 200:
+            raise ValidationError("limit must be between 1 and 200", code="invalid_limit")
+        async with self._uow() as uow:
+            return await uow.payments.list(merchant_id, query)
+
+    async def cancel(self, merchant_id: str, payment_id: str) -> Payment:
+        """Cancel while nothing is at a provider; PaymentNotCancellable otherwise."""
+        async with self._uow() as uow:
+            payment = await uow.payments.get(payment_id, merchant_id)
+            if payment is None:
+                raise PaymentNotFound(f"no payment {payment_id!r}")
+            payment.cancel(self._clock.now())
+            await uow.payments.save(payment)
+            await uow.commit()
+        return payment
+
+    async def refund(
+        self, merchant_id: str, payment_id: str, amount: str | None, idempotency_key: str
+    ) -> Payment:
+        """Start a full (amount=None) or partial refund of a CONFIRMED payment; replay-safe per key."""
+        reference = str(uuid.uuid5(_REFUND_NAMESPACE, f"{payment_id}:{idempotency_key}"))
+        async with self._uow() as uow:
+            payment = await uow.payments.get(payment_id, merchant_id)
+            if payment is None:
+                raise PaymentNotFound(f"no payment {payment_id!r}")
+            existing = payment.attempt_by_reference(reference)
+            value = (
+                Money.parse(amount, payment.amount.currency)
+                if amount is not None
+                else (existing.amount if existing is not None else payment.refundable)
+            )
+            if existing is not None:
+                if existing.amount != value:
+                    raise IdempotencyKeyReused(
+                        "this Idempotency-Key was already used for a refund of a different amount"
+                    )
+                return payment
+            payment.check_refund(value)
+            paid = payment.succeeded_attempt
+            assert paid is not None  # noqa: S101  (CONFIRMED implies a succeeded attempt)
+            now = self._clock.now()
+            payment.add_attempt(
+                reference=reference,
+                provider=paid.provider,
+                kind=AttemptKind.REFUND,
+                msisdn=paid.msisdn,
+                amount=value,
+                at=now,
+                actor="merchant",
+                original_reference=paid.reference,
+            )
+            payment.record(
+                "refund.requested",
+                now,
+                "merchant",
+                amount=value.to_decimal_string(),
+                reference=reference,
+            )
+            payment.next_action_at = now
+            await uow.payments.save(payment)
+            await uow.commit()
+        await self._queue.enqueue(Task(TaskKind.ADVANCE, payment.id))
+        return payment
+
+    async def quote(self, req: QuoteRequest) -> tuple[RoutingDecision, RiskAssessment | None]:
+        """What the router would choose now, with fees and the full explanation; nothing stored."""
+        amount = _parse_amount(req.amount, req.currency, self._policy)
+        payer = Msisdn.parse(req.payer_msisdn)
+        wallets = parse_wallets(payer, req.wallets, req.currency)
+        payee = parse_payee(req.payee_msisdn, req.payee_account)
+        now = self._clock.now()
+        health = await self._health.snapshot(now)
+        result = evaluate(
+            router=self._router,
+            amount=amount,
+            wallets=wallets,
+            payee=payee,
+            signals=None,
+            health=health,
+            seed=int(now.timestamp()),
+            on=now.date(),
+        )
+        return result.routing, result.risk
+
+    async def daily_report(self, merchant_id: str, day: date) -> DailyReport:
+        """Counts and sums of the merchant's payments created on `day` (UTC)."""
+        async with self._uow() as uow:
+            rows = await uow.payments.daily_totals(merchant_id, day)
+        return DailyReport.from_rows(merchant_id, day, tuple(rows))
+
+    async def on_callback(self, provider: ProviderId, reference: str) -> bool:
+        """A provider callback is a hint: enqueue a status check if the reference is ours."""
+        async with self._uow() as uow:
+            payment = await uow.payments.get_by_attempt_reference(reference)
+        if payment is None:
+            return False
+        attempt = payment.attempt_by_reference(reference)
+        if attempt is None or attempt.provider is not provider:
+            return False
+        await self._queue.enqueue(Task(TaskKind.CHECK_STATUS, payment.id, hint=reference))
+        return True
+
+
+# --------------------------------------------------------------------------- worker use-cases
+_MAX_STEPS: Final = 12
+
+
+class LifecycleService:
+    """Drives payments through their lifecycle, one idempotent step at a time."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        queue: TaskQueue,
+        clock: Clock,
+        ids: IdGenerator,
+        gateway: ProviderGateway,
+        health: ProviderHealthStore,
+        risk: RiskContext,
+        router: Router,
+        policy: PaymentPolicy,
+        rng: random.Random | None = None,
+    ) -> None:
+        """Wire the ports."""
+        self._uow = uow
+        self._queue = queue
+        self._clock = clock
+        self._ids = ids
+        self._gateway = gateway
+        self._health = health
+        self._risk = risk
+        self._router = router
+        self._policy = policy
+        self._rng = rng or random.Random()  # jitter only; never security
+
+    async def handle(self, task: Task) -> None:
+        """Handle one queued task (idempotent: duplicates and late deliveries change nothing)."""
+        if task.kind is TaskKind.CHECK_STATUS:
+            await self._check_status(task.payment_id, task.hint)
+        await self.advance(task.payment_id)
+
+    async def sweep_due(self, limit: int = 500) -> int:
+        """Re-enqueue every payment whose next action is overdue (the database is the record)."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            ids = await uow.payments.due(now, limit)
+        for payment_id in ids:
+            await self._queue.enqueue(Task(TaskKind.ADVANCE, payment_id))
+        return len(ids)
+
+    async def advance(self, payment_id: str) -> None:
+        """Take lifecycle steps until the payment must wait (for the payer, a poll or a retry)."""
+        for _ in range(_MAX_STEPS):
+            try:
+                more = await self._step(payment_id)
+            except ConcurrencyConflict:
+                # Another worker moved it on; reload and look again.
+                continue
+            if not more:
+                return
+
+    # ---- one step ----------------------------------------------------------
+    async def _step(self, payment_id: str) -> bool:
+        send: tuple[Attempt, AttemptRequest] | None = None
+        poll: Attempt | None = None
+        async with self._uow() as uow:
+            payment = await uow.payments.get(payment_id)
+            if payment is None or payment.state.is_final:
+                return False
+            now = self._clock.now()
+            if payment.next_action_at is None or payment.next_action_at > now:
+                return False
+            state = payment.state
+            if state is PaymentState.CONFIRMED:
+                refund = payment.open_refund
+                if refund is None:
+                    payment.next_action_at = None
+                    await uow.payments.save(payment)
+                    await uow.commit()
+                    return False
+                if refund.status is AttemptStatus.CREATED:
+                    send = self._prepare_send(payment, refund, now)
+                else:
+                    poll = refund
+            elif self._expire_if_due(payment, now):
+                pass
+            elif state is PaymentState.INITIATED:
+                payment.transition(
+                    PaymentState.VALIDATING, now, actor="worker", reason="checks started"
+                )
+            elif state is PaymentState.VALIDATING:
+                await self._validate(payment, now)
+            elif state is PaymentState.PENDING:
+                attempt = payment.current_attempt
+                if attempt is None or not attempt.is_open:
+                    wallet = payment.route[0]
+                    attempt = payment.add_attempt(
+                        reference=self._ids.reference(),
+                        provider=wallet.provider,
+                        kind=AttemptKind.COLLECT,
+                        msisdn=wallet.msisdn,
+                        amount=payment.amount,
+                        at=now,
+                    )
+                payment.transition(
+                    PaymentState.PROCESSING,
+                    now,
+                    actor="worker",
+                    reason="attempt sent to provider",
+                    reference=attempt.reference,
+                    provider=attempt.provider.value,
+                )
+                send = self._prepare_send(payment, attempt, now)
+            elif state is PaymentState.PROCESSING:
+                attempt = payment.current_attempt
+                if attempt is None or not attempt.is_open:  # pragma: no cover - defensive
+                    payment.fail(
+                        now,
+                        code="internal_inconsistency",
+                        reason="processing without an open attempt",
+                    )
+                elif attempt.status is AttemptStatus.CREATED and now >= payment.expires_at:
+                    if attempt.submit_count == 0:
+                        # Never sent: nothing can have moved.
+                        attempt.status = AttemptStatus.FAILED
+                        self._expire(payment, now, "timed out before the attempt was sent")
+                    else:
+                        poll = attempt  # it may have been sent: ask before expiring
+                elif attempt.status is AttemptStatus.CREATED:
+                    send = self._prepare_send(payment, attempt, now)
+                else:
+                    poll = attempt
+            # Persist before any provider call: the reference is durable before it is sent.
+            if poll is None:
+                await uow.payments.save(payment)
+                await uow.commit()
+        if send is not None:
+            attempt, request = send
+            outcome = await self._call(attempt.provider, self._gateway.submit(request))
+            await self._apply(payment_id, attempt.reference, outcome, via="submit")
+            return True
+        if poll is not None:
+            outcome = await self._call(
+                poll.provider, self._gateway.status(poll.provider, poll.kind, poll.reference)
+            )
+            await self._apply(payment_id, poll.reference, outcome, via="status")
+            return False
+        return True
+
+    def _expire_if_due(self, payment: Payment, now: datetime) -> bool:
+        if now < payment.expires_at or payment.money_may_be_moving:
+            return False
+        if payment.state not in (
+            PaymentState.INITIATED,
+            PaymentState.VALIDATING,
+            PaymentState.PENDING,
+        ):
+            return False
+        self._expire(payment, now, "not confirmed within the transaction timeout")
+        return True
+
+    @staticmethod
+    def _expire(payment: Payment, now: datetime, why: str) -> None:
+        payment.failure_code = "expired"
+        payment.failure_reason = why
+        payment.transition(
+            PaymentState.EXPIRED, now, actor="scheduler", reason="transaction timeout"
+        )
+
+    async def _validate(self, payment: Payment, now: datetime) -> None:
+        signals = await self._risk.signals(
+            payer=payment.payer,
+            payee_key=payment.payee.key,
+            amount=payment.amount,
+            at=now,
+            exclude_payment_id=payment.id,
+        )
+        health = await self._health.snapshot(now)
+        result = evaluate(
+            router=self._router,
+            amount=payment.amount,
+            wallets=payment.wallets,
+            payee=payment.payee,
+            signals=signals,
+            health=health,
+            seed=_seed(payment),
+            on=now.date(),
+            fraud_policy=self._policy.fraud,
+        )
+        risk = result.risk
+        payment.risk = risk.explain() if risk is not None else None
+        payment.routing = result.routing.explain()
+        if risk is not None and risk.decision is RiskDecision.BLOCK:
+            codes = ", ".join(r.code for r in risk.reasons)
+            payment.fail(now, code="risk_blocked", reason=f"blocked by risk rules: {codes}")
+            return
+        chosen = result.routing.chosen
+        if chosen is None:
+            why = "; ".join(
+                f"{r.wallet.provider.value}: {r.message}" for r in result.routing.rejected
+            )
+            payment.fail(now, code="no_route_available", reason=f"no provider can take it ({why})")
+            return
+        if risk is not None and risk.decision is RiskDecision.REVIEW:
+            payment.flagged_for_review = True
+        payment.route = tuple(c.wallet for c in result.routing.candidates)
+        payment.fee_quote = chosen.fee.explain()
+        payment.fee_minor = chosen.fee.total_fee.minor
+        payment.transition(
+            PaymentState.PENDING,
+            now,
+            actor="worker",
+            reason="route chosen",
+            provider=chosen.wallet.provider.value,
+            flagged=payment.flagged_for_review,
+        )
+
+    def _prepare_send(
+        self, payment: Payment, attempt: Attempt, now: datetime
+    ) -> tuple[Attempt, AttemptRequest]:
+        attempt.submit_count += 1
+        attempt.updated_at = now
+        # If the process dies after this commit, the sweep re-sends with the same reference.
+        payment.next_action_at = (
+            now + self._policy.backoff.delay(attempt.submit_count, self._rng) + timedelta(seconds=5)
+        )
+        original = (
+            payment.attempt_by_reference(attempt.original_reference)
+            if attempt.original_reference
+            else None
+        )
+        callback = (
+            f"{self._policy.callback_base_url}/{attempt.provider.value}/{attempt.reference}"
+            if self._policy.callback_base_url
+            else None
+        )
+        request = AttemptRequest(
+            provider=attempt.provider,
+            kind=attempt.kind,
+            reference=attempt.reference,
+            amount=attempt.amount,
+            msisdn=attempt.msisdn,
+            payment_id=payment.id,
+            note=(payment.description or payment.id)[:160],
+            callback_url=callback,
+            original_reference=attempt.original_reference,
+            original_provider_transaction_id=original.provider_transaction_id if original else None,
+        )
+        return attempt, request
+
+    async def _call(self, provider: ProviderId, call: Any) -> ProviderOutcome:
+        started = self._clock.now()
+        outcome: ProviderOutcome = await call
+        finished = self._clock.now()
+        verdict = outcome.counts_against_provider
+        if verdict is not None:
+            latency = int((finished - started).total_seconds() * 1000)
+            await self._health.record(HealthSample(provider, not verdict, latency, finished))
+        return outcome
+
+    async def _check_status(self, payment_id: str, reference: str | None) -> None:
+        """A callback arrived: ask the provider now (the callback itself proves nothing)."""
+        async with self._uow() as uow:
+            payment = await uow.payments.get(payment_id)
+        if payment is None or reference is None:
+            return
+        attempt = payment.attempt_by_reference(reference)
+        if attempt is None or not attempt.is_open or attempt.status is AttemptStatus.CREATED:
+            return
+        outcome = await self._call(
+            attempt.provider,
+            self._gateway.status(attempt.provider, attempt.kind, attempt.reference),
+        )
+        await self._apply(payment_id, reference, outcome, via="status")
+
+    # ---- applying provider answers -----------------------------------------
+    async def _apply(
+        self, payment_id: str, reference: str, outcome: ProviderOutcome, *, via: str
+    ) -> None:
+        for _ in range(3):
+            try:
+                await self._apply_once(payment_id, reference, outcome, via=via)
+            except ConcurrencyConflict:
+                continue
+            return
+        msg = f"payment {payment_id} kept changing while applying a provider outcome"
+        raise ConcurrencyConflict(msg)
+
+    async def _apply_once(
+        self, payment_id: str, reference: str, outcome: ProviderOutcome, *, via: str
+    ) -> None:
+        async with self._uow() as uow:
+            payment = await uow.payments.get(payment_id)
+            if payment is None:
+                return
+            attempt = payment.attempt_by_reference(reference)
+            if attempt is None or not attempt.is_open:
+                return  # duplicate or late answer: the first final answer stands
+            now = self._clock.now()
+            if attempt.kind is AttemptKind.REFUND:
+                self._apply_refund(payment, attempt, outcome, now, via=via)
+            else:
+                self._apply_collect(payment, attempt, outcome, now, via=via)
+            await uow.payments.save(payment)
+            await uow.commit()
+
+    def _poll_later(self, payment: Payment, attempt: Attempt, now: datetime) -> None:
+        attempt.poll_count += 1
+        delay = poll_delay(now - attempt.created_at, attempt.poll_count)
+        if delay is None:
+            payment.record(
+                "attempt.needs_manual_reconciliation", now, "worker", reference=attempt.reference
+            )
+            payment.next_action_at = None
+            return
+        payment.next_action_at = now + delay
+
+    def _status_for(self, outcome: ProviderOutcome, attempt: Attempt) -> AttemptStatus | None:
+        kind = outcome.kind
+        if kind is OutcomeKind.SUCCEEDED:
+            return AttemptStatus.SUCCEEDED
+        if kind is OutcomeKind.FAILED:
+            return AttemptStatus.FAILED
+        if kind is OutcomeKind.PENDING:
+            return AttemptStatus.PENDING
+        if kind is OutcomeKind.UNKNOWN:
+            # A status query that fails says nothing new about a pending attempt.
+            return AttemptStatus.UNKNOWN if attempt.status is not AttemptStatus.PENDING else None
+        return None
+
+    def _apply_collect(
+        self,
+        payment: Payment,
+        attempt: Attempt,
+        outcome: ProviderOutcome,
+        now: datetime,
+        *,
+        via: str,
+    ) -> None:
+        step = next_step(outcome, has_next_wallet=len(payment.route) > 1)
+        status = self._status_for(outcome, attempt)
+        if status is not None and status is not attempt.status:
+            payment.update_attempt(attempt, status, outcome, now, event=f"attempt.{status.value}")
+        if step is NextStep.CONFIRM:
+            if payment.state is PaymentState.PROCESSING:
+                payment.transition(
+                    PaymentState.CONFIRMED,
+                    now,
+                    actor="worker",
+                    reason="provider confirmed",
+                    provider_transaction_id=outcome.provider_transaction_id,
+                )
+            else:
+                # Money moved after the payment left PROCESSING (should not happen: cancel and
+                # expiry wait for a final answer). Record loudly for reconciliation.
+                payment.record(
+                    "attempt.succeeded_late",
+                    now,
+                    "worker",
+                    reference=attempt.reference,
+                    state=payment.state.value,
+                )
+            return
+        if step in (NextStep.KEEP_POLLING, NextStep.RECONCILE):
+            self._poll_later(payment, attempt, now)
+            return
+        if step is NextStep.RESEND_SAME_REFERENCE:
+            self._resend_or_give_up(payment, attempt, outcome, now, via=via)
+            return
+        # FAIL_OVER or FAIL: the attempt is definitively over.
+        self._after_definitive_failure(payment, outcome, now, fail_over=step is NextStep.FAIL_OVER)
+
+    def _resend_or_give_up(
+        self,
+        payment: Payment,
+        attempt: Attempt,
+        outcome: ProviderOutcome,
+        now: datetime,
+        *,
+        via: str,
+    ) -> None:
+        if via == "status" and outcome.kind is OutcomeKind.TRANSIENT:
+            # The status API hiccuped: ask again later; the attempt itself is unchanged.
+            self._poll_later(payment, attempt, now)
+            return
+        elapsed = now - attempt.created_at
+        if now >= payment.expires_at or self._policy.backoff.exhausted(
+            attempt.submit_count, elapsed
+        ):
+            # Never accepted after every try: nothing moved, so failing over is safe.
+            payment.update_attempt(
+                attempt, AttemptStatus.FAILED, outcome, now, event="attempt.failed"
+            )
+            payment.record(
+                "attempt.gave_up",
+                now,
+                "worker",
+                reference=attempt.reference,
+                tries=attempt.submit_count,
+            )
+            self._after_definitive_failure(payment, outcome, now, fail_over=len(payment.route) > 1)
+            return
+        if attempt.status is not AttemptStatus.CREATED:
+            attempt.status = AttemptStatus.CREATED  # to be re-sent with the SAME reference
+            payment.record(
+                "attempt.resend_scheduled",
+                now,
+                "worker",
+                reference=attempt.reference,
+                outcome=outcome.kind.value,
+                provider_code=outcome.provider_code,
+            )
+        delay = self._policy.backoff.delay(attempt.submit_count, self._rng)
+        if outcome.retry_after_seconds is not None:
+            delay = max(delay, timedelta(seconds=outcome.retry_after_seconds))
+        payment.next_action_at = now + delay
+
+    def _after_definitive_failure(
+        self, payment: Payment, outcome: ProviderOutcome, now: datetime, *, fail_over: bool
+    ) -> None:
+        reason = outcome.reason.value if outcome.reason else "provider_failed"
+        message = outcome.message or f"provider answered {outcome.provider_code or reason}"
+        if now >= payment.expires_at and not payment.money_may_be_moving:
+            payment.failure_code = "expired"
+            payment.failure_reason = f"timed out; last attempt: {message}"
+            payment.transition(
+                PaymentState.EXPIRED, now, actor="worker", reason="transaction timeout"
+            )
+            return
+        if fail_over:
+            failed = payment.route[0]
+            payment.route = payment.route[1:]
+            payment.next_action_at = now
+            payment.transition(
+                PaymentState.PENDING,
+                now,
+                actor="worker",
+                reason=f"failover after {reason}",
+                failed_provider=failed.provider.value,
+                next_provider=payment.route[0].provider.value,
+            )
+            return
+        payment.fail(now, code=reason, reason=message)
+
+    def _apply_refund(
+        self,
+        payment: Payment,
+        attempt: Attempt,
+        outcome: ProviderOutcome,
+        now: datetime,
+        *,
+        via: str,
+    ) -> None:
+        status = self._status_for(outcome, attempt)
+        if status is not None and status is not attempt.status:
+            payment.update_attempt(attempt, status, outcome, now, event=f"refund.{status.value}")
+        kind = outcome.kind
+        if kind is OutcomeKind.SUCCEEDED:
+            payment.refunded_minor += attempt.amount.minor
+            if payment.refunded_minor >= payment.amount.minor:
+                payment.transition(
+                    PaymentState.REFUNDED, now, actor="worker", reason="refund confirmed"
+                )
+            else:
+                payment.record(
+                    "payment.partially_refunded",
+                    now,
+                    "worker",
+                    refunded=Money(
+                        payment.refunded_minor, payment.amount.currency
+                    ).to_decimal_string(),
+                )
+                payment.next_action_at = None
+        elif kind is OutcomeKind.FAILED:
+            payment.record(
+                "refund.rejected",
+                now,
+                "worker",
+                reference=attempt.reference,
+                reason=outcome.reason.value if outcome.reason else None,
+            )
+            payment.next_action_at = None
+        elif kind in (OutcomeKind.PENDING, OutcomeKind.UNKNOWN):
+            self._poll_later(payment, attempt, now)
+        else:
+            self._resend_or_give_up_refund(payment, attempt, outcome, now, via=via)
+
+    def _resend_or_give_up_refund(
+        self,
+        payment: Payment,
+        attempt: Attempt,
+        outcome: ProviderOutcome,
+        now: datetime,
+        *,
+        via: str,
+    ) -> None:
+        if via == "status" and outcome.kind is OutcomeKind.TRANSIENT:
+            self._poll_later(payment, attempt, now)
+            return
+        if self._policy.backoff.exhausted(attempt.submit_count, now - attempt.created_at):
+            payment.update_attempt(
+                attempt, AttemptStatus.FAILED, outcome, now, event="refund.failed"
+            )
+            payment.next_action_at = None
+            return
+        attempt.status = AttemptStatus.CREATED
+        payment.next_action_at = now + self._policy.backoff.delay(attempt.submit_count, self._rng)
+
+
+def risk_summary(risk: Mapping[str, Any] | None) -> str:
+    """One-line summary of a stored risk assessment, for logs and the CLI."""
+    if not risk:
+        return "not assessed"
+    return f"{risk.get('decision')} (score {risk.get('score')})"
