@@ -1,0 +1,1 @@
+"""Redis adapters: task queue (Streams), rate limiter and locks, provider health, event stream."""

@@ -1,0 +1,265 @@
+"""The task queue on Redis Streams with a consumer group.
+
+- `enqueue` XADDs to the stream, or ZADDs to a sorted set of delayed tasks (score = due
+  time in epoch ms; member = the task and its due time, so identical delayed tasks collapse).
+- `consume` first runs one Lua script that (atomically, so each task moves once) promotes
+  due delayed tasks into the stream and XAUTOCLAIMs deliveries idle longer than the
+  visibility timeout (crashed or stuck consumers); a claimed entry delivered more than
+  `max_deliveries` times goes to the dead-letter stream instead. Then XREADGROUP reads new
+  entries, blocking no longer than the next delayed task's due time.
+- `ack` XACKs and XDELs in one round trip.
+
+Redis is never the record: a lost stream is rebuilt by the scheduler's overdue sweep from
+the database. The script recreates the consumer group when Redis was flushed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from synccash.adapters.clock import SystemClock
+from synccash.adapters.coordination import (
+    DeadLetter,
+    DeadLetterListener,
+    Delivery,
+    QueueStats,
+    epoch_ms,
+    notify,
+    task_fields,
+    task_from_fields,
+)
+from synccash.core.ports import Clock, Task
+
+_log = structlog.get_logger(__name__)
+
+# KEYS: stream, delayed zset, dead stream
+# ARGV: group, consumer, now_ms, min_idle_ms, max_deliveries, count, promote_batch, dead_maxlen
+_PREPARE = """
+local stream, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
+local group, consumer = ARGV[1], ARGV[2]
+local now = tonumber(ARGV[3])
+local max_deliveries = tonumber(ARGV[5])
+redis.pcall('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, tonumber(ARGV[7]))
+for _, member in ipairs(due) do
+  local t = cjson.decode(member)
+  redis.call('XADD', stream, '*', 'kind', t.k, 'payment_id', t.p, 'hint', t.h, 'enq', t.t)
+  redis.call('ZREM', delayed, member)
+end
+local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[4], '0-0', 'COUNT', ARGV[6])
+local live, gone = {}, {}
+for _, entry in ipairs(claimed[2]) do
+  local id, fields = entry[1], entry[2]
+  if fields then
+    local pending = redis.call('XPENDING', stream, group, id, id, 1)
+    local n = 1
+    if pending[1] then n = tonumber(pending[1][4]) end
+    if n > max_deliveries then
+      local args = {'XADD', dead, 'MAXLEN', '~', ARGV[8], '*'}
+      for _, f in ipairs(fields) do table.insert(args, f) end
+      table.insert(args, 'deliveries'); table.insert(args, n - 1)
+      table.insert(args, 'source_id'); table.insert(args, id)
+      redis.call(unpack(args))
+      redis.call('XACK', stream, group, id)
+      redis.call('XDEL', stream, id)
+      table.insert(gone, {id, fields, n - 1})
+    else
+      table.insert(live, {id, fields, n})
+    end
+  end
+end
+local next_due = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+return {live, gone, next_due[2] or false}
+"""
+
+
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pairs(flat: Sequence[Any]) -> dict[str, str]:
+    return {_str(flat[i]): _str(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+class RedisTaskQueue:
+    """TaskQueue + consumer side on Redis Streams (see `ConsumableTaskQueue`)."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        clock: Clock | None = None,
+        stream: str = "synccash:tasks",
+        group: str = "synccash-workers",
+        visibility_timeout_s: float = 30.0,
+        max_deliveries: int = 5,
+        promote_batch: int = 500,
+        dead_maxlen: int = 100_000,
+    ) -> None:
+        self.redis = redis
+        self._clock: Clock = clock or SystemClock()
+        self.stream = stream
+        self.group = group
+        self.delayed_key = f"{stream}:delayed"
+        self.dead_key = f"{stream}:dead"
+        self._visibility_ms = int(visibility_timeout_s * 1000)
+        self._max_deliveries = max_deliveries
+        self._promote_batch = promote_batch
+        self._dead_maxlen = dead_maxlen
+        self._prepare = redis.register_script(_PREPARE)
+        self._listeners: list[DeadLetterListener] = []
+
+    async def ensure_group(self) -> None:
+        """Create the stream and consumer group if missing (idempotent)."""
+        try:
+            await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def enqueue(self, task: Task, at: datetime | None = None) -> None:
+        """Deliver `task` now (at=None or past) or not before `at`."""
+        await self.enqueue_many([(task, at)])
+
+    async def enqueue_many(self, items: Sequence[tuple[Task, datetime | None]]) -> None:
+        """Enqueue several tasks in one pipelined round trip (e.g. the overdue sweep)."""
+        if not items:
+            return
+        now = epoch_ms(self._clock.now())
+        pipe = self.redis.pipeline(transaction=False)
+        for task, at in items:
+            due = now if at is None else epoch_ms(at)
+            if due <= now:
+                fields: dict[Any, Any] = {**task_fields(task), "enq": str(now)}
+                pipe.xadd(self.stream, fields)
+            else:
+                member = json.dumps(
+                    {
+                        "k": task.kind.value,
+                        "p": task.payment_id,
+                        "h": task.hint or "",
+                        "t": str(due),
+                    },
+                    separators=(",", ":"),
+                    sort_keys=True,
+                )
+                pipe.zadd(self.delayed_key, {member: due})
+        await pipe.execute()
+
+    async def consume(self, consumer: str, count: int = 1, block_ms: int = 0) -> list[Delivery]:
+        """Up to `count` deliveries: reclaimed stuck ones first, then new ones."""
+        now = epoch_ms(self._clock.now())
+        raw = await self._prepare(
+            keys=[self.stream, self.delayed_key, self.dead_key],
+            args=[
+                self.group,
+                consumer,
+                now,
+                self._visibility_ms,
+                self._max_deliveries,
+                count,
+                self._promote_batch,
+                self._dead_maxlen,
+            ],
+        )
+        live, gone, next_due = cast("list[Any]", raw)
+        out = [self._delivery(entry[0], entry[1], int(entry[2]), now) for entry in live]
+        for entry in gone:
+            self._dead_lettered(entry[0], _pairs(entry[1]), int(entry[2]))
+        if len(out) >= count:
+            return out
+        block: int | None = None
+        if not out and block_ms > 0:
+            block = block_ms
+            if next_due:
+                block = min(block, int(float(_str(next_due))) - now)
+            if block <= 0:
+                block = None
+        try:
+            read: Any = await self.redis.xreadgroup(
+                self.group, consumer, {self.stream: ">"}, count=count - len(out), block=block
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group()  # Redis was flushed between the script and the read
+            return out
+        for _stream, entries in read or []:
+            out.extend(self._delivery(msg_id, fields, 1, now) for msg_id, fields in entries)
+        return out
+
+    def _delivery(self, msg_id: Any, fields: Any, deliveries: int, now: int) -> Delivery:
+        values = fields if isinstance(fields, dict) else _pairs(fields)
+        decoded = {_str(k): _str(v) for k, v in values.items()}
+        enq = int(decoded.get("enq") or now)
+        return Delivery(_str(msg_id), task_from_fields(decoded), deliveries, enq)
+
+    def _dead_lettered(self, msg_id: Any, fields: dict[str, str], deliveries: int) -> None:
+        dead = DeadLetter(_str(msg_id), task_from_fields(fields), deliveries)
+        _log.warning(
+            "task_dead_lettered",
+            kind=dead.task.kind.value,
+            payment_id=dead.task.payment_id,
+            deliveries=deliveries,
+            stream=self.dead_key,
+        )
+        notify(self._listeners, dead)
+
+    async def ack(self, delivery: Delivery) -> None:
+        """XACK and XDEL the entry (one round trip)."""
+        await self.ack_many([delivery])
+
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge several deliveries in one round trip."""
+        if not deliveries:
+            return
+        ids = [d.id for d in deliveries]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xack(self.stream, self.group, *ids)
+        pipe.xdel(self.stream, *ids)
+        await pipe.execute()
+
+    async def stats(self) -> QueueStats:
+        """Depth from XINFO GROUPS (lag, pending), ZCARD and XLEN in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xlen(self.stream)
+        pipe.zcard(self.delayed_key)
+        pipe.xlen(self.dead_key)
+        length, delayed, dead = await pipe.execute()
+        ready, in_flight = int(length), 0
+        try:
+            groups = await self.redis.xinfo_groups(self.stream)
+        except ResponseError:  # no stream yet
+            groups = []
+        for info in groups:
+            item = {_str(k): v for k, v in info.items()}
+            if _str(item.get("name", "")) == self.group:
+                in_flight = int(item.get("pending") or 0)
+                lag = item.get("lag")
+                ready = int(lag) if lag is not None else max(0, int(length) - in_flight)
+        return QueueStats(ready=ready, in_flight=in_flight, delayed=int(delayed), dead=int(dead))
+
+    async def dead_letters(self, count: int = 100) -> list[DeadLetter]:
+        """The oldest dead letters (for inspection and manual replay)."""
+        entries: Any = await self.redis.xrange(self.dead_key, count=count)
+        out = []
+        for msg_id, fields in entries:
+            decoded = {_str(k): _str(v) for k, v in fields.items()}
+            out.append(
+                DeadLetter(_str(msg_id), task_from_fields(decoded), int(decoded["deliveries"]))
+            )
+        return out
+
+    def on_dead_letter(self, listener: DeadLetterListener) -> None:
+        """Call `listener` for every task moved to the dead letters."""
+        self._listeners.append(listener)
+
+
+__all__ = ["RedisTaskQueue"]

@@ -1,0 +1,68 @@
+"""Redis-specific queue behaviour: surviving a flush, dead-letter stream, pipelined enqueue."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import anyio
+import pytest
+from redis.asyncio import Redis
+
+from synccash.adapters.memory.clock import ManualClock
+from synccash.adapters.redis.queue import RedisTaskQueue
+from synccash.core.ports import Task, TaskKind
+
+pytestmark = pytest.mark.integration
+
+
+async def test_queue_keeps_working_after_redis_is_flushed(redis: Redis):
+    """A FLUSHDB drops the group; the next consume recreates it and new tasks flow again."""
+    queue = RedisTaskQueue(redis)
+    await queue.enqueue(Task(TaskKind.ADVANCE, "pay_lost"))
+    assert len(await queue.consume("c1")) == 1
+    await redis.flushdb()
+    assert await queue.consume("c1") == []
+    await queue.enqueue(Task(TaskKind.ADVANCE, "pay_after"))
+    assert [d.task.payment_id for d in await queue.consume("c1")] == ["pay_after"]
+
+
+async def test_dead_letters_are_kept_in_their_own_stream(redis: Redis):
+    """A dead-lettered task can be read back from the dead-letter stream with its count."""
+    queue = RedisTaskQueue(redis, visibility_timeout_s=0.05, max_deliveries=1)
+    await queue.enqueue(Task(TaskKind.CHECK_STATUS, "pay_dead", hint="ref"))
+    await queue.consume("c1")
+    await anyio.sleep(0.1)
+    assert await queue.consume("c1") == []
+    [dead] = await queue.dead_letters()
+    assert (Task(TaskKind.CHECK_STATUS, "pay_dead", hint="ref"), 1) == (dead.task, dead.deliveries)
+
+
+async def test_enqueue_many_mixes_immediate_and_delayed_tasks(redis: Redis):
+    """A pipelined batch puts due tasks on the stream and future ones in the delayed set."""
+    clock = ManualClock()
+    queue = RedisTaskQueue(redis, clock=clock)
+    later = clock.now() + timedelta(seconds=30)
+    await queue.enqueue_many(
+        [(Task(TaskKind.ADVANCE, f"pay_{i}"), later if i % 2 else None) for i in range(6)]
+    )
+    stats = await queue.stats()
+    assert (stats.ready, stats.delayed) == (3, 3)
+    clock.advance(seconds=31)
+    assert len(await queue.consume("c1", count=10)) == 6
+
+
+async def test_delayed_task_is_promoted_once_by_competing_consumers(redis: Redis):
+    """Many consumers racing to promote one due task deliver it exactly once."""
+    clock = ManualClock()
+    queues = [RedisTaskQueue(redis, clock=clock) for _ in range(5)]
+    await queues[0].enqueue(Task(TaskKind.ADVANCE, "pay_1"), at=clock.now() + timedelta(seconds=1))
+    clock.advance(seconds=2)
+    got: list[str] = []
+
+    async def consume(i: int) -> None:
+        got.extend(d.task.payment_id for d in await queues[i].consume(f"c{i}", count=5))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(5):
+            tg.start_soon(consume, i)
+    assert got == ["pay_1"]
