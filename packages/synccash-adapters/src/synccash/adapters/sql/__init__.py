@@ -1,0 +1,48 @@
+"""PostgreSQL (asyncpg) and SQLite (aiosqlite) persistence on SQLAlchemy 2 Core.
+
+One code path serves both; PostgreSQL adds SKIP LOCKED, JSONB and the
+append-only trigger on the audit trail.
+"""
+
+from synccash.adapters.sql._engine import (
+    DatabaseError,
+    DatabaseUnavailable,
+    SchemaBehind,
+    check_schema,
+    create_engine_from_settings,
+    make_engine,
+)
+from synccash.adapters.sql._migrate import downgrade, head_revision, migrate, schema_drift
+from synccash.adapters.sql._outbox import (
+    DeliveryStatus,
+    OutboxClaim,
+    SqlOutbox,
+    SqlWebhookDeliveries,
+    WebhookDelivery,
+)
+from synccash.adapters.sql._repository import SqlPaymentRepository, outbox_id
+from synccash.adapters.sql._risk import SqlRiskContext
+from synccash.adapters.sql._uow import SqlUnitOfWork, SqlUnitOfWorkFactory
+
+__all__ = [
+    "DatabaseError",
+    "DatabaseUnavailable",
+    "DeliveryStatus",
+    "OutboxClaim",
+    "SchemaBehind",
+    "SqlOutbox",
+    "SqlPaymentRepository",
+    "SqlRiskContext",
+    "SqlUnitOfWork",
+    "SqlUnitOfWorkFactory",
+    "SqlWebhookDeliveries",
+    "WebhookDelivery",
+    "check_schema",
+    "create_engine_from_settings",
+    "downgrade",
+    "head_revision",
+    "make_engine",
+    "migrate",
+    "outbox_id",
+    "schema_drift",
+]

@@ -1,0 +1,222 @@
+"""The outbox relay's side of the database, and merchant webhook deliveries."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from attrs import frozen
+from sqlalchemy import RowMapping, Select, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from synccash.adapters.sql._tables import outbox, webhook_deliveries
+from synccash.core.ports import OutboxRow
+
+
+def _outbox_select(limit: int) -> Select[Any]:
+    return (
+        select(outbox)
+        .where(outbox.c.published_at.is_(None))
+        .order_by(outbox.c.created_at, outbox.c.payment_id, outbox.c.event_seq)
+        .limit(limit)
+    )
+
+
+def _outbox_row(mapping: RowMapping) -> OutboxRow:
+    return OutboxRow(
+        id=mapping["id"],
+        payment_id=mapping["payment_id"],
+        seq=mapping["event_seq"],
+        type=mapping["type"],
+        payload=dict(mapping["payload"]),
+        created_at=mapping["created_at"],
+    )
+
+
+class OutboxClaim:
+    """Unpublished rows locked by one relay (SKIP LOCKED on PostgreSQL) until the claim ends."""
+
+    def __init__(self, conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
+        self._conn = conn
+        self.rows = rows
+
+    async def mark_published(self, ids: Sequence[str], at: datetime) -> None:
+        """Mark rows published; committed when the claim ends without an error."""
+        if ids:
+            await self._conn.execute(
+                update(outbox).where(outbox.c.id.in_(list(ids))).values(published_at=at)
+            )
+
+
+class SqlOutbox:
+    """Outbox port over SQL: read unpublished events, mark them published."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def fetch_unpublished(self, limit: int) -> Sequence[OutboxRow]:
+        """Oldest unpublished rows first (no lock: for a single relay)."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(_outbox_select(limit))
+            return [_outbox_row(r) for r in result.mappings()]
+
+    async def mark_published(self, ids: Sequence[str], at: datetime) -> None:
+        """Mark rows published (idempotent)."""
+        if not ids:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(outbox).where(outbox.c.id.in_(list(ids))).values(published_at=at)
+            )
+
+    @asynccontextmanager
+    async def claim(self, limit: int) -> AsyncIterator[OutboxClaim]:
+        """Lock up to `limit` unpublished rows for this relay; other relays skip them."""
+        async with self._engine.begin() as conn:
+            stmt = _outbox_select(limit).with_for_update(skip_locked=True)
+            rows = [_outbox_row(r) for r in (await conn.execute(stmt)).mappings()]
+            yield OutboxClaim(conn, rows)
+
+    async def count_unpublished(self) -> int:
+        """How many events wait to be published (a health/metrics number)."""
+        async with self._engine.connect() as conn:
+            stmt = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            return int((await conn.execute(stmt)).scalar_one())
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where a webhook delivery stands."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up after the last attempt
+
+
+@frozen
+class WebhookDelivery:
+    """One event to deliver to one merchant URL, with its attempt history."""
+
+    id: str
+    outbox_id: str
+    payment_id: str
+    url: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _delivery_from_row(m: RowMapping) -> WebhookDelivery:
+    return WebhookDelivery(
+        id=m["id"],
+        outbox_id=m["outbox_id"],
+        payment_id=m["payment_id"],
+        url=m["url"],
+        status=DeliveryStatus(m["status"]),
+        attempts=m["attempts"],
+        next_attempt_at=m["next_attempt_at"],
+        last_status_code=m["last_status_code"],
+        last_error=m["last_error"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+class SqlWebhookDeliveries:
+    """Merchant webhook deliveries: created per event and URL, retried until delivered or given up."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(self, *, outbox_id: str, payment_id: str, url: str, now: datetime) -> str:
+        """Schedule a delivery now; creating it twice for one event and URL is a no-op."""
+        delivery_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{outbox_id} {url}"))
+        async with self._engine.begin() as conn:
+            dialect_insert = (
+                postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            )
+            await conn.execute(
+                dialect_insert(webhook_deliveries)
+                .values(
+                    id=delivery_id,
+                    outbox_id=outbox_id,
+                    payment_id=payment_id,
+                    url=url,
+                    status=DeliveryStatus.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["outbox_id", "url"])
+            )
+        return delivery_id
+
+    async def due(self, now: datetime, limit: int) -> Sequence[WebhookDelivery]:
+        """Pending deliveries whose next attempt is due, oldest first."""
+        stmt = (
+            select(webhook_deliveries)
+            .where(
+                webhook_deliveries.c.status == DeliveryStatus.PENDING.value,
+                webhook_deliveries.c.next_attempt_at <= now,
+            )
+            .order_by(webhook_deliveries.c.next_attempt_at)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return [_delivery_from_row(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def get(self, delivery_id: str) -> WebhookDelivery | None:
+        """One delivery, or None."""
+        async with self._engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else _delivery_from_row(row)
+
+    async def record_attempt(
+        self,
+        delivery_id: str,
+        *,
+        at: datetime,
+        status_code: int | None,
+        error: str | None,
+        delivered: bool,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        """Record one try; `next_attempt_at=None` without success means give up (FAILED)."""
+        if delivered:
+            status = DeliveryStatus.DELIVERED
+        elif next_attempt_at is None:
+            status = DeliveryStatus.FAILED
+        else:
+            status = DeliveryStatus.PENDING
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(webhook_deliveries)
+                .where(webhook_deliveries.c.id == delivery_id)
+                .values(
+                    status=status.value,
+                    attempts=webhook_deliveries.c.attempts + 1,
+                    next_attempt_at=None
+                    if status is not DeliveryStatus.PENDING
+                    else next_attempt_at,
+                    last_status_code=status_code,
+                    last_error=None if error is None else error[:2000],
+                    updated_at=at,
+                )
+            )

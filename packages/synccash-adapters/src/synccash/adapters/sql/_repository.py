@@ -1,0 +1,324 @@
+"""SqlPaymentRepository: the PaymentRepository port on one SQLAlchemy Core connection.
+
+All writes go through the unit of work's connection and become visible at its commit.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Final
+
+from attrs import define, field
+from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from synccash.adapters.sql._mapping import (
+    attempt_from_row,
+    attempt_to_row,
+    event_from_row,
+    event_payload,
+    event_to_row,
+    payment_from_row,
+    payment_to_row,
+)
+from synccash.adapters.sql._tables import outbox, payment_attempts, payment_events, payments
+from synccash.core.errors import ConcurrencyConflict
+from synccash.core.payment import Attempt, Payment, PaymentEvent, PaymentState
+from synccash.core.ports import DailyRow, PaymentPage, PaymentQuery
+from synccash.core.providers import ProviderId
+
+#: uuid5 namespace of outbox ids; memory/repository.py uses the same one.
+OUTBOX_NAMESPACE: Final = uuid.UUID("6f2b7c1e-4a8d-4f3b-9c55-2f1e0d9a7b31")
+
+#: States in which the worker may still have something to do.
+_FINAL_STATES: Final = (
+    PaymentState.FAILED.value,
+    PaymentState.EXPIRED.value,
+    PaymentState.CANCELLED.value,
+    PaymentState.REFUNDED.value,
+)
+
+#: Columns an UPDATE may change (identity, creation and idempotency are immutable).
+_IMMUTABLE: Final = frozenset({"id", "merchant_id", "idempotency_key", "fingerprint", "created_at"})
+_ATTEMPT_MUTABLE: Final = (
+    "status",
+    "provider_transaction_id",
+    "error_code",
+    "failure_reason",
+    "submit_count",
+    "poll_count",
+    "updated_at",
+)
+
+
+def outbox_id(payment_id: str, seq: int) -> str:
+    """The deterministic outbox/event id of one payment event."""
+    return str(uuid.uuid5(OUTBOX_NAMESPACE, f"{payment_id}/{seq}"))
+
+
+@define
+class _Written:
+    payment: Payment
+    original_version: int
+    events_written: int = 0
+
+
+@define
+class WriteTracker:
+    """What a unit of work wrote, so in-memory payments are settled only at commit."""
+
+    written: dict[int, _Written] = field(factory=dict)
+
+    def track(self, payment: Payment) -> _Written:
+        """The record for this payment object, created on first write."""
+        entry = self.written.get(id(payment))
+        if entry is None:
+            entry = _Written(payment, payment.version)
+            self.written[id(payment)] = entry
+        return entry
+
+    def committed(self) -> None:
+        """Commit succeeded: the written events are no longer new."""
+        for entry in self.written.values():
+            del entry.payment.new_events[: entry.events_written]
+        self.written.clear()
+
+    def rolled_back(self) -> None:
+        """Nothing was stored: restore the versions the payments had."""
+        for entry in self.written.values():
+            entry.payment.version = entry.original_version
+        self.written.clear()
+
+
+class SqlPaymentRepository:
+    """PaymentRepository over the unit of work's connection."""
+
+    def __init__(self, connection: AsyncConnection, tracker: WriteTracker) -> None:
+        self._conn = connection
+        self._tracker = tracker
+        self._postgres = connection.dialect.name == "postgresql"
+
+    # --- writes -----------------------------------------------------------------
+    async def add(self, payment: Payment) -> None:
+        """Insert a new payment; a duplicate idempotency key (or id) is a ConcurrencyConflict."""
+        try:
+            await self._conn.execute(insert(payments), payment_to_row(payment))
+        except IntegrityError as exc:
+            raise ConcurrencyConflict(
+                f"payment {payment.id} or idempotency key {payment.idempotency_key!r} "
+                f"of merchant {payment.merchant_id} already exists"
+            ) from exc
+        entry = self._tracker.track(payment)
+        if payment.attempts:
+            await self._conn.execute(
+                insert(payment_attempts),
+                [attempt_to_row(payment.id, a) for a in payment.attempts],
+            )
+        await self._write_events(entry)
+
+    async def save(self, payment: Payment) -> None:
+        """Optimistic update: only if the stored version is the one this payment was read at."""
+        entry = self._tracker.track(payment)
+        expected = payment.version
+        values = {k: v for k, v in payment_to_row(payment).items() if k not in _IMMUTABLE}
+        values["version"] = expected + 1
+        result = await self._conn.execute(
+            update(payments)
+            .where(payments.c.id == payment.id, payments.c.version == expected)
+            .values(values)
+        )
+        if result.rowcount != 1:
+            raise ConcurrencyConflict(
+                f"payment {payment.id} changed since it was read (version {expected}); reload and retry"
+            )
+        payment.version = expected + 1
+        if payment.attempts:
+            await self._upsert_attempts(payment.id, payment.attempts)
+        await self._write_events(entry)
+
+    async def _upsert_attempts(self, payment_id: str, attempts: Sequence[Attempt]) -> None:
+        dialect_insert = postgresql.insert if self._postgres else sqlite.insert
+        stmt = dialect_insert(payment_attempts)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[payment_attempts.c.reference],
+            set_={name: stmt.excluded[name] for name in _ATTEMPT_MUTABLE},
+        )
+        await self._conn.execute(stmt, [attempt_to_row(payment_id, a) for a in attempts])
+
+    async def _write_events(self, entry: _Written) -> None:
+        payment = entry.payment
+        fresh = payment.new_events[entry.events_written :]
+        if not fresh:
+            return
+        await self._conn.execute(insert(payment_events), [event_to_row(e) for e in fresh])
+        await self._conn.execute(
+            insert(outbox),
+            [
+                {
+                    "id": outbox_id(e.payment_id, e.seq),
+                    "payment_id": e.payment_id,
+                    "event_seq": e.seq,
+                    "type": e.type,
+                    "payload": event_payload(payment, e),
+                    "created_at": e.at,
+                    "published_at": None,
+                }
+                for e in fresh
+            ],
+        )
+        entry.events_written += len(fresh)
+
+    # --- reads ------------------------------------------------------------------
+    async def get(self, payment_id: str, merchant_id: str | None = None) -> Payment | None:
+        """One payment (scoped to a merchant when given), or None."""
+        stmt = select(payments).where(payments.c.id == payment_id)
+        if merchant_id is not None:
+            stmt = stmt.where(payments.c.merchant_id == merchant_id)
+        return await self._one(stmt)
+
+    async def get_by_idempotency_key(self, merchant_id: str, key: str) -> Payment | None:
+        """The payment created with this merchant's idempotency key, or None."""
+        return await self._one(
+            select(payments).where(
+                payments.c.merchant_id == merchant_id, payments.c.idempotency_key == key
+            )
+        )
+
+    async def get_by_attempt_reference(self, reference: str) -> Payment | None:
+        """The payment owning the attempt with this reference, or None."""
+        owner = select(payment_attempts.c.payment_id).where(
+            payment_attempts.c.reference == reference
+        )
+        return await self._one(select(payments).where(payments.c.id.in_(owner.scalar_subquery())))
+
+    async def list(self, merchant_id: str, query: PaymentQuery) -> PaymentPage:
+        """A merchant's payments, newest first, keyset-paginated on (created_at, id)."""
+        stmt = select(payments).where(payments.c.merchant_id == merchant_id)
+        if query.state is not None:
+            stmt = stmt.where(payments.c.state == query.state.value)
+        if query.provider is not None:
+            stmt = stmt.where(payments.c.provider == query.provider.value)
+        if query.created_from is not None:
+            stmt = stmt.where(payments.c.created_at >= query.created_from)
+        if query.created_to is not None:
+            stmt = stmt.where(payments.c.created_at < query.created_to)
+        if query.reference is not None:
+            stmt = stmt.where(payments.c.reference == query.reference)
+        if query.cursor is not None:
+            cursor_at = (
+                select(payments.c.created_at)
+                .where(payments.c.id == query.cursor, payments.c.merchant_id == merchant_id)
+                .scalar_subquery()
+            )
+            stmt = stmt.where(
+                or_(
+                    payments.c.created_at < cursor_at,
+                    and_(payments.c.created_at == cursor_at, payments.c.id < query.cursor),
+                )
+            )
+        limit = max(1, query.limit)
+        stmt = stmt.order_by(payments.c.created_at.desc(), payments.c.id.desc()).limit(limit + 1)
+        rows = (await self._conn.execute(stmt)).mappings().all()
+        items = await self._hydrate(rows[:limit])
+        next_cursor = items[-1].id if len(rows) > limit else None
+        return PaymentPage(items=items, next_cursor=next_cursor)
+
+    async def due(self, now: datetime, limit: int) -> Sequence[str]:
+        """Overdue non-final payments, claimed with FOR UPDATE SKIP LOCKED on PostgreSQL."""
+        stmt = (
+            select(payments.c.id)
+            .where(
+                payments.c.next_action_at.is_not(None),
+                payments.c.next_action_at <= now,
+                payments.c.state.not_in(_FINAL_STATES),
+            )
+            .order_by(payments.c.next_action_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self._conn.execute(stmt)).scalars().all())
+
+    async def events(self, payment_id: str) -> Sequence[PaymentEvent]:
+        """The audit trail, in order."""
+        rows = await self._conn.execute(
+            select(payment_events)
+            .where(payment_events.c.payment_id == payment_id)
+            .order_by(payment_events.c.seq)
+        )
+        return [event_from_row(r) for r in rows.mappings()]
+
+    async def daily_totals(self, merchant_id: str, day: date) -> Sequence[DailyRow]:
+        """Counts and sums of the merchant's payments created on `day` (UTC)."""
+        start = datetime.combine(day, time(0), tzinfo=UTC)
+        stmt = (
+            select(
+                payments.c.state,
+                payments.c.provider,
+                func.count().label("n"),
+                func.coalesce(func.sum(payments.c.amount_minor), 0).label("amount_minor"),
+                func.coalesce(func.sum(payments.c.fee_minor), 0).label("fee_minor"),
+            )
+            .where(
+                payments.c.merchant_id == merchant_id,
+                payments.c.created_at >= start,
+                payments.c.created_at < start + timedelta(days=1),
+            )
+            .group_by(payments.c.state, payments.c.provider)
+        )
+        rows = [
+            DailyRow(
+                state=PaymentState(r.state),
+                provider=None if r.provider is None else ProviderId(r.provider),
+                count=int(r.n),
+                amount_minor=int(r.amount_minor),
+                fee_minor=int(r.fee_minor),
+            )
+            for r in await self._conn.execute(stmt)
+        ]
+        return sorted(rows, key=daily_row_key)
+
+    # --- hydration --------------------------------------------------------------
+    async def _one(self, stmt: Select[Any]) -> Payment | None:
+        row = (await self._conn.execute(stmt)).mappings().first()
+        if row is None:
+            return None
+        items = await self._hydrate([row])
+        return items[0]
+
+    async def _hydrate(self, rows: Sequence[Any]) -> builtins.list[Payment]:
+        if not rows:
+            return []
+        ids = [r["id"] for r in rows]
+        attempts: dict[str, builtins.list[Attempt]] = {i: [] for i in ids}
+        events: dict[str, builtins.list[PaymentEvent]] = {i: [] for i in ids}
+        only = payment_attempts.c.payment_id == ids[0] if len(ids) == 1 else None
+        attempt_rows = await self._conn.execute(
+            select(payment_attempts)
+            .where(only if only is not None else payment_attempts.c.payment_id.in_(ids))
+            .order_by(payment_attempts.c.payment_id, payment_attempts.c.seq)
+        )
+        for r in attempt_rows.mappings():
+            attempts[r["payment_id"]].append(attempt_from_row(r))
+        event_filter = (
+            payment_events.c.payment_id == ids[0]
+            if len(ids) == 1
+            else payment_events.c.payment_id.in_(ids)
+        )
+        event_rows = await self._conn.execute(
+            select(payment_events)
+            .where(event_filter)
+            .order_by(payment_events.c.payment_id, payment_events.c.seq)
+        )
+        for r in event_rows.mappings():
+            events[r["payment_id"]].append(event_from_row(r))
+        return [payment_from_row(r, attempts[r["id"]], events[r["id"]]) for r in rows]
+
+
+def daily_row_key(row: DailyRow) -> tuple[str, str]:
+    """Stable order of daily rows: by state, then provider (None first)."""
+    return (row.state.value, "" if row.provider is None else row.provider.value)

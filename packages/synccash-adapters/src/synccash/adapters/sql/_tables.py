@@ -1,0 +1,185 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations must match it (a test checks)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from synccash.adapters.sql._types import JsonDoc, UtcDateTime
+
+#: Constraint names are deterministic so migrations can refer to them on both dialects.
+NAMING: Final = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+#: States after which the worker has nothing left to do (CONFIRMED may still be refunded).
+FINAL_STATES_SQL: Final = "('FAILED', 'EXPIRED', 'CANCELLED', 'REFUNDED')"
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("merchant_id", String(128), nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("fingerprint", String(128)),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("payer", String(16), nullable=False),
+    Column("payee_msisdn", String(16)),
+    Column("payee_account", String(128)),
+    # Payee.key, denormalised so the fraud fan-in query is one index range scan
+    Column("payee_key", String(160), nullable=False),
+    Column("wallets", JsonDoc, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("reference", String(255)),
+    Column("metadata", JsonDoc, nullable=False),
+    Column("webhook_url", Text),
+    Column("state", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    # Payment.provider at the last write: list filter and daily report without joins
+    Column("provider", String(16)),
+    # an attempt was sent to a provider: fraud counts ignore payments rejected before that
+    Column("reached_provider", Boolean, nullable=False),
+    Column("failure_code", String(64)),
+    Column("failure_reason", Text),
+    Column("route", JsonDoc, nullable=False),
+    Column("routing", JsonDoc),
+    Column("risk", JsonDoc),
+    Column("fee_quote", JsonDoc),
+    Column("fee_minor", BigInteger, nullable=False),
+    Column("flagged_for_review", Boolean, nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("next_action_at", UtcDateTime),
+    UniqueConstraint("merchant_id", "idempotency_key", name="uq_payments_merchant_idempotency"),
+)
+Index("ix_payments_merchant_created", payments.c.merchant_id, payments.c.created_at.desc())
+Index("ix_payments_payer_created", payments.c.payer, payments.c.created_at)
+Index("ix_payments_payee_created", payments.c.payee_key, payments.c.created_at)
+Index(
+    "ix_payments_due",
+    payments.c.next_action_at,
+    postgresql_where=text(f"next_action_at IS NOT NULL AND state NOT IN {FINAL_STATES_SQL}"),
+    sqlite_where=text(f"next_action_at IS NOT NULL AND state NOT IN {FINAL_STATES_SQL}"),
+)
+
+payment_attempts = Table(
+    "payment_attempts",
+    metadata,
+    Column("reference", String(64), primary_key=True),
+    Column(
+        "payment_id",
+        String(64),
+        ForeignKey("payments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("seq", Integer, nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("msisdn", String(16), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("provider_transaction_id", String(128)),
+    Column("error_code", String(128)),
+    Column("failure_reason", String(32)),
+    Column("submit_count", Integer, nullable=False),
+    Column("poll_count", Integer, nullable=False),
+    Column("original_reference", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("payment_id", "seq", name="uq_payment_attempts_payment_seq"),
+)
+# prompt-bombing signal: collection attempts per payer MSISDN over time
+Index(
+    "ix_payment_attempts_msisdn_created", payment_attempts.c.msisdn, payment_attempts.c.created_at
+)
+
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column(
+        "payment_id",
+        String(64),
+        ForeignKey("payments.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("seq", Integer, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("data", JsonDoc, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("payment_id", "seq", name="pk_payment_events"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("payment_id", String(64), nullable=False),
+    Column("event_seq", Integer, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("payload", JsonDoc, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("published_at", UtcDateTime),
+)
+Index(
+    "ix_outbox_unpublished",
+    outbox.c.created_at,
+    postgresql_where=text("published_at IS NULL"),
+    sqlite_where=text("published_at IS NULL"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("outbox_id", String(36), nullable=False),
+    Column("payment_id", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("outbox_id", "url", name="uq_webhook_deliveries_outbox_url"),
+)
+Index(
+    "ix_webhook_deliveries_due",
+    webhook_deliveries.c.next_attempt_at,
+    postgresql_where=text("status = 'pending'"),
+    sqlite_where=text("status = 'pending'"),
+)
+
+blocklist = Table(
+    "blocklist",
+    metadata,
+    # an MSISDN (233…) or a payee key such as "acct:…"
+    Column("msisdn", String(160), primary_key=True),
+    Column("reason", Text, nullable=False),
+)
