@@ -1,0 +1,112 @@
+"""Token-bucket rate limiting and short-lived locks on Redis, each one atomic Lua script.
+
+The bucket state (tokens, last refill ms) lives in a hash per key with a TTL of the time to
+refill completely, so idle keys disappear. Time comes from the injected Clock (the API
+replicas are NTP-synchronised; a small skew only shifts refills by that much, and time never
+runs backwards inside a bucket).
+
+Locks are `SET key token NX PX ttl`; release and extend compare the owner token first in
+one script, so a holder whose lock expired can never delete or extend someone else's.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from redis.asyncio import Redis
+
+from synccash.adapters.clock import SystemClock
+from synccash.adapters.coordination import Locks, RateLimiter, epoch_ms
+from synccash.core.ports import Clock
+
+# KEYS: bucket; ARGV: capacity, refill per second, now ms, cost. Returns wait ms as a string.
+_BUCKET_SCRIPT = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local cost = tonumber(ARGV[4])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens, ts = tonumber(state[1]), tonumber(state[2])
+if tokens == nil or ts == nil then tokens, ts = capacity, now end
+if now > ts then
+  tokens = math.min(capacity, tokens + (now - ts) * rate / 1000)
+  ts = now
+end
+local wait = 0
+if tokens >= cost then tokens = tokens - cost else wait = (cost - tokens) * 1000 / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity * 1000 / rate) + 1000)
+return tostring(wait)
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisRateLimiter:
+    """A token bucket per key: `capacity` burst, refilled at `per_second` tokens a second."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        capacity: int,
+        per_second: float,
+        clock: Clock | None = None,
+        prefix: str = "synccash:ratelimit:",
+    ) -> None:
+        if capacity < 1 or per_second <= 0:
+            raise ValueError("capacity must be >= 1 and per_second > 0")
+        self._capacity = capacity
+        self._per_second = per_second
+        self._clock: Clock = clock or SystemClock()
+        self._prefix = prefix
+        self._script = redis.register_script(_BUCKET_SCRIPT)
+
+    async def acquire(self, key: str) -> float | None:
+        """Take one token: None when allowed, else the seconds until one is available."""
+        wait_ms = await self._script(
+            keys=[self._prefix + key],
+            args=[self._capacity, self._per_second, epoch_ms(self._clock.now()), 1],
+        )
+        wait = float(_str(wait_ms)) / 1000
+        return None if wait <= 0 else wait
+
+
+class RedisLocks:
+    """Short-lived exclusive locks with owner tokens (see `synccash.adapters.coordination.Locks`)."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "synccash:lock:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._release = redis.register_script(_RELEASE)
+        self._extend = redis.register_script(_EXTEND)
+
+    async def try_lock(self, key: str, ttl_ms: int) -> str | None:
+        """Take the lock for `ttl_ms`: its owner token, or None if it is held."""
+        token = secrets.token_hex(16)
+        taken = await self._redis.set(self._prefix + key, token, nx=True, px=ttl_ms)
+        return token if taken else None
+
+    async def extend(self, key: str, token: str, ttl_ms: int) -> bool:
+        """Extend a lock we still hold; False if it expired or changed owner."""
+        return bool(await self._extend(keys=[self._prefix + key], args=[token, ttl_ms]))
+
+    async def release(self, key: str, token: str) -> bool:
+        """Delete the lock only if `token` still owns it."""
+        return bool(await self._release(keys=[self._prefix + key], args=[token]))
+
+
+__all__ = ["Locks", "RateLimiter", "RedisLocks", "RedisRateLimiter"]
