@@ -1,1 +1,104 @@
-"""Provider sandboxes: ASGI apps emulating MTN MoMo, AT Money and Telecel Cash APIs."""
+"""Provider sandboxes: ASGI apps emulating MTN MoMo, AT Money and Telecel Cash.
+
+They speak each provider's real wire format (paths, headers, auth, bodies;
+see ``shared/reference/provider-apis.md``), move money between wallets of a
+shared world, keep each provider's own append-only ledger (the ground truth
+for "every debit exactly once"), simulate payer approval, test numbers,
+faults and callbacks. The package imports nothing from SyncCash itself.
+
+Usage::
+
+    from synccash.sandbox import SandboxWorld, mtn
+
+    world = SandboxWorld(default_balance_minor=1_000_000)      # GHS 10,000.00 per new wallet
+    world.register("233245550000", "telecel", name="Ama Owusu", balance_minor=5_000)  # ported
+    sandbox = mtn.create_sandbox(world, http_client=callback_client)  # client is injected
+    app = mtn.create_app(sandbox)            # ASGI app; serve it or use httpx.ASGITransport
+    sandbox.set_faults(error_rate=0.1, timeout_after_accept_rate=0.05, hold_seconds=30, seed=7)
+    sandbox.config.approval_delay = ApprovalDelay(1.0, 3.0)
+    [e for e in sandbox.ledger if e.kind == "debit"]        # LedgerEntry values
+    sandbox.transactions                                    # every accepted request (Attempt)
+
+    async with serving(app) as base_url: ...                # uvicorn on 127.0.0.1, random port
+
+Admin API on every sandbox app (under its mount prefix): ``GET /_admin/ledger``,
+``GET|PUT /_admin/wallets``, ``GET|PUT /_admin/faults``, ``POST /_admin/reset``
+(``?wallets=true`` also forgets wallets), ``GET /_admin/transactions``,
+``GET|PUT /_admin/config``, ``POST /_admin/tokens/expire``, ``POST /_admin/settle``.
+
+Wallets not registered are created on first use, with the world's default
+balance, on the network their prefix says (MTN 24 25 53 54 55 59; Telecel 20
+50; AT 26 27 56 57 23). On the wire: MTN and Telecel use ``233XXXXXXXXX``, AT
+the 9-digit national number.
+
+Test numbers (``TEST_NUMBERS``; everything else succeeds, subject to balance):
+
+=====================  ===========================  =================================
+Ghana ``0XX00000NN``   MTN ``467331234NN``          outcome
+=====================  ===========================  =================================
+NN=01                  51                           payer rejects (APPROVAL_REJECTED)
+NN=02                  52                           approval expires (EXPIRED)
+NN=03                  53                           pending ``ongoing_seconds``, then success
+NN=04                  54                           pending forever (MTN shows CREATED)
+NN=05                  55                           payer not found
+NN=06                  57                           not allowed
+NN=07                  50, 61                       internal error (AT: TA; Telecel: 0005)
+NN=08                  62                           unavailable at submit, nothing recorded
+NN=09                  —                            payer limit reached
+—                      56, 58, 59, 60, 63, 64       MTN's other documented failures
+=====================  ===========================  =================================
+"""
+
+from synccash.sandbox._faults import Faults
+from synccash.sandbox._numbers import (
+    GHANA_TEST_SUFFIXES,
+    MTN_TEST_NUMBERS,
+    PREFIXES,
+    Scenario,
+    ghana_test_number,
+    scenario_for,
+)
+from synccash.sandbox._sandbox import (
+    ApprovalDelay,
+    Attempt,
+    Callback,
+    ManualClock,
+    ProviderSandbox,
+    SandboxConfig,
+)
+from synccash.sandbox._server import serving
+from synccash.sandbox._world import (
+    DEFAULT_BALANCE_MINOR,
+    Ledger,
+    LedgerEntry,
+    SandboxError,
+    SandboxWorld,
+    Wallet,
+)
+
+#: Every test number's scenario: Ghana suffixes (``0XX00000NN``) and MTN's numbers.
+TEST_NUMBERS = {"ghana_suffix": GHANA_TEST_SUFFIXES, "mtn": MTN_TEST_NUMBERS}
+
+__all__ = [
+    "DEFAULT_BALANCE_MINOR",
+    "GHANA_TEST_SUFFIXES",
+    "MTN_TEST_NUMBERS",
+    "PREFIXES",
+    "TEST_NUMBERS",
+    "ApprovalDelay",
+    "Attempt",
+    "Callback",
+    "Faults",
+    "Ledger",
+    "LedgerEntry",
+    "ManualClock",
+    "ProviderSandbox",
+    "SandboxConfig",
+    "SandboxError",
+    "SandboxWorld",
+    "Scenario",
+    "Wallet",
+    "ghana_test_number",
+    "scenario_for",
+    "serving",
+]

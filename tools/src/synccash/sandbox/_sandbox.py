@@ -1,0 +1,444 @@
+"""One provider's sandbox: attempts, approval timing, ledger postings and callbacks.
+
+Wire formats live in the per-provider app modules; this module only knows
+money movements and timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import anyio
+import anyio.abc
+import httpx
+from attrs import define, field, frozen
+
+from synccash.sandbox._faults import Faults
+from synccash.sandbox._numbers import SUCCESS, ProviderName, Scenario, canonical, scenario_for
+from synccash.sandbox._world import Ledger, LedgerEntry, SandboxWorld
+
+Clock = Callable[[], float]
+AttemptKind = Literal["collection", "disbursement", "refund"]
+AttemptStatus = Literal["pending", "success", "failed"]
+
+
+class ManualClock:
+    """A clock tests move by hand (epoch seconds)."""
+
+    def __init__(self, start: float = 1_780_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += seconds
+
+
+@frozen
+class ApprovalDelay:
+    """How long a payer takes to approve: uniform in [min_seconds, max_seconds]."""
+
+    min_seconds: float = 0.0
+    max_seconds: float = 0.0
+
+    def draw(self, rng: random.Random) -> float:
+        """One delay."""
+        if self.max_seconds <= self.min_seconds:
+            return self.min_seconds
+        return rng.uniform(self.min_seconds, self.max_seconds)
+
+
+@frozen
+class Callback:
+    """One HTTP request the provider will make to the merchant."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+#: Builds a callback for an attempt; ``stale`` asks for a pending-type (out-of-order) one.
+CallbackRenderer = Callable[["Attempt", bool], Callback | None]
+
+
+@define
+class Attempt:
+    """A request the provider accepted: a collection, a disbursement or a refund."""
+
+    kind: AttemptKind
+    reference: str
+    msisdn: str
+    amount_minor: int
+    currency: str
+    scenario: Scenario
+    created_at: float
+    due_at: float | None
+    provider_txn_id: str
+    status: AttemptStatus = "pending"
+    reason: str | None = None
+    resolved_at: float | None = None
+    refunded_minor: int = 0
+    original_reference: str | None = None
+    request: dict[str, Any] = field(factory=dict)
+    extra: dict[str, Any] = field(factory=dict)
+    renderer: CallbackRenderer | None = field(default=None, repr=False)
+
+    @property
+    def is_final(self) -> bool:
+        """True once the attempt succeeded or failed."""
+        return self.status != "pending"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form used by the admin API."""
+        return {
+            "kind": self.kind,
+            "reference": self.reference,
+            "msisdn": self.msisdn,
+            "amount_minor": self.amount_minor,
+            "currency": self.currency,
+            "scenario": self.scenario.name,
+            "status": self.status,
+            "reason": self.reason,
+            "provider_txn_id": self.provider_txn_id,
+            "refunded_minor": self.refunded_minor,
+            "original_reference": self.original_reference,
+            "created_at": self.created_at,
+            "resolved_at": self.resolved_at,
+        }
+
+
+@define
+class SandboxConfig:
+    """Per-sandbox behaviour that is not a fault. Mutable at runtime (admin PUT /_admin/config).
+
+    ``credentials`` holds the accepted secrets (keys depend on the provider, see
+    each app module). ``ongoing_seconds`` is how long an "ongoing" test number
+    stays pending after approval. ``merchant_balance_minor`` is the merchant's
+    float: collections add to it, disbursements and refunds draw on it.
+    """
+
+    approval_delay: ApprovalDelay = ApprovalDelay()
+    ongoing_seconds: float = 30.0
+    merchant_balance_minor: int = 100_000_000
+    credentials: dict[str, str] = field(factory=dict)
+    options: dict[str, Any] = field(factory=dict)
+
+
+class TokenStore:
+    """Bearer tokens a sandbox issued, each for one scope (e.g. an MTN product)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._tokens: dict[str, tuple[str, float]] = {}
+
+    def issue(self, scope: str, ttl_seconds: float) -> str:
+        """A new opaque JWT-looking token valid for ``ttl_seconds``."""
+        token = ".".join(secrets.token_urlsafe(n) for n in (18, 60, 32))
+        self._tokens[token] = (scope, self._clock() + ttl_seconds)
+        return token
+
+    def valid(self, token: str, scope: str) -> bool:
+        """True when the token exists, is for ``scope`` and has not expired."""
+        found = self._tokens.get(token)
+        return found is not None and found[0] == scope and self._clock() < found[1]
+
+    def expire_all(self) -> None:
+        """Make every issued token invalid (tests of refresh-on-401)."""
+        self._tokens.clear()
+
+
+class _Background:
+    """Runs fire-and-forget work: in an anyio task group when one is open, else as asyncio tasks."""
+
+    def __init__(self) -> None:
+        self._group: anyio.abc.TaskGroup | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start_soon(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        if self._group is not None:
+            self._group.start_soon(fn)
+            return
+        task = asyncio.get_running_loop().create_task(self._run(fn))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _run(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        await fn()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as group:
+            self._group = group
+            try:
+                yield
+            finally:
+                self._group = None
+                group.cancel_scope.cancel()
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+class ProviderSandbox:
+    """The state of one provider's sandbox: attempts, its ledger, its faults.
+
+    ``http_client`` sends callbacks (inject an ASGITransport client in embedded
+    mode); ``clock`` returns epoch seconds (inject ``ManualClock`` in tests).
+    """
+
+    def __init__(
+        self,
+        provider: ProviderName,
+        world: SandboxWorld | None = None,
+        *,
+        config: SandboxConfig | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Clock = time.time,
+        seed: int = 0,
+    ) -> None:
+        self.provider: ProviderName = provider
+        self.world = world if world is not None else SandboxWorld()
+        self.config = config if config is not None else SandboxConfig()
+        self.clock = clock
+        self.ledger = Ledger()
+        self.faults = Faults(seed=seed)
+        self.faults.update(seed=seed)
+        self.callbacks_sent: list[Callback] = []
+        self._http = http_client
+        self._owns_http = http_client is None
+        self._rng = random.Random(seed)
+        self._attempts: dict[str, Attempt] = {}
+        self._ids = itertools.count(1)
+        self._background = _Background()
+        self.tokens = TokenStore(self._now_seconds)
+
+    # -- public Python API --------------------------------------------------------------------
+
+    @property
+    def transactions(self) -> tuple[Attempt, ...]:
+        """Every accepted request, oldest first (settles due ones first)."""
+        self.settle_due()
+        return tuple(self._attempts.values())
+
+    def set_faults(self, **changes: Any) -> Faults:
+        """Change fault knobs at runtime (see ``Faults``)."""
+        self.faults.update(**changes)
+        return self.faults
+
+    def attempt(self, reference: str) -> Attempt | None:
+        """The attempt for a request reference, settled if due."""
+        found = self._attempts.get(reference)
+        if found is not None:
+            self._settle(found)
+        return found
+
+    def find(self, predicate: Callable[[Attempt], bool]) -> Attempt | None:
+        """The first attempt matching ``predicate``."""
+        self.settle_due()
+        return next((a for a in self._attempts.values() if predicate(a)), None)
+
+    def reset(self) -> None:
+        """Forget attempts, ledger, faults and sent callbacks (wallets are the world's)."""
+        self._attempts.clear()
+        self.ledger.clear()
+        self.faults.reset()
+        self.callbacks_sent.clear()
+        self.tokens.expire_all()
+
+    def _now_seconds(self) -> float:
+        return self.clock()
+
+    def now(self) -> datetime:
+        """The sandbox clock as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def new_txn_id(self, prefix: str = "") -> str:
+        """A provider transaction id, unique within this sandbox."""
+        return f"{prefix}{next(self._ids) + 1_000_000_000}"
+
+    # -- accepting requests -------------------------------------------------------------------
+
+    def accept(
+        self,
+        kind: AttemptKind,
+        reference: str,
+        msisdn: str,
+        amount_minor: int,
+        currency: str,
+        *,
+        provider_txn_id: str,
+        renderer: CallbackRenderer | None = None,
+        request: dict[str, Any] | None = None,
+        original_reference: str | None = None,
+    ) -> Attempt:
+        """Record an accepted request and schedule its resolution."""
+        key = canonical(msisdn) or msisdn
+        scenario = scenario_for(key) if kind != "refund" else SUCCESS
+        now = self.clock()
+        due: float | None = now
+        if kind == "collection":
+            due = now + self.config.approval_delay.draw(self._rng)
+        if scenario.ongoing:
+            due = (due or now) + self.config.ongoing_seconds
+        if scenario.final is None:
+            due = None
+        attempt = Attempt(
+            kind,
+            reference,
+            key,
+            amount_minor,
+            currency,
+            scenario,
+            now,
+            due,
+            provider_txn_id,
+            request=request or {},
+            renderer=renderer,
+            original_reference=original_reference,
+        )
+        self._attempts[reference] = attempt
+        if due is not None and due <= now:
+            self._settle(attempt)
+        elif due is not None:
+            self._background.start_soon(lambda: self._settle_later(attempt))
+        return attempt
+
+    def settle_due(self) -> None:
+        """Resolve every pending attempt whose time has come."""
+        for attempt in list(self._attempts.values()):
+            if not attempt.is_final:
+                self._settle(attempt)
+
+    async def _settle_later(self, attempt: Attempt) -> None:
+        if attempt.due_at is not None:
+            await anyio.sleep(max(0.0, attempt.due_at - self.clock()))
+        self._settle(attempt)
+
+    def _settle(self, attempt: Attempt) -> None:
+        if attempt.is_final or attempt.due_at is None or self.clock() < attempt.due_at:
+            return
+        reason = self._refusal(attempt)
+        if reason is None:
+            self._post(attempt)
+            attempt.status = "success"
+        else:
+            attempt.status, attempt.reason = "failed", reason
+        attempt.resolved_at = self.clock()
+        self._schedule_callbacks(attempt)
+
+    def _refusal(self, attempt: Attempt) -> str | None:
+        payee = attempt.kind != "collection"
+        if attempt.kind == "refund":
+            return self._refund_refusal(attempt)
+        if attempt.scenario.final == "failed" and attempt.scenario.reason is not None:
+            reason = attempt.scenario.reason
+            return reason.replace("PAYER_NOT_FOUND", "PAYEE_NOT_FOUND") if payee else reason
+        wallet = self.world.on_provider(attempt.msisdn, self.provider)
+        if wallet is None:
+            return "PAYEE_NOT_FOUND" if payee else "PAYER_NOT_FOUND"
+        balance = self.config.merchant_balance_minor if payee else wallet.balance_minor
+        if balance < attempt.amount_minor:
+            return "NOT_ENOUGH_FUNDS"
+        return None
+
+    def _refund_refusal(self, attempt: Attempt) -> str | None:
+        original = self._attempts.get(attempt.original_reference or "")
+        if original is None or original.kind != "collection" or original.status != "success":
+            return "NOT_ALLOWED"
+        if original.refunded_minor + attempt.amount_minor > original.amount_minor:
+            return "NOT_ALLOWED"
+        if self.config.merchant_balance_minor < attempt.amount_minor:
+            return "NOT_ENOUGH_FUNDS"
+        wallet = self.world.lookup(original.msisdn)
+        if wallet is None:
+            return "PAYEE_NOT_FOUND"
+        return None
+
+    def _post(self, attempt: Attempt) -> None:
+        wallet = self.world.lookup(attempt.msisdn)
+        if wallet is None:  # pragma: no cover - _refusal checked it
+            return
+        kind: Literal["debit", "credit", "refund"]
+        if attempt.kind == "collection":
+            kind = "debit"
+            wallet.balance_minor -= attempt.amount_minor
+            self.config.merchant_balance_minor += attempt.amount_minor
+        else:
+            kind = "credit" if attempt.kind == "disbursement" else "refund"
+            wallet.balance_minor += attempt.amount_minor
+            self.config.merchant_balance_minor -= attempt.amount_minor
+            if attempt.kind == "refund":
+                original = self._attempts[attempt.original_reference or ""]
+                original.refunded_minor += attempt.amount_minor
+        self.ledger.append(
+            LedgerEntry(
+                self.provider,
+                kind,
+                wallet.msisdn,
+                attempt.amount_minor,
+                attempt.reference,
+                attempt.provider_txn_id,
+                self.now(),
+            )
+        )
+
+    # -- callbacks ----------------------------------------------------------------------------
+
+    def _schedule_callbacks(self, attempt: Attempt) -> None:
+        if attempt.renderer is None:
+            return
+        final = attempt.renderer(attempt, False)  # noqa: FBT003
+        if final is None or self.faults.roll(self.faults.drop_callback_rate):
+            return
+        sends: list[tuple[float, Callback]] = [(0.0, final)]
+        if self.faults.roll(self.faults.duplicate_callback_rate):
+            sends.append((self.faults.duplicate_delay_seconds, final))
+        if self.faults.roll(self.faults.out_of_order_callback_rate):
+            stale = attempt.renderer(attempt, True)  # noqa: FBT003
+            if stale is not None:
+                sends.append((0.0, stale))
+        self._background.start_soon(lambda: self._deliver(sends))
+
+    async def _deliver(self, sends: list[tuple[float, Callback]]) -> None:
+        for delay, callback in sends:
+            if delay:
+                await anyio.sleep(delay)
+            self.callbacks_sent.append(callback)
+            with contextlib.suppress(httpx.HTTPError):
+                await self._client().request(
+                    callback.method, callback.url, headers=callback.headers, content=callback.body
+                )
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=10.0)
+        return self._http
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def running(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Open the task group that runs approval timers and callbacks (app lifespan)."""
+        return self._background.running()
+
+    async def aclose(self) -> None:
+        """Cancel background work and close the callback client if this sandbox built it."""
+        await self._background.aclose()
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
