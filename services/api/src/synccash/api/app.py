@@ -1,0 +1,130 @@
+"""The Litestar application factory: routes, dependencies, errors, OpenAPI, logs and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+
+from synccash.adapters.coordination import Locks, RateLimiter
+from synccash.adapters.settings import Settings
+from synccash.api.context import ApiContainer, ApiContext, PaymentUseCases
+from synccash.api.guards import STATE_KEY, current_principal
+from synccash.api.observability import ACCESS_LOGGER, AccessLog, configure_logging
+from synccash.api.problems import handle_exception
+from synccash.api.routes import callbacks, health, misc, payments
+
+API_VERSION = "1.0.0"
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="SyncCash merchant API",
+        version=API_VERSION,
+        description=(
+            "One API for MTN MoMo, AT Money and Telecel Cash. Amounts are decimal strings "
+            '("12.50"). Errors are application/problem+json (RFC 9457) with a stable `code`.'
+        ),
+        path="/api",
+        render_plugins=[SwaggerRenderPlugin(path="/docs"), RedocRenderPlugin(path="/redoc")],
+        components=Components(
+            security_schemes={
+                "bearerAuth": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="HS256 merchant token with scopes payments:write, "
+                    "payments:read, reports:read",
+                )
+            }
+        ),
+        tags=[
+            Tag(name="payments"),
+            Tag(name="routing"),
+            Tag(name="reports"),
+            Tag(name="callbacks"),
+            Tag(name="health"),
+        ],
+        use_handler_docstrings=False,
+    )
+
+
+def _build(
+    context: ApiContext,
+    *,
+    lifespan: list[Callable[[Litestar], AbstractAsyncContextManager[Any]]] | None = None,
+    access_logger: logging.Logger | None = None,
+) -> Litestar:
+    def provide_payments() -> PaymentUseCases:
+        return context.container.payments
+
+    def provide_context() -> ApiContext:
+        return context
+
+    v1 = Router("/api/v1", route_handlers=[*payments.ROUTES, *misc.ROUTES, *callbacks.ROUTES])
+    app = Litestar(
+        route_handlers=[v1, *health.ROUTES],
+        dependencies={
+            "payments": Provide(provide_payments, sync_to_thread=False),
+            "api": Provide(provide_context, sync_to_thread=False),
+            "principal": Provide(current_principal, sync_to_thread=False),
+        },
+        exception_handlers={Exception: handle_exception},
+        openapi_config=_openapi(),
+        request_max_body_size=context.settings.max_body_bytes,
+        state=State({STATE_KEY: context}),
+        lifespan=lifespan or [],
+        logging_config=None,
+    )
+    app.asgi_handler = AccessLog(
+        app.asgi_handler,
+        context.metrics,
+        access_logger or logging.getLogger(ACCESS_LOGGER),
+        context.settings.max_body_bytes,
+    )
+    return app
+
+
+def create_app(
+    container: ApiContainer,
+    *,
+    locks: Locks | None = None,
+    rate_limiter: RateLimiter | None = None,
+    access_logger: logging.Logger | None = None,
+) -> Litestar:
+    """The API over an already-built container (tests, embedded `synccash serve`)."""
+    context = ApiContext(
+        settings=container.settings,
+        bound=container,
+        locks_override=locks,
+        rate_limiter_override=rate_limiter,
+    )
+    return _build(context, access_logger=access_logger)
+
+
+def create_app_from_settings(settings: Settings | None = None) -> Litestar:
+    """The API for a server process: its lifespan runs `bootstrap(settings)` and closes it."""
+    settings = settings if settings is not None else Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    context = ApiContext(settings=settings)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        from synccash.adapters.bootstrap import bootstrap  # noqa: PLC0415 - opened per process
+
+        async with bootstrap(settings) as container:
+            context.bound = container
+            try:
+                yield
+            finally:
+                context.bound = None
+
+    return _build(context, lifespan=[lifespan])

@@ -1,0 +1,154 @@
+"""What the API needs from the composition root, as Protocols, and the per-app context.
+
+`synccash.adapters.bootstrap.Container` satisfies `ApiContainer` structurally;
+tests may pass any object that does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Annotated, Any, Protocol
+
+from attrs import define, field
+from litestar.params import Dependency
+
+from synccash.adapters.coordination import Locks, RateLimiter
+from synccash.adapters.memory.ratelimit import MemoryLocks, MemoryRateLimiter
+from synccash.adapters.settings import Settings
+from synccash.api.observability import ApiMetrics
+from synccash.core.commands import DailyReport, InitiatePayment, InitiateResult, QuoteRequest
+from synccash.core.payment import Payment, PaymentEvent
+from synccash.core.ports import Clock, PaymentPage, PaymentQuery
+from synccash.core.providers import ProviderId
+
+
+class PaymentUseCases(Protocol):
+    """The merchant use-cases (synccash.core.service.PaymentService)."""
+
+    async def initiate(self, cmd: InitiatePayment) -> InitiateResult:
+        """Store a new payment (or find the one for this idempotency key)."""
+        ...
+
+    async def get(self, merchant_id: str, payment_id: str) -> Payment:
+        """One of the merchant's payments."""
+        ...
+
+    async def events(self, merchant_id: str, payment_id: str) -> Sequence[PaymentEvent]:
+        """Its audit trail."""
+        ...
+
+    async def cancel(self, merchant_id: str, payment_id: str) -> Payment:
+        """Cancel while nothing is at a provider."""
+        ...
+
+    async def refund(
+        self, merchant_id: str, payment_id: str, amount: str | None, idempotency_key: str
+    ) -> Payment:
+        """Start a full or partial refund."""
+        ...
+
+    async def quote(self, req: QuoteRequest) -> tuple[Any, Any]:
+        """The routing decision and risk assessment, nothing stored."""
+        ...
+
+    async def daily_report(self, merchant_id: str, day: date) -> DailyReport:
+        """The merchant's daily report."""
+        ...
+
+    async def on_callback(self, provider: ProviderId, reference: str) -> bool:
+        """A provider callback hint: enqueue a status check if the reference is ours."""
+        ...
+
+    async def list(self, merchant_id: str, query: PaymentQuery) -> PaymentPage:
+        """A page of the merchant's payments."""
+        ...
+
+
+class ApiContainer(Protocol):
+    """The parts of `synccash.adapters.bootstrap.Container` the API uses."""
+
+    @property
+    def settings(self) -> Settings:
+        """Configuration."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """Time."""
+        ...
+
+    @property
+    def payments(self) -> PaymentUseCases:
+        """The merchant use-cases."""
+        ...
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """Per-merchant token buckets."""
+        ...
+
+    async def check_database(self) -> float:
+        """Database round trip in ms; raises when unreachable."""
+        ...
+
+    async def check_redis(self) -> float | None:
+        """Redis round trip in ms, None when Redis is not configured."""
+        ...
+
+    async def check_providers(self) -> dict[str, dict[str, Any]]:
+        """Per provider: status and latency."""
+        ...
+
+
+class NotStarted(RuntimeError):
+    """A request arrived before the app's lifespan bound the container."""
+
+
+@define
+class ApiContext:
+    """Everything a request needs, built once per app; the container may be bound at startup."""
+
+    settings: Settings
+    metrics: ApiMetrics = field(factory=ApiMetrics)
+    bound: ApiContainer | None = None
+    locks_override: Locks | None = None
+    rate_limiter_override: RateLimiter | None = None
+    _fallback_locks: Locks | None = None
+
+    @property
+    def container(self) -> ApiContainer:
+        """The bound container."""
+        if self.bound is None:
+            raise NotStarted("the API container is not bound yet (lifespan not started)")
+        return self.bound
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """The override, else the container's, else an in-process bucket."""
+        if self.rate_limiter_override is not None:
+            return self.rate_limiter_override
+        limiter: RateLimiter | None = getattr(self.container, "rate_limiter", None)
+        if limiter is None:
+            limiter = self.rate_limiter_override = MemoryRateLimiter(
+                capacity=self.settings.rate_limit_burst,
+                per_second=self.settings.rate_limit_per_second,
+            )
+        return limiter
+
+    @property
+    def locks(self) -> Locks:
+        """The override, else the container's `locks`, else in-process locks (one process only)."""
+        if self.locks_override is not None:
+            return self.locks_override
+        locks: Locks | None = getattr(self.container, "locks", None)
+        if locks is not None:
+            return locks
+        if self._fallback_locks is None:
+            self._fallback_locks = MemoryLocks()
+        return self._fallback_locks
+
+
+#: Handler parameter types for the app-level dependencies (no per-request validation).
+Payments = Annotated[PaymentUseCases, Dependency(skip_validation=True)]
+Api = Annotated[ApiContext, Dependency(skip_validation=True)]

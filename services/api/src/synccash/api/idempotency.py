@@ -1,0 +1,71 @@
+"""Idempotency-Key handling: header checks, request fingerprints and the in-flight lock.
+
+The stored payment (unique per merchant and key) makes a replay return the same
+payment; the short lock here makes a second request that arrives while the
+first is still running a 409 instead of a race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final
+
+from synccash.adapters.coordination import Locks
+from synccash.api.problems import RequestProblem
+from synccash.core.errors import IdempotencyKeyInFlight
+
+HEADER: Final = "Idempotency-Key"
+MAX_KEY_LENGTH: Final = 255
+LOCK_TTL_MS: Final = 30_000
+
+
+def require_key(raw: str | None) -> str:
+    """The Idempotency-Key header value, or a 400 problem when missing or too long."""
+    if raw is None or not raw.strip():
+        raise RequestProblem(
+            400, "idempotency_key_missing", f"the {HEADER} header is required on this request"
+        )
+    key = raw.strip()
+    if len(key) > MAX_KEY_LENGTH:
+        raise RequestProblem(
+            400,
+            "idempotency_key_invalid",
+            f"the {HEADER} header must be at most {MAX_KEY_LENGTH} characters",
+        )
+    return key
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """SHA-256 hex of method, path and the canonical JSON body (key order and spacing ignored)."""
+    try:
+        canonical = json.dumps(
+            json.loads(body or b"null"),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+    except ValueError:
+        canonical = body.decode("utf-8", "replace")
+    digest = hashlib.sha256()
+    for part in (method.upper(), path, canonical):
+        digest.update(part.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+@asynccontextmanager
+async def in_flight(locks: Locks, merchant_id: str, key: str) -> AsyncIterator[None]:
+    """Hold the (merchant, key) lock for the request, or raise IdempotencyKeyInFlight."""
+    name = "idem:" + hashlib.sha256(f"{merchant_id}\n{key}".encode()).hexdigest()
+    token = await locks.try_lock(name, LOCK_TTL_MS)
+    if token is None:
+        raise IdempotencyKeyInFlight(
+            "a request with this Idempotency-Key is still being processed; retry shortly"
+        )
+    try:
+        yield
+    finally:
+        await locks.release(name, token)

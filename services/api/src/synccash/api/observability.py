@@ -1,0 +1,253 @@
+"""Request logs (one JSON line per request, MSISDNs masked, no secrets) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+ACCESS_LOGGER: Final = "synccash.api.access"
+CALLBACK_PREFIX: Final = "/api/v1/callbacks/"
+
+# A Ghana mobile number in any of its usual spellings (233XXXXXXXXX, +233…, 0XXXXXXXXX).
+_MSISDN_RE: Final = re.compile(r"(?<!\d)(?:\+?233|0)([25]\d)(\d{4})(\d{3})(?!\d)")
+_SECRET_RE: Final = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_REQUEST_ID_RE: Final = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def mask(text: str) -> str:
+    """Mask MSISDNs (23324****567) and bearer tokens in free text."""
+    text = _MSISDN_RE.sub(lambda m: f"233{m.group(1)}****{m.group(3)}", text)
+    return _SECRET_RE.sub(r"\1[redacted]", text)
+
+
+def mask_value(value: Any) -> Any:
+    """Mask every string inside a JSON-like value."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, Mapping):
+        return {k: mask_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_value(v) for v in value]
+    return value
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line; structured `fields` are merged in, every string masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record as masked JSON."""
+        payload: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, Mapping):
+            payload.update(fields)
+        else:
+            payload["event"] = record.getMessage()
+        if record.exc_info and record.exc_info[0] is not None:
+            payload["error"] = record.exc_info[0].__name__
+        return json.dumps(mask_value(payload), default=str, separators=(",", ":"))
+
+
+def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
+    """Send the API's logs to stderr as JSON lines (or plain text with log_format='console')."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    for name in ("synccash.api", ACCESS_LOGGER):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+class ApiMetrics:
+    """The API's Prometheus metrics, in a registry of its own (one per app)."""
+
+    def __init__(self) -> None:
+        """Create the collectors."""
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "synccash_api_requests_total",
+            "HTTP requests by route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "synccash_api_request_duration_seconds",
+            "HTTP request latency by route template",
+            ["method", "route"],
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.payments_initiated = Counter(
+            "synccash_payments_initiated_total",
+            "Payments created through the API (replays excluded)",
+            ["currency"],
+            registry=self.registry,
+        )
+        self.idempotent_replays = Counter(
+            "synccash_api_idempotent_replays_total",
+            "Requests answered from an earlier request with the same Idempotency-Key",
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "synccash_api_rate_limited_total",
+            "Requests refused with 429",
+            registry=self.registry,
+        )
+        self.callbacks = Counter(
+            "synccash_callbacks_total",
+            "Provider callbacks by provider and outcome",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "synccash_queue_depth",
+            "Tasks in the queue by kind of depth (read at scrape time)",
+            ["depth"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
+
+
+def _problem_413(request_id: str, path: str, limit: int) -> bytes:
+    return json.dumps(
+        {
+            "type": "https://docs.synccash.example/problems/body_too_large",
+            "title": "Content Too Large",
+            "status": 413,
+            "code": "body_too_large",
+            "detail": f"the request body must be at most {limit} bytes",
+            "instance": path,
+            "request_id": request_id,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+class AccessLog:
+    """ASGI wrapper around the whole app (so 404s count too): request id, body limit, log, metrics."""
+
+    def __init__(
+        self, app: ASGIApp, metrics: ApiMetrics, logger: logging.Logger, max_body_bytes: int
+    ) -> None:
+        """Wrap `app`."""
+        self._app = app
+        self._metrics = metrics
+        self._log = logger
+        self._max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one connection."""
+        if scope["type"] != ScopeType.HTTP:
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            if self._too_large(scope, headers):
+                body = _problem_413(request_id, scope["path"], self._max_body)
+                start: HTTPResponseStartEvent = {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"connection", b"close"),
+                    ],
+                }
+                end: HTTPResponseBodyEvent = {
+                    "type": "http.response.body",
+                    "body": body,
+                    "more_body": False,
+                }
+                await send_with_id(start)
+                await send_with_id(end)
+                return
+            await self._app(scope, receive, send_with_id)
+        finally:
+            self._record(scope, state, status, time.perf_counter() - started)
+
+    def _too_large(self, scope: Scope, headers: dict[bytes, bytes]) -> bool:
+        # Callbacks are always answered 200; their body limit is enforced while reading it.
+        if scope["path"].startswith(CALLBACK_PREFIX):
+            return False
+        raw = headers.get(b"content-length")
+        if raw is None:
+            return False
+        try:
+            return int(raw) > self._max_body
+        except ValueError:
+            return False
+
+    def _record(self, scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
+        route = scope.get("path_template") or "unmatched"
+        method = scope.get("method", "GET")
+        self._metrics.requests.labels(method, route, str(status)).inc()
+        self._metrics.latency.labels(method, route).observe(seconds)
+        self._log.info(
+            "request",
+            extra={
+                "fields": {
+                    "event": "request",
+                    "request_id": state.get("request_id"),
+                    "merchant": state.get("merchant_id"),
+                    "method": method,
+                    "route": route,
+                    "path": mask(scope["path"]),
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                }
+            },
+        )
+
+
+__all__ = [
+    "ACCESS_LOGGER",
+    "AccessLog",
+    "ApiMetrics",
+    "JsonLogFormatter",
+    "configure_logging",
+    "mask",
+    "mask_value",
+]

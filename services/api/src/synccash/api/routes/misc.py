@@ -1,0 +1,78 @@
+"""Routing quotes and daily reports."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import msgspec
+from litestar import get, post
+from litestar.params import Parameter
+
+from synccash.api.auth import Scope
+from synccash.api.context import Api, Payments
+from synccash.api.guards import CurrentPrincipal, requires
+from synccash.api.routes._common import BEARER, errors, wallet_inputs
+from synccash.api.schemas import DailyReportOut, RouteQuote, RouteQuoteRequest
+from synccash.api.views import jsonable
+from synccash.core.commands import QuoteRequest
+
+
+@post(
+    "/routing/quote",
+    status_code=200,
+    guards=[requires(Scope.PAYMENTS_READ)],
+    security=BEARER,
+    responses=errors(400, 413, 422),
+    summary="What the router would choose now, with fees and the full explanation",
+    description="Nothing is stored.",
+    tags=["routing"],
+)
+async def quote_route(data: RouteQuoteRequest, payments: Payments) -> RouteQuote:
+    """POST /api/v1/routing/quote."""
+    request = QuoteRequest(
+        amount=data.amount,
+        payer_msisdn=data.payer.msisdn,
+        wallets=wallet_inputs(data.payer.wallets),
+        payee_msisdn=data.payee.msisdn if data.payee else None,
+        payee_account=data.payee.merchant_account if data.payee else None,
+        currency=data.currency,
+    )
+    decision, risk = await payments.quote(request)
+    explained = jsonable(decision)
+    chosen = getattr(decision, "chosen", None)
+    provider = getattr(chosen, "provider", None)
+    if provider is None and isinstance(explained, dict):
+        provider = explained.get("provider") or explained.get("chosen")
+    return RouteQuote(
+        amount=data.amount,
+        currency=data.currency,
+        provider=str(jsonable(provider)) if provider is not None else None,
+        decision=explained if isinstance(explained, dict) else {"value": explained},
+        risk=jsonable(risk) if risk is not None else None,
+    )
+
+
+@get(
+    "/reports/daily",
+    guards=[requires(Scope.REPORTS_READ)],
+    security=BEARER,
+    responses=errors(400),
+    summary="The merchant's daily report (UTC day): counts and sums by state and provider",
+    tags=["reports"],
+)
+async def daily_report(
+    principal: CurrentPrincipal,
+    payments: Payments,
+    api: Api,
+    day: Annotated[
+        date | None, Parameter(query="date", description="UTC day, YYYY-MM-DD (default today)")
+    ] = None,
+) -> DailyReportOut:
+    """GET /api/v1/reports/daily?date=YYYY-MM-DD."""
+    on = day if day is not None else api.container.clock.now().date()
+    report = await payments.daily_report(principal.merchant_id, on)
+    return msgspec.convert(report.explain(), DailyReportOut)
+
+
+ROUTES = [quote_route, daily_report]

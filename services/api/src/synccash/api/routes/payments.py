@@ -1,0 +1,241 @@
+"""Payment endpoints: each parses, calls one use-case and maps the result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Request, Response, get, post
+from litestar.params import Parameter
+
+from synccash.api.auth import Scope
+from synccash.api.context import Api, Payments
+from synccash.api.guards import CurrentPrincipal, requires
+from synccash.api.idempotency import HEADER, MAX_KEY_LENGTH, fingerprint, in_flight
+from synccash.api.routes._common import BEARER, errors, replay_response, wallet_inputs
+from synccash.api.schemas import (
+    InitiatePaymentRequest,
+    ListLinks,
+    PaymentDetail,
+    PaymentList,
+    PaymentResource,
+    PaymentStatus,
+    RefundRequest,
+)
+from synccash.api.views import API_PREFIX, payment_detail, payment_resource, payment_status
+from synccash.core.commands import InitiatePayment
+from synccash.core.errors import ValidationError
+from synccash.core.payment import PaymentState
+from synccash.core.ports import PaymentQuery
+from synccash.core.providers import ProviderId
+
+IdempotencyKey = Annotated[
+    str,
+    Parameter(
+        header=HEADER,
+        max_length=MAX_KEY_LENGTH,
+        description="Unique per logical request (max 255 chars); kept at least 24 h. "
+        "Same key + same body replays; same key + other body is 422; in flight is 409.",
+    ),
+]
+PaymentId = Annotated[str, Parameter(description="Payment id", max_length=64)]
+
+
+@post(
+    "/payments/initiate",
+    status_code=202,
+    guards=[requires(Scope.PAYMENTS_WRITE, idempotency_key=True)],
+    security=BEARER,
+    responses={**replay_response(), **errors(400, 409, 413, 422)},
+    summary="Create a payment",
+    description="Stores the payment durably (INITIATED) and queues its processing; no provider "
+    "is called on this request.",
+    tags=["payments"],
+)
+async def initiate_payment(
+    *,
+    request: Request[Any, Any, Any],
+    data: InitiatePaymentRequest,
+    idempotency_key: IdempotencyKey,
+    principal: CurrentPrincipal,
+    payments: Payments,
+    api: Api,
+) -> Response[PaymentResource]:
+    """POST /api/v1/payments/initiate."""
+    key = idempotency_key.strip()
+    body = await request.body()
+    command = InitiatePayment(
+        merchant_id=principal.merchant_id,
+        idempotency_key=key,
+        fingerprint=fingerprint("POST", request.url.path, body),
+        amount=data.amount,
+        payer_msisdn=data.payer.msisdn,
+        currency=data.currency,
+        wallets=wallet_inputs(data.payer.wallets),
+        payee_msisdn=data.payee.msisdn,
+        payee_account=data.payee.merchant_account,
+        description=data.description,
+        reference=data.reference,
+        metadata=data.metadata,
+        webhook_url=data.webhook_url,
+    )
+    async with in_flight(api.locks, principal.merchant_id, key):
+        result = await payments.initiate(command)
+    if result.replayed:
+        api.metrics.idempotent_replays.inc()
+        return Response(
+            payment_resource(result.payment),
+            status_code=200,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    api.metrics.payments_initiated.labels(result.payment.amount.currency).inc()
+    return Response(payment_resource(result.payment), status_code=202)
+
+
+@get(
+    "/payments/{payment_id:str}/status",
+    guards=[requires(Scope.PAYMENTS_READ)],
+    security=BEARER,
+    responses=errors(404),
+    summary="A payment's state, provider, attempts and timestamps",
+    tags=["payments"],
+)
+async def get_payment_status(
+    *, payment_id: PaymentId, principal: CurrentPrincipal, payments: Payments
+) -> PaymentStatus:
+    """GET /api/v1/payments/{id}/status."""
+    return payment_status(await payments.get(principal.merchant_id, payment_id))
+
+
+@get(
+    "/payments/{payment_id:str}",
+    guards=[requires(Scope.PAYMENTS_READ)],
+    security=BEARER,
+    responses=errors(404),
+    summary="The full payment resource with its audit trail",
+    tags=["payments"],
+)
+async def get_payment(
+    *, payment_id: PaymentId, principal: CurrentPrincipal, payments: Payments
+) -> PaymentDetail:
+    """GET /api/v1/payments/{id}."""
+    payment = await payments.get(principal.merchant_id, payment_id)
+    events = await payments.events(principal.merchant_id, payment_id)
+    return payment_detail(payment, events)
+
+
+@post(
+    "/payments/{payment_id:str}/cancel",
+    status_code=200,
+    guards=[requires(Scope.PAYMENTS_WRITE)],
+    security=BEARER,
+    responses=errors(404, 409),
+    summary="Cancel a payment while nothing is at a provider",
+    tags=["payments"],
+)
+async def cancel_payment(
+    *, payment_id: PaymentId, principal: CurrentPrincipal, payments: Payments
+) -> PaymentResource:
+    """POST /api/v1/payments/{id}/cancel."""
+    return payment_resource(await payments.cancel(principal.merchant_id, payment_id))
+
+
+@post(
+    "/payments/{payment_id:str}/refund",
+    status_code=202,
+    guards=[requires(Scope.PAYMENTS_WRITE, idempotency_key=True)],
+    security=BEARER,
+    responses=errors(400, 404, 409, 413, 422),
+    summary="Refund a CONFIRMED payment in full (no amount) or in part",
+    tags=["payments"],
+)
+async def refund_payment(
+    *,
+    payment_id: PaymentId,
+    idempotency_key: IdempotencyKey,
+    principal: CurrentPrincipal,
+    payments: Payments,
+    api: Api,
+    data: RefundRequest | None = None,
+) -> PaymentResource:
+    """POST /api/v1/payments/{id}/refund."""
+    key = idempotency_key.strip()
+    amount = data.amount if data is not None else None
+    async with in_flight(api.locks, principal.merchant_id, f"refund:{payment_id}:{key}"):
+        payment = await payments.refund(principal.merchant_id, payment_id, amount, key)
+    return payment_resource(payment)
+
+
+def _state(raw: str | None) -> PaymentState | None:
+    if raw is None:
+        return None
+    try:
+        return PaymentState(raw.strip().upper())
+    except ValueError:
+        names = ", ".join(s.value for s in PaymentState)
+        raise ValidationError(
+            f"unknown state {raw!r}; use one of: {names}", code="invalid_state"
+        ) from None
+
+
+@get(
+    "/payments",
+    guards=[requires(Scope.PAYMENTS_READ)],
+    security=BEARER,
+    responses=errors(400, 422),
+    summary="The merchant's payments, newest first, with filters and cursor pagination",
+    tags=["payments"],
+)
+async def list_payments(
+    *,
+    request: Request[Any, Any, Any],
+    principal: CurrentPrincipal,
+    payments: Payments,
+    state_name: Annotated[
+        str | None, Parameter(query="state", description="a state name, e.g. CONFIRMED")
+    ] = None,
+    provider: Annotated[str | None, Parameter(description="mtn, airteltigo or telecel")] = None,
+    created_from: Annotated[
+        datetime | None, Parameter(description="created at or after (ISO 8601)")
+    ] = None,
+    created_to: Annotated[
+        datetime | None, Parameter(description="created before (ISO 8601)")
+    ] = None,
+    reference: Annotated[
+        str | None, Parameter(description="the merchant reference", max_length=255)
+    ] = None,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+) -> PaymentList:
+    """GET /api/v1/payments."""
+    query = PaymentQuery(
+        state=_state(state_name),
+        provider=ProviderId.parse(provider) if provider is not None else None,
+        created_from=created_from,
+        created_to=created_to,
+        reference=reference,
+        limit=limit,
+        cursor=cursor,
+    )
+    page = await payments.list(principal.merchant_id, query)
+    next_link = None
+    if page.next_cursor is not None:
+        params = {k: v for k, v in request.query_params.items() if k != "cursor"}
+        params["cursor"] = page.next_cursor
+        next_link = f"{API_PREFIX}/payments?{urlencode(params)}"
+    return PaymentList(
+        items=[payment_resource(p) for p in page.items],
+        next_cursor=page.next_cursor,
+        links=ListLinks(next=next_link),
+    )
+
+
+ROUTES = [
+    initiate_payment,
+    list_payments,
+    get_payment_status,
+    get_payment,
+    cancel_payment,
+    refund_payment,
+]

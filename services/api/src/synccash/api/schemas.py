@@ -1,0 +1,278 @@
+"""Request and response bodies of the merchant API (msgspec Structs, apart from domain objects).
+
+Field names are part of the public contract (clients and scripts depend on
+them). Amounts are always decimal strings such as "12.50"; unknown request
+fields are rejected.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+AmountText = Annotated[
+    str,
+    Meta(
+        description='Decimal string in the currency\'s units, at most 2 decimals, e.g. "12.50"',
+        examples=["12.50"],
+    ),
+]
+MsisdnText = Annotated[
+    str,
+    Meta(
+        description="Ghana mobile number: 0241234567, 233241234567 or +233 24 123 4567",
+        examples=["0241234567"],
+        max_length=32,
+    ),
+]
+ProviderText = Annotated[
+    str, Meta(description="mtn, airteltigo or telecel", examples=["mtn"], max_length=32)
+]
+
+
+# --- requests -----------------------------------------------------------------
+
+
+class WalletIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One of the payer's wallets, optionally with a balance the merchant knows."""
+
+    provider: ProviderText
+    msisdn: MsisdnText
+    balance: AmountText | None = None
+
+
+class PayerIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Who pays; `wallets` defaults to the MSISDN on its detected network."""
+
+    msisdn: MsisdnText
+    wallets: Annotated[list[WalletIn], Meta(max_length=10)] | None = None
+
+
+class PayeeIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Who receives: exactly one of a wallet MSISDN or the merchant's collection account."""
+
+    msisdn: MsisdnText | None = None
+    merchant_account: Annotated[str, Meta(max_length=64)] | None = None
+
+
+class InitiatePaymentRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """POST /api/v1/payments/initiate."""
+
+    amount: AmountText
+    payer: PayerIn
+    payee: PayeeIn
+    currency: Annotated[str, Meta(examples=["GHS"], max_length=8)] = "GHS"
+    description: Annotated[str, Meta(max_length=255)] = ""
+    reference: (
+        Annotated[str, Meta(max_length=128, description="the merchant's own reference")] | None
+    ) = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    webhook_url: Annotated[str, Meta(max_length=2048)] | None = None
+
+
+class RefundRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """POST /api/v1/payments/{id}/refund; no amount means a full refund."""
+
+    amount: AmountText | None = None
+
+
+class RouteQuoteRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """POST /api/v1/routing/quote: the same shape as initiate, nothing is stored."""
+
+    amount: AmountText
+    payer: PayerIn
+    payee: PayeeIn | None = None
+    currency: Annotated[str, Meta(examples=["GHS"], max_length=8)] = "GHS"
+
+
+# --- responses ----------------------------------------------------------------
+
+
+class WalletOut(msgspec.Struct, kw_only=True):
+    """A wallet in a response."""
+
+    provider: str
+    msisdn: str
+    balance: str | None = None
+
+
+class PayerOut(msgspec.Struct, kw_only=True):
+    """The payer as stored (normalised MSISDN)."""
+
+    msisdn: str
+    wallets: list[WalletOut]
+
+
+class PayeeOut(msgspec.Struct, kw_only=True):
+    """The payee as stored."""
+
+    msisdn: str | None = None
+    merchant_account: str | None = None
+
+
+class AttemptOut(msgspec.Struct, kw_only=True):
+    """One provider attempt (summary)."""
+
+    seq: int
+    reference: str
+    provider: str
+    kind: str
+    status: str
+    amount: str
+    error_code: str | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentLinks(msgspec.Struct, kw_only=True):
+    """Where to go next with this payment."""
+
+    self_: str = msgspec.field(name="self")
+    status: str
+    cancel: str
+    refund: str
+
+
+class EventOut(msgspec.Struct, kw_only=True):
+    """One audit-trail entry."""
+
+    seq: int
+    type: str
+    at: datetime
+    actor: str
+    data: dict[str, Any]
+
+
+class PaymentResource(msgspec.Struct, kw_only=True):
+    """A payment as the merchant sees it."""
+
+    id: str
+    state: Annotated[
+        str,
+        Meta(
+            description="INITIATED, VALIDATING, PENDING, PROCESSING, CONFIRMED, FAILED, EXPIRED, CANCELLED or REFUNDED"
+        ),
+    ]
+    amount: str
+    currency: str
+    provider: str | None
+    failure_code: str | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    payer: PayerOut
+    payee: PayeeOut
+    description: str
+    reference: str | None
+    metadata: dict[str, Any]
+    webhook_url: str | None
+    fee: str
+    fee_quote: dict[str, Any] | None
+    refunded_amount: str
+    flagged_for_review: bool
+    route: list[WalletOut]
+    routing: dict[str, Any] | None
+    attempts: list[AttemptOut]
+    links: PaymentLinks
+
+
+class PaymentDetail(PaymentResource, kw_only=True):
+    """A payment with its full audit trail (GET /api/v1/payments/{id})."""
+
+    events: list[EventOut]
+
+
+class PaymentStatus(msgspec.Struct, kw_only=True):
+    """GET /api/v1/payments/{id}/status."""
+
+    id: str
+    state: str
+    amount: str
+    currency: str
+    provider: str | None
+    failure_code: str | None
+    failure_reason: str | None
+    attempts: list[AttemptOut]
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    links: PaymentLinks
+
+
+class ListLinks(msgspec.Struct, kw_only=True):
+    """Pagination links."""
+
+    next: str | None
+
+
+class PaymentList(msgspec.Struct, kw_only=True):
+    """A page of the merchant's payments, newest first."""
+
+    items: list[PaymentResource]
+    next_cursor: str | None
+    links: ListLinks
+
+
+class RouteQuote(msgspec.Struct, kw_only=True):
+    """What the router would choose now, with fees and the full explanation."""
+
+    amount: str
+    currency: str
+    provider: str | None
+    decision: dict[str, Any]
+    risk: dict[str, Any] | None
+
+
+class ReportBucket(msgspec.Struct, kw_only=True):
+    """Counts and sums for one state or provider."""
+
+    count: int
+    amount: str
+    fees: str
+
+
+class DailyReportOut(msgspec.Struct, kw_only=True):
+    """GET /api/v1/reports/daily."""
+
+    merchant_id: str
+    date: str
+    total_count: int
+    total_amount: str
+    total_fees: str
+    confirmed_count: int
+    success_rate: float
+    by_state: dict[str, ReportBucket]
+    by_provider: dict[str, ReportBucket]
+
+
+class CallbackAck(msgspec.Struct, kw_only=True):
+    """The answer to every provider callback."""
+
+    received: bool = True
+
+
+class HealthOut(msgspec.Struct, kw_only=True):
+    """Cheap health answer."""
+
+    status: str
+
+
+class CheckOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One dependency check."""
+
+    status: str
+    latency_ms: float | None = None
+    error: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+class DetailedHealthOut(msgspec.Struct, kw_only=True):
+    """Every dependency with its latency, and the overall status."""
+
+    status: str
+    checks: dict[str, CheckOut]
