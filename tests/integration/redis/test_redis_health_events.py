@@ -1,0 +1,81 @@
+"""Provider health shared through Redis, and the `synccash:events` stream."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from synccash.adapters.redis.events import EVENTS_STREAM, RedisEventPublisher
+from synccash.adapters.redis.health import RedisHealthStore
+from synccash.core.ports import OutboxRow
+from synccash.core.providers import ProviderId
+from synccash.core.reliability import CircuitState, HealthSample, HealthTracker
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+
+
+def sample(provider: ProviderId, i: int, *, ok: bool, latency: int = 800) -> HealthSample:
+    """The i-th sample, one second apart."""
+    return HealthSample(provider, ok, latency, T0 + timedelta(seconds=i))
+
+
+async def test_samples_recorded_by_one_replica_are_seen_by_another(redis: Redis):
+    """Two stores (two processes) share the window; the snapshot equals the core tracker's."""
+    writer_a, writer_b, reader = (RedisHealthStore(redis, cache_ttl_s=0) for _ in range(3))
+    samples = [sample(ProviderId.MTN, i, ok=i % 4 != 0, latency=500 + 10 * i) for i in range(12)]
+    for i, s in enumerate(samples):
+        await (writer_a if i % 2 else writer_b).record(s)
+    now = T0 + timedelta(minutes=1)
+    expected = HealthTracker()
+    expected.record_many(samples)
+    snapshot = await reader.snapshot(now)
+    assert snapshot[ProviderId.MTN] == expected.health(ProviderId.MTN, now)
+    assert snapshot[ProviderId.MTN].samples == 12
+
+
+async def test_consecutive_failures_open_the_circuit_for_every_reader(redis: Redis):
+    """Five failures in a row recorded anywhere open MTN's circuit; Telecel stays closed."""
+    store = RedisHealthStore(redis, cache_ttl_s=0)
+    for i in range(5):
+        await store.record(sample(ProviderId.MTN, i, ok=False))
+    await store.record(sample(ProviderId.TELECEL, 6, ok=True))
+    snapshot = await RedisHealthStore(redis, cache_ttl_s=0).snapshot(T0 + timedelta(seconds=10))
+    assert snapshot[ProviderId.MTN].circuit is CircuitState.OPEN
+    assert snapshot[ProviderId.TELECEL].circuit is CircuitState.CLOSED
+
+
+async def test_history_is_capped(redis: Redis):
+    """Only the newest `history` samples are kept per provider."""
+    store = RedisHealthStore(redis, history=10, cache_ttl_s=0)
+    for i in range(25):
+        await store.record(sample(ProviderId.AIRTELTIGO, i, ok=True))
+    assert await redis.llen("synccash:health:airteltigo") == 10
+    assert (await store.snapshot(T0 + timedelta(minutes=1)))[ProviderId.AIRTELTIGO].samples == 10
+
+
+async def test_snapshot_is_cached_for_its_ttl(redis: Redis):
+    """Within the cache TTL a snapshot does not change; after it, new samples show."""
+    store = RedisHealthStore(redis, cache_ttl_s=1.0)
+    now = T0 + timedelta(minutes=1)
+    assert (await store.snapshot(now))[ProviderId.MTN].samples == 0
+    await store.record(sample(ProviderId.MTN, 1, ok=True))
+    assert (await store.snapshot(now + timedelta(milliseconds=500)))[ProviderId.MTN].samples == 0
+    assert (await store.snapshot(now + timedelta(seconds=2)))[ProviderId.MTN].samples == 1
+
+
+async def test_published_events_carry_their_id_and_data(redis: Redis):
+    """publish and publish_rows XADD entries with the event id, type and JSON data."""
+    publisher = RedisEventPublisher(redis)
+    await publisher.publish("evt-1", "pay_1", "payment.initiated", {"amount": "10.00"})
+    rows = [OutboxRow(f"evt-{i}", "pay_1", i, "payment.confirmed", {"seq": i}, T0) for i in (2, 3)]
+    await publisher.publish_rows(rows)
+    entries = await redis.xrange(EVENTS_STREAM)
+    fields = [{k.decode(): v.decode() for k, v in f.items()} for _, f in entries]
+    assert [f["event_id"] for f in fields] == ["evt-1", "evt-2", "evt-3"]
+    assert json.loads(fields[0]["data"]) == {"amount": "10.00"}
+    assert (fields[2]["payment_id"], fields[2]["type"]) == ("pay_1", "payment.confirmed")
