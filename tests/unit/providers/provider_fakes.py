@@ -104,9 +104,7 @@ def attempt(
         reference=reference or str(uuid.uuid4()),
         amount=Money.parse(amount),
         msisdn=Msisdn.parse(msisdn),
-        payment_id="pay_01HZX",
-        note="Order 42",
-        **extra,
+        **{"payment_id": "pay_01HZX", "note": "Order 42", **extra},
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import anyio
 import httpx
-from attrs import define, frozen
+from attrs import define, field, frozen
 
 from synccash.adapters.providers._table import Operation
 from synccash.core.money import Money
@@ -164,7 +164,7 @@ def encode_json(payload: Mapping[str, Any]) -> bytes:
 class Token:
     """A bearer token and when (monotonic seconds) to stop using it."""
 
-    value: str
+    value: str = field(repr=False)  # a bearer token is a credential
     expires_at: float
 
 

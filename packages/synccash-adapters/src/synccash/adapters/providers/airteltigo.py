@@ -229,13 +229,14 @@ def status_outcome(response: httpx.Response) -> ProviderOutcome:
         return build(
             rule, status, message=txn_message, transaction_id=text(txn.get("airtel_money_id"))
         )
+    if response.status_code == 200 and status:
+        # A transaction state we do not know: never guess from the envelope's code.
+        return ProviderOutcome.unknown(code=status, message="unrecognised AT Money status")
     coded = _first(codes, Operation.STATUS, txn_message)
     if coded is not None:
         return _with_transaction_id(coded, body) if coded.kind is _S else coded
     if response.status_code == 404:
         return ProviderOutcome.not_found(code="404", message=message)
-    if response.status_code == 200 and status:
-        return ProviderOutcome.unknown(code=status, message="unrecognised AT Money status")
     return http_fallback(
         response.status_code if response.status_code != 200 else 502, Operation.STATUS
     )
