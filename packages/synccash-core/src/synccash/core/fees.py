@@ -278,7 +278,12 @@ class FeeQuote:
     @property
     def total_fee(self) -> Money:
         """Provider fee + levy + platform fee."""
-        return Money(self.provider_fee.minor + self.levy.minor + self.platform_fee.minor)
+        return _money(self.provider_fee.minor + self.levy.minor + self.platform_fee.minor)
+
+    @property
+    def total_fee_minor(self) -> int:
+        """`total_fee` in pesewas, without building a Money (routing hot path)."""
+        return self.provider_fee.minor + self.levy.minor + self.platform_fee.minor
 
     @property
     def payer_total(self) -> Money:
@@ -417,7 +422,7 @@ class FeeBook:
                 exempt_reason = "exempt_transfer"
             elif kind in levy.exempt_kinds:
                 exempt_reason = f"exempt_kind:{kind.value}"
-            else:
+            elif levy.rate_bps:  # a zero-rate (repealed) levy taxes nothing
                 taxable = levy.taxable_minor(amount_minor, payer_sent_today.minor)
                 levy_minor = percent_of(taxable, levy.rate_bps)
 

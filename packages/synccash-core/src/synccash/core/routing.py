@@ -1,0 +1,362 @@
+"""Provider selection for a payment: hard filters, a score, seeded exploration, an explanation.
+
+Order of decisions (orchestrator-practices §5-6):
+
+1. Hard filters per payer wallet, in this order, each with a stable code:
+   `disallowed` (merchant said no), `capability` (provider cannot collect),
+   `amount_limits` (per-transaction limits), `circuit_open`, `fee_rule_missing`,
+   `insufficient_balance` (known balance < amount + all fees), `eliminated`
+   (success probability under `min_success`, or more than `elimination_gap`
+   below the best remaining wallet's provider).
+2. Score of each remaining wallet (higher is better)::
+
+       score = w_success * p  -  w_cost * total_fee / amount
+               -  w_latency * p95_seconds  +  w_preference * preference
+
+   With w_success = w_cost = 1 this is the expected value per unit of amount,
+   `p * (1 - fee share)` to first order (the EV rule of §6), adjusted for
+   latency and the merchant's preference order. Ties keep the payer's wallet order.
+3. Exploration: with probability `exploration_share` a non-best eligible
+   wallet (uniformly among the others) is promoted to first, so a recovering
+   provider keeps getting some traffic. The draw is a pure function of the
+   seed (SplitMix64), so the same request and seed always give the same
+   decision. (`random.Random(seed)` would cost ~6 µs per decision, more than all
+   the rest of it.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any, Final
+
+from attrs import frozen
+
+from synccash.core.fees import FeeBook, FeeQuote, FeeRuleMissing, default_fee_book, transfer_kind
+from synccash.core.money import Money
+from synccash.core.payment import Payee, Wallet
+from synccash.core.providers import DEFAULT_PROFILES, Capability, ProviderId, ProviderProfile
+from synccash.core.reliability import CircuitState, ProviderHealth
+
+_M64: Final = (1 << 64) - 1
+_ZERO: Final = Money(0)
+
+
+def _splitmix64(x: int) -> int:
+    """One SplitMix64 output for the state x (a fast, well-mixed 64-bit hash)."""
+    z = (x + 0x9E3779B97F4A7C15) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def seeded_uniform(seed: int, stream: int = 0) -> float:
+    """A deterministic draw in [0, 1) from a seed and a stream number."""
+    return _splitmix64((seed + stream * 0x9E3779B97F4A7C15) & _M64) / 18446744073709551616.0
+
+
+@frozen
+class RoutingPolicy:
+    """Weights and thresholds of the router."""
+
+    success_weight: float = 1.0
+    cost_weight: float = 1.0  # per unit of total fee / amount
+    latency_weight: float = 0.002  # per second of p95 latency (10 s ≈ 2 points of success)
+    preference_weight: float = 0.02  # first preferred provider gets the full weight
+    exploration_share: float = 0.05
+    elimination_gap: float = 0.3
+    min_success: float = 0.2
+    default_success: float = 0.95  # a provider with no health entry at all
+    default_latency_ms: int = 2_000
+
+    def explain(self) -> dict[str, float]:
+        """The policy as JSON-ready numbers."""
+        return {
+            "success_weight": self.success_weight,
+            "cost_weight": self.cost_weight,
+            "latency_weight": self.latency_weight,
+            "preference_weight": self.preference_weight,
+            "exploration_share": self.exploration_share,
+            "elimination_gap": self.elimination_gap,
+            "min_success": self.min_success,
+        }
+
+
+@frozen
+class RoutingRequest:
+    """One payment to route: the payer's wallets, the payee and the merchant's preferences."""
+
+    amount: Money
+    wallets: tuple[Wallet, ...]
+    payee: Payee
+    on: date
+    preferred: tuple[ProviderId, ...] = ()
+    disallowed: frozenset[ProviderId] = frozenset()
+    payer_sent_today: Money = _ZERO
+
+    @property
+    def merchant_payment(self) -> bool:
+        """True when the payee is a merchant account (no payer levy; merchant tariff)."""
+        return self.payee.merchant_account is not None
+
+    @property
+    def payee_network(self) -> ProviderId | None:
+        """The payee wallet's network hint (a prior only: numbers are portable)."""
+        msisdn = self.payee.msisdn
+        return None if msisdn is None else msisdn.network_hint
+
+
+@frozen
+class Candidate:
+    """An eligible wallet with its fee, health and score."""
+
+    wallet: Wallet
+    fee: FeeQuote
+    success_probability: float
+    latency_ms: int
+    score: float
+    factors: Mapping[str, float]
+
+    def explain(self) -> dict[str, Any]:
+        """JSON-ready: the wallet, every factor, the score and the itemised fee."""
+        return {
+            "provider": self.wallet.provider.value,
+            "msisdn": self.wallet.msisdn.masked,
+            "score": self.score,
+            "success_probability": self.success_probability,
+            "latency_ms": self.latency_ms,
+            "factors": dict(self.factors),
+            "fee": self.fee.explain(),
+        }
+
+
+@frozen
+class Rejection:
+    """A wallet the hard filters removed, and why."""
+
+    wallet: Wallet
+    code: str
+    message: str
+
+    def explain(self) -> dict[str, Any]:
+        """JSON-ready: the wallet, the stable code and the message."""
+        return {
+            "provider": self.wallet.provider.value,
+            "msisdn": self.wallet.msisdn.masked,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+@frozen
+class RoutingDecision:
+    """Ranked candidates (best first, after exploration), rejections, and how it was decided."""
+
+    candidates: tuple[Candidate, ...]
+    rejected: tuple[Rejection, ...]
+    explored: bool
+    seed: int
+    policy: RoutingPolicy | None = None
+
+    @property
+    def chosen(self) -> Candidate | None:
+        """The wallet to try first, if any wallet is eligible."""
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def approach(self) -> str:
+        """exploit (best score first), explore (promoted by the exploration share) or none."""
+        if not self.candidates:
+            return "none"
+        return "explore" if self.explored else "exploit"
+
+    def explain(self) -> dict[str, Any]:
+        """JSON-ready: every candidate with every factor, and every rejection with why."""
+        chosen = self.chosen
+        return {
+            "approach": self.approach,
+            "seed": self.seed,
+            "explored": self.explored,
+            "chosen": None if chosen is None else chosen.wallet.provider.value,
+            "candidates": [c.explain() for c in self.candidates],
+            "rejected": [r.explain() for r in self.rejected],
+            "policy": None if self.policy is None else self.policy.explain(),
+        }
+
+
+class Router:
+    """Ranks a payer's wallets for one payment. Pure and deterministic for a given seed."""
+
+    def __init__(
+        self,
+        profiles: Mapping[ProviderId, ProviderProfile] = DEFAULT_PROFILES,
+        fee_book: FeeBook | None = None,
+        policy: RoutingPolicy | None = None,
+    ) -> None:
+        """Use the given provider profiles, fee book (default: seed values) and policy."""
+        self._profiles = dict(profiles)
+        # Hot-path view of the profiles: provider -> (can collect, min minor, max minor).
+        self._limits = {
+            p: (
+                Capability.COLLECT in prof.capabilities,
+                prof.min_amount.minor,
+                prof.max_amount.minor,
+            )
+            for p, prof in self._profiles.items()
+        }
+        self._fees = fee_book if fee_book is not None else default_fee_book()
+        self._policy = policy if policy is not None else RoutingPolicy()
+
+    @property
+    def policy(self) -> RoutingPolicy:
+        """The routing policy in use."""
+        return self._policy
+
+    @property
+    def fee_book(self) -> FeeBook:
+        """The fee book quotes come from."""
+        return self._fees
+
+    def decide(
+        self,
+        request: RoutingRequest,
+        health: Mapping[ProviderId, ProviderHealth],
+        seed: int,
+    ) -> RoutingDecision:
+        """Filter, score and rank the request's wallets; see the module docstring."""
+        policy = self._policy
+        amount = request.amount
+        amount_minor = amount.minor
+        payee_network = request.payee_network
+        merchant = request.merchant_payment
+        disallowed = request.disallowed
+        rejected: list[Rejection] = []
+        # (index, wallet, fee, success, latency) for wallets passing the hard filters
+        eligible: list[tuple[int, Wallet, FeeQuote, float, int]] = []
+
+        for index, wallet in enumerate(request.wallets):
+            provider = wallet.provider
+            if provider in disallowed:
+                rejected.append(
+                    Rejection(wallet, "disallowed", f"the merchant does not accept {provider}")
+                )
+                continue
+            limits = self._limits.get(provider)
+            if limits is None or not limits[0]:
+                rejected.append(
+                    Rejection(wallet, "capability", f"{provider} cannot collect payments")
+                )
+                continue
+            if not limits[1] <= amount_minor <= limits[2]:
+                rejected.append(
+                    Rejection(
+                        wallet,
+                        "amount_limits",
+                        f"{provider} takes GHS {Money(limits[1]).to_decimal_string()} to "
+                        f"{Money(limits[2]).to_decimal_string()} per transaction",
+                    )
+                )
+                continue
+            h = health.get(provider)
+            if h is not None and h.circuit is CircuitState.OPEN:
+                rejected.append(
+                    Rejection(wallet, "circuit_open", f"{provider} is failing; circuit open")
+                )
+                continue
+            kind = transfer_kind(provider, payee_network, merchant_payment=merchant)
+            try:
+                fee = self._fees.quote(
+                    provider=provider,
+                    kind=kind,
+                    amount=amount,
+                    on=request.on,
+                    payer_sent_today=request.payer_sent_today,
+                )
+            except FeeRuleMissing as exc:
+                rejected.append(Rejection(wallet, exc.code, exc.message))
+                continue
+            balance = wallet.balance
+            if balance is not None and balance.minor < amount_minor + fee.total_fee_minor:
+                rejected.append(
+                    Rejection(
+                        wallet,
+                        "insufficient_balance",
+                        f"known balance {balance.to_decimal_string()} is below amount + fees "
+                        f"{fee.payer_total.to_decimal_string()}",
+                    )
+                )
+                continue
+            if h is None:
+                success, latency = policy.default_success, policy.default_latency_ms
+            else:
+                success, latency = h.success_rate, h.p95_latency_ms
+            if success < policy.min_success:
+                rejected.append(
+                    Rejection(
+                        wallet,
+                        "eliminated",
+                        f"{provider} success rate {success:.2f} is below the minimum "
+                        f"{policy.min_success:.2f}",
+                    )
+                )
+                continue
+            eligible.append((index, wallet, fee, success, latency))
+
+        if len(eligible) > 1:
+            floor = max(e[3] for e in eligible) - policy.elimination_gap
+            if any(e[3] < floor for e in eligible):
+                kept = []
+                for entry in eligible:
+                    if entry[3] < floor:
+                        w = entry[1]
+                        rejected.append(
+                            Rejection(
+                                w,
+                                "eliminated",
+                                f"{w.provider} success rate {entry[3]:.2f} is more than "
+                                f"{policy.elimination_gap:.2f} below the best ({floor + policy.elimination_gap:.2f})",
+                            )
+                        )
+                    else:
+                        kept.append(entry)
+                eligible = kept
+
+        candidates = self._score(eligible, amount_minor, request.preferred)
+        explored = False
+        if len(candidates) > 1 and seeded_uniform(seed) < policy.exploration_share:
+            pick = 1 + int(seeded_uniform(seed, 1) * (len(candidates) - 1))
+            candidates.insert(0, candidates.pop(pick))
+            explored = True
+        return RoutingDecision(tuple(candidates), tuple(rejected), explored, seed, policy)
+
+    def _score(
+        self,
+        eligible: list[tuple[int, Wallet, FeeQuote, float, int]],
+        amount_minor: int,
+        preferred: tuple[ProviderId, ...],
+    ) -> list[Candidate]:
+        policy = self._policy
+        ranked: list[tuple[float, int, Candidate]] = []
+        n_pref = len(preferred)
+        for index, wallet, fee, success, latency in eligible:
+            cost = fee.total_fee_minor / amount_minor if amount_minor else 0.0
+            if n_pref and wallet.provider in preferred:
+                preference = (n_pref - preferred.index(wallet.provider)) / n_pref
+            else:
+                preference = 0.0
+            latency_s = latency / 1000
+            score = (
+                policy.success_weight * success
+                - policy.cost_weight * cost
+                - policy.latency_weight * latency_s
+                + policy.preference_weight * preference
+            )
+            factors = {
+                "success": success,
+                "cost": cost,
+                "latency_s": latency_s,
+                "preference": preference,
+            }
+            ranked.append((-score, index, Candidate(wallet, fee, success, latency, score, factors)))
+        ranked.sort(key=lambda r: (r[0], r[1]))
+        return [r[2] for r in ranked]
