@@ -15,6 +15,9 @@ from synccash.adapters.sql._types import dumps
 
 #: How long a SQLite writer waits for the write lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: Statements that need the SQLite write lock, and where the transaction state is kept.
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"})
+_TX = "synccash_sqlite_tx"
 
 
 class DatabaseError(RuntimeError):
@@ -75,7 +78,7 @@ def _sqlite_engine(url: str, *, pool_size: int, max_overflow: int) -> AsyncEngin
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy emit BEGIN itself (see _on_begin) instead of pysqlite's implicit one.
+        # SQLAlchemy must not let pysqlite open transactions implicitly: _on_execute does.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in (
@@ -87,11 +90,35 @@ def _sqlite_engine(url: str, *, pool_size: int, max_overflow: int) -> AsyncEngin
             cursor.execute(pragma)
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front: a read-then-write unit of work
-        # waits its turn instead of failing with SQLITE_BUSY half-way.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _on_execute(
+        conn: Any, cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        # Reads run in a deferred (snapshot) transaction, so they never wait for a writer.
+        # The first write swaps that read-only transaction for BEGIN IMMEDIATE, which waits
+        # for the write lock (busy_timeout) instead of failing with SQLITE_BUSY when another
+        # writer committed since our snapshot; optimistic versions make the swap safe.
+        state = conn.info.get(_TX)
+        words = statement.split(None, 1)
+        if words and words[0].upper() in _WRITES:
+            if state != "write":
+                if state == "read":
+                    cursor.execute("COMMIT")
+                cursor.execute("BEGIN IMMEDIATE")
+                conn.info[_TX] = "write"
+        elif state is None:
+            cursor.execute("BEGIN")
+            conn.info[_TX] = "read"
+
+    def _ended(conn: Any, *_args: Any) -> None:
+        conn.info.pop(_TX, None)
+
+    event.listen(engine.sync_engine, "commit", _ended)
+    event.listen(engine.sync_engine, "rollback", _ended)
+
+    @event.listens_for(engine.sync_engine.pool, "reset")
+    def _on_reset(dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:  # noqa: ARG001 (SQLAlchemy matches the names)
+        connection_record.info.pop(_TX, None)
 
     return engine
 
