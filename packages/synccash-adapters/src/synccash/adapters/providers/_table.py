@@ -45,11 +45,16 @@ class Rule:
 
 @frozen
 class MessageRule:
-    """Refines the failure reason of a generic failure code by a message fragment."""
+    """Refines a generic code by a fragment of its message (Hyperswitch keys on both).
+
+    E.g. Hubtel's 2001 lumps "insufficient funds" with "USSD timeout"; Airtel's
+    generic ESB000001 with "Duplicate transaction id" means "already accepted".
+    """
 
     code: str
     fragment: str  # matched case-insensitively against the provider's message
-    reason: FailureReason
+    reason: FailureReason | None
+    kind: OutcomeKind = OutcomeKind.FAILED
 
 
 class OutcomeTable:
@@ -91,17 +96,19 @@ class OutcomeTable:
         rule = self.rule(operation, code)
         if rule is None:
             return None
-        return build(rule, code, message=message, transaction_id=transaction_id, table=self)
+        return build(
+            self.refined(rule, message), code, message=message, transaction_id=transaction_id
+        )
 
-    def refine(self, code: str | None, reason: FailureReason, message: str | None) -> FailureReason:
-        """A more precise reason for a generic failure code, from its message."""
-        if not code or not message:
-            return reason
+    def refined(self, rule: Rule, message: str | None) -> Rule:
+        """The row as refined by the first message rule whose fragment the message contains."""
+        if not message:
+            return rule
         text = message.lower()
         for mrule in self._message_rules:
-            if mrule.code == code and mrule.fragment in text:
-                return mrule.reason
-        return reason
+            if mrule.code == rule.code.upper() and mrule.fragment in text:
+                return Rule(rule.code, mrule.kind, mrule.reason, rule.ops, rule.note)
+        return rule
 
     @property
     def codes(self) -> frozenset[str]:
@@ -115,22 +122,21 @@ def build(
     *,
     message: str | None,
     transaction_id: str | None,
-    table: OutcomeTable | None = None,
 ) -> ProviderOutcome:
     """Turn a rule into a ProviderOutcome carrying the provider's code and message."""
+    text = message or rule.note or None
     match rule.kind:
         case OutcomeKind.SUCCEEDED:
             return ProviderOutcome.succeeded(transaction_id, code=code)
         case OutcomeKind.FAILED:
-            reason = rule.reason or FailureReason.OTHER
-            if table is not None:
-                reason = table.refine(code, reason, message)
-            return ProviderOutcome.failed(reason, code=code, message=message or rule.note or None)
+            return ProviderOutcome.failed(
+                rule.reason or FailureReason.OTHER, code=code, message=text
+            )
         case OutcomeKind.PENDING:
-            return ProviderOutcome.pending(code=code, message=message or rule.note or None)
+            return ProviderOutcome.pending(code=code, message=text)
         case OutcomeKind.NOT_FOUND:
-            return ProviderOutcome.not_found(code=code, message=message or rule.note or None)
+            return ProviderOutcome.not_found(code=code, message=text)
         case OutcomeKind.TRANSIENT:
-            return ProviderOutcome.transient(code=code, message=message or rule.note or None)
+            return ProviderOutcome.transient(code=code, message=text)
         case OutcomeKind.UNKNOWN:
-            return ProviderOutcome.unknown(code=code, message=message or rule.note or None)
+            return ProviderOutcome.unknown(code=code, message=text)

@@ -43,6 +43,7 @@ from synccash.adapters.providers._model import LookupUnavailable
 from synccash.adapters.providers._table import (
     STATUS_ONLY,
     SUBMIT_ONLY,
+    MessageRule,
     Operation,
     OutcomeTable,
     Rule,
@@ -133,6 +134,10 @@ AIRTEL_CODES: Final = OutcomeTable(
         Rule("ROUTER115", _F, _R.CONFIGURATION, ops=SUBMIT_ONLY, note="PIN"),
         Rule("ROUTER116", _F, _R.CONFIGURATION, ops=SUBMIT_ONLY, note="PIN"),
         Rule("ROUTER117", _U, ops=SUBMIT_ONLY, note="timeout"),
+    ],
+    [
+        # A reused transaction.id on a payment: the first submission is the real one.
+        MessageRule("ESB000001", "duplicate", None, kind=_P),
     ],
 )
 
@@ -343,7 +348,9 @@ class AirtelTigoClient:
     async def submit(self, request: AttemptRequest) -> ProviderOutcome:
         """USSD-push collection, disbursement (B2C) or full refund."""
         amount = decimal_amount(request.amount)
-        reference = _alnum(request.payment_id) or _alnum(request.reference)
+        reference = _alnum(request.payment_id)
+        if len(reference) < 4:  # Airtel references are 4-64 alphanumerics
+            reference = _alnum(request.reference)
         if request.kind is AttemptKind.COLLECT:
             path = "/merchant/v1/payments/"
             body: dict[str, Any] = {

@@ -20,6 +20,7 @@ The `sandbox` target environment only takes EUR; every other environment
 from __future__ import annotations
 
 import base64
+import re
 import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -318,7 +319,7 @@ class MtnMomoClient:
     async def submit(self, request: AttemptRequest) -> ProviderOutcome:
         """requesttopay (collect), transfer (disburse) or refund, with X-Reference-Id."""
         party = {"partyIdType": "MSISDN", "partyId": request.msisdn.e164}
-        note = request.note[:160]
+        note = _message(request.note)
         body: dict[str, Any] = {
             "amount": request.amount.to_decimal_string(),
             "currency": self.currency_for(request.amount.currency),
@@ -423,3 +424,8 @@ class MtnMomoClient:
         if not available.is_finite() or not currency:
             return None
         return Balance(available, currency)
+
+
+def _message(note: str) -> str:
+    """payerMessage/payeeNote: MTN answers 400 to special characters such as ' and to > 160 chars."""
+    return re.sub(r"[^A-Za-z0-9 .,:/_#-]", " ", note).strip()[:160]

@@ -386,3 +386,12 @@ def test_request_level_codes_never_classify_a_status_answer():
     for code in ("ROUTER110", "ESB000008", "DP00800001026", "DP00900001017"):
         assert AIRTEL_CODES.rule(Operation.STATUS, code) is None
         assert AIRTEL_CODES.rule(Operation.SUBMIT, code) is not None
+
+
+async def test_duplicate_transaction_id_on_payment_is_accepted(fake):
+    """A reused transaction.id (generic ESB000001 'Duplicate transaction id') means: poll it."""
+    dup = envelope("ESB000001", success=False, result_code="ESB000001")
+    dup["status"]["message"] = "Duplicate transaction id"  # type: ignore[index]
+    fake.on("POST", TOKEN, token_reply()).on("POST", PAY, jresp(200, dup))
+    outcome = await client(fake).submit(at_attempt())
+    assert (outcome.kind, outcome.provider_code) == (OutcomeKind.PENDING, "ESB000001")

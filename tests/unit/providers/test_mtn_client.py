@@ -453,3 +453,12 @@ async def test_relative_paths_when_base_url_is_empty(fake):
     )
     outcome = await mtn.submit(make_attempt())
     assert outcome.kind is OutcomeKind.PENDING
+
+
+async def test_messages_are_cleaned_for_mtn(fake):
+    """payerMessage/payeeNote lose characters MTN refuses (') and stop at 160 characters."""
+    fake.on("POST", TOKEN, token_reply()).on("POST", RTP, httpx.Response(202))
+    await client(fake).submit(make_attempt(note="Kofi's order " + "x" * 200))
+    body = body_of(fake.calls("POST", RTP)[0])
+    assert "'" not in body["payerMessage"]
+    assert len(body["payerMessage"]) == 160
