@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from attrs import evolve
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from synccash.core.fraud import (
     DEFAULT_FRAUD_POLICY,
+    KYC_LIMITS_2024,
     RULES,
     FraudPolicy,
     KycTier,
@@ -18,6 +20,7 @@ from synccash.core.fraud import (
     RiskSignals,
     assess,
     decide,
+    kyc_limits_on,
 )
 from synccash.core.money import Money, ghs
 
@@ -278,3 +281,20 @@ def test_larger_amounts_never_lower_the_score(amount, extra, signals):
     low = assess(Money(amount), signals)
     high = assess(Money(amount + extra), signals)
     assert set(low.codes) <= set(high.codes)
+
+
+def test_kyc_limits_history_by_day():
+    """The tier table in force follows the BoG dates (2015, 2020, 2024-03-01)."""
+    assert kyc_limits_on(date(2024, 3, 1)) is KYC_LIMITS_2024
+    assert ghs("3000") == kyc_limits_on(date(2024, 3, 1)).minimum.daily
+    assert ghs("1000") == kyc_limits_on(date(2024, 2, 29)).minimum.daily
+    assert ghs("300") == kyc_limits_on(date(2020, 3, 19)).minimum.daily
+    assert ghs("300") == kyc_limits_on(date(2010, 1, 1)).minimum.daily
+    assert kyc_limits_on(date(2026, 1, 1)).enhanced.monthly is None
+
+
+def test_policy_with_older_kyc_limits():
+    """A policy built with the 2020 limits blocks what the 2024 limits allow."""
+    old = FraudPolicy(kyc_limits=kyc_limits_on(date(2021, 1, 1)))
+    assert "kyc_daily_limit" in codes("1500", QUIET, old)
+    assert "kyc_daily_limit" not in codes("1500", QUIET)

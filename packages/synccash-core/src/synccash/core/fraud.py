@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from datetime import date
 from typing import Any, Final
 
 from attrs import frozen
@@ -129,6 +130,33 @@ KYC_LIMITS_2024: Final = KycLimits(
     enhanced=KycLimit(Money(2_500_000), None, Money(7_500_000)),
     valid_from="2024-03-01",
 )
+
+#: Earlier BoG tiers (ghana-domain.md §6), newest last; the 2020-2024 row's date is unknown.
+KYC_LIMITS_HISTORY: Final = (
+    KycLimits(
+        KycLimit(Money(30_000), Money(300_000), Money(100_000)),
+        KycLimit(Money(200_000), Money(2_000_000), Money(1_000_000)),
+        KycLimit(Money(500_000), Money(5_000_000), Money(2_000_000)),
+        valid_from="2015-07-06",
+    ),
+    KycLimits(
+        KycLimit(Money(100_000), Money(600_000), Money(200_000)),
+        KycLimit(Money(500_000), None, Money(1_500_000)),
+        KycLimit(Money(1_000_000), None, Money(3_000_000)),
+        valid_from="2020-03-20",
+    ),
+    KYC_LIMITS_2024,
+)
+
+
+def kyc_limits_on(day: date) -> KycLimits:
+    """The BoG tier limits in force on a day (the earliest known set before 2015-07-06)."""
+    iso = day.isoformat()
+    current = KYC_LIMITS_HISTORY[0]
+    for limits in KYC_LIMITS_HISTORY:
+        if limits.valid_from <= iso:
+            current = limits
+    return current
 
 
 @frozen
