@@ -124,7 +124,10 @@ class DailyRow:
 class UnitOfWork(Protocol):
     """One atomic transaction over the repository (state, attempts, events, outbox)."""
 
-    payments: PaymentRepository
+    @property
+    def payments(self) -> PaymentRepository:
+        """The payments repository bound to this transaction."""
+        ...
 
     async def __aenter__(self) -> Self:
         """Begin."""
