@@ -1,0 +1,63 @@
+"""Exit codes and the one place where errors become messages (no tracebacks for user errors).
+
+- 0: success
+- 1: a runtime failure (the API is unreachable, a database refused, a subprocess failed)
+- 2: a usage or validation error (bad option, bad amount/MSISDN/wallet spec, bad setting)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, NoReturn
+
+import httpx
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from synccash.cli._console import err_console
+from synccash.core.errors import DomainError
+
+EXIT_OK: Final = 0
+EXIT_RUNTIME: Final = 1
+EXIT_USAGE: Final = 2
+
+
+class CliError(Exception):
+    """A failure the user should read, not debug: printed as one line, then exit."""
+
+    def __init__(self, message: str, *, exit_code: int = EXIT_RUNTIME) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def usage_error(message: str) -> NoReturn:
+    """Stop with a usage/validation message and exit code 2."""
+    raise CliError(message, exit_code=EXIT_USAGE)
+
+
+def _fail(message: str, exit_code: int) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exit_code)
+
+
+class ErrorMappingGroup(TyperGroup):
+    """The root command group: maps every known error to a message and an exit code.
+
+    Sub-commands run inside the root group's `invoke`, so this is the single
+    place where domain errors, settings errors and HTTP transport failures are
+    turned into exit codes.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command line, mapping errors to exit codes."""
+        try:
+            return super().invoke(ctx)
+        except CliError as exc:
+            _fail(exc.message, exc.exit_code)
+        except DomainError as exc:  # includes SettingsError (a ValidationError)
+            _fail(f"{exc.message} [{exc.code}]", EXIT_USAGE)
+        except httpx.TransportError as exc:
+            _fail(f"cannot reach the SyncCash API: {exc}", EXIT_RUNTIME)
+        except OSError as exc:
+            _fail(f"{exc.strerror or exc}", EXIT_RUNTIME)
