@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 from attrs import define, field
-from litestar.params import Dependency
+from litestar.params import SkipValidation
 
 from synccash.adapters.coordination import Locks, RateLimiter
 from synccash.adapters.memory.ratelimit import MemoryLocks, MemoryRateLimiter
@@ -150,5 +150,5 @@ class ApiContext:
 
 
 #: Handler parameter types for the app-level dependencies (no per-request validation).
-Payments = Annotated[PaymentUseCases, Dependency(skip_validation=True)]
-Api = Annotated[ApiContext, Dependency(skip_validation=True)]
+Payments = SkipValidation[PaymentUseCases]
+Api = SkipValidation[ApiContext]

@@ -7,12 +7,12 @@ run before Litestar reads or parses the body.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
-from litestar.params import Dependency
+from litestar.params import SkipValidation
 from litestar.types import Guard
 
 from synccash.api.auth import Principal, Scope, principal_from_header
@@ -62,4 +62,4 @@ def current_principal(request: Request[Any, Any, Any]) -> Principal:
 
 
 #: Handler parameter type for the authenticated merchant.
-CurrentPrincipal = Annotated[Principal, Dependency(skip_validation=True)]
+CurrentPrincipal = SkipValidation[Principal]

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from synccash.api.auth import AuthError
@@ -172,7 +172,7 @@ def _from_http(exc: HTTPException) -> tuple[int, str, str, dict[str, str]]:
     status = exc.status_code
     detail = str(exc.detail)
     headers = dict(exc.headers or {})
-    if status == 400 and "JSON" in detail:
+    if status == 400 and isinstance(exc.__cause__, SerializationException):
         return 400, "malformed_json", "the request body is not valid JSON", headers
     codes = {
         400: "bad_request",

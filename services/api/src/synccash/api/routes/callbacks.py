@@ -2,54 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, route
 from litestar.exceptions import HTTPException
+from litestar.params import PathParameter
 
+from synccash.adapters.providers import parse_callback
 from synccash.api.context import Api, Payments
 from synccash.api.schemas import CallbackAck
 from synccash.core.errors import DomainError
 from synccash.core.providers import ProviderId
 
 _log = logging.getLogger("synccash.api")
-
-ParseCallback = Callable[[ProviderId, bytes, Mapping[str, str], str | None], Any]
-
-
-def _parser() -> ParseCallback | None:
-    # The provider package owns callback shapes; resolved at run time so the API keeps
-    # working (path reference only) on a tree where it is not there yet.
-    try:
-        module = importlib.import_module("synccash.adapters.providers")
-    except ImportError:
-        return None
-    parser = getattr(module, "parse_callback", None)
-    return parser if callable(parser) else None
-
-
-def _reference(hint: Any) -> str | None:
-    if hint is None:
-        return None
-    if isinstance(hint, str):
-        return hint or None
-    value = getattr(hint, "reference", None)
-    return value if isinstance(value, str) and value else None
-
-
-async def _hint(
-    provider: ProviderId, body: bytes, headers: Mapping[str, str], path_reference: str | None
-) -> str | None:
-    parser = _parser()
-    if parser is None:
-        return path_reference
-    result = parser(provider, body, headers, path_reference)
-    if hasattr(result, "__await__"):
-        result = await result
-    return _reference(result) or path_reference
+_KNOWN = frozenset(p.value for p in ProviderId)
 
 
 @route(
@@ -62,27 +29,29 @@ async def _hint(
     tags=["callbacks"],
 )
 async def provider_callback(
+    *,
     request: Request[Any, Any, Any],
-    provider: str,
+    provider: Annotated[str, PathParameter(description="mtn, airteltigo or telecel")],
     payments: Payments,
     api: Api,
-    reference: str | None = None,
+    reference: Annotated[
+        str | None, PathParameter(description="our attempt reference (MTN callback URL)")
+    ] = None,
 ) -> CallbackAck:
     """POST/PUT /api/v1/callbacks/{provider}[/{reference}]."""
-    outcome = "ignored"
-    label = provider if provider in {p.value for p in ProviderId} else "unknown"
+    label = provider if provider in _KNOWN else "unknown"
     try:
         provider_id = ProviderId.parse(provider)
-        label = provider_id.value
         body = await request.body()
-        found = await _hint(provider_id, body, dict(request.headers), reference)
-        if found is None:
-            outcome = "no_reference"
-        elif await payments.on_callback(provider_id, found):
+        hint = parse_callback(provider_id, body, dict(request.headers), reference)
+        if hint is None:
+            outcome = "unreadable"
+        elif await payments.on_callback(provider_id, hint.reference):
             outcome = "queued"
         else:
             outcome = "unknown_reference"
-    except (DomainError, HTTPException, ValueError) as exc:
+    except (DomainError, HTTPException) as exc:
+        # Unknown provider, oversized body: answered 200 all the same (providers retry otherwise).
         outcome = "rejected"
         _log.info("callback ignored: %s", type(exc).__name__)
     except Exception:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, QueryParameter
 
 from synccash.api.auth import Scope
 from synccash.api.context import Api, Payments
@@ -28,7 +28,7 @@ from synccash.core.commands import QuoteRequest
     description="Nothing is stored.",
     tags=["routing"],
 )
-async def quote_route(data: RouteQuoteRequest, payments: Payments) -> RouteQuote:
+async def quote_route(data: JSONBody[RouteQuoteRequest], payments: Payments) -> RouteQuote:
     """POST /api/v1/routing/quote."""
     request = QuoteRequest(
         amount=data.amount,
@@ -66,7 +66,7 @@ async def daily_report(
     payments: Payments,
     api: Api,
     day: Annotated[
-        date | None, Parameter(query="date", description="UTC day, YYYY-MM-DD (default today)")
+        date | None, QueryParameter(name="date", description="UTC day, YYYY-MM-DD (default today)")
     ] = None,
 ) -> DailyReportOut:
     """GET /api/v1/reports/daily?date=YYYY-MM-DD."""

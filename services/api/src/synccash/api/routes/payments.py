@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from synccash.api.auth import Scope
 from synccash.api.context import Api, Payments
@@ -32,14 +32,14 @@ from synccash.core.providers import ProviderId
 
 IdempotencyKey = Annotated[
     str,
-    Parameter(
-        header=HEADER,
+    HeaderParameter(
+        name=HEADER,
         max_length=MAX_KEY_LENGTH,
         description="Unique per logical request (max 255 chars); kept at least 24 h. "
         "Same key + same body replays; same key + other body is 422; in flight is 409.",
     ),
 ]
-PaymentId = Annotated[str, Parameter(description="Payment id", max_length=64)]
+PaymentId = Annotated[str, PathParameter(description="Payment id", max_length=64)]
 
 
 @post(
@@ -56,7 +56,7 @@ PaymentId = Annotated[str, Parameter(description="Payment id", max_length=64)]
 async def initiate_payment(
     *,
     request: Request[Any, Any, Any],
-    data: InitiatePaymentRequest,
+    data: JSONBody[InitiatePaymentRequest],
     idempotency_key: IdempotencyKey,
     principal: CurrentPrincipal,
     payments: Payments,
@@ -157,7 +157,7 @@ async def refund_payment(
     principal: CurrentPrincipal,
     payments: Payments,
     api: Api,
-    data: RefundRequest | None = None,
+    data: JSONBody[RefundRequest | None] = None,
 ) -> PaymentResource:
     """POST /api/v1/payments/{id}/refund."""
     key = idempotency_key.strip()
@@ -193,20 +193,24 @@ async def list_payments(
     principal: CurrentPrincipal,
     payments: Payments,
     state_name: Annotated[
-        str | None, Parameter(query="state", description="a state name, e.g. CONFIRMED")
+        str | None, QueryParameter(name="state", description="a state name, e.g. CONFIRMED")
     ] = None,
-    provider: Annotated[str | None, Parameter(description="mtn, airteltigo or telecel")] = None,
+    provider: Annotated[
+        str | None, QueryParameter(description="mtn, airteltigo or telecel")
+    ] = None,
     created_from: Annotated[
-        datetime | None, Parameter(description="created at or after (ISO 8601)")
+        datetime | None, QueryParameter(description="created at or after (ISO 8601)")
     ] = None,
     created_to: Annotated[
-        datetime | None, Parameter(description="created before (ISO 8601)")
+        datetime | None, QueryParameter(description="created before (ISO 8601)")
     ] = None,
     reference: Annotated[
-        str | None, Parameter(description="the merchant reference", max_length=255)
+        str | None, QueryParameter(description="the merchant reference", max_length=255)
     ] = None,
-    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    cursor: Annotated[
+        str | None, QueryParameter(description="next_cursor of the previous page")
+    ] = None,
 ) -> PaymentList:
     """GET /api/v1/payments."""
     query = PaymentQuery(
