@@ -224,3 +224,23 @@ def test_five_failures_in_a_row_always_trip(oks):
     last = feed(tracker, MTN, "".join("1" if ok else "0" for ok in oks))
     last = feed(tracker, MTN, "00000", last + SEC)
     assert tracker.circuit(MTN, last) is not CircuitState.CLOSED
+
+
+def test_old_samples_age_out_so_an_idle_provider_recovers():
+    """Samples older than max_sample_age leave the window; the provider returns to the prior."""
+    tracker = HealthTracker(max_sample_age=timedelta(minutes=15))
+    last = feed(tracker, AT, "0" * 4 + "1" * 3)
+    assert tracker.health(AT, last).success_rate == pytest.approx((3 + 4.75) / 12)
+    later = T0 + timedelta(minutes=15, seconds=3)  # the first 3 samples (T0..T0+2 s) are stale
+    h = tracker.health(AT, later)
+    assert h.samples == 4
+    assert h.success_rate == pytest.approx((3 + 4.75) / 9)
+    assert tracker.health(AT, T0 + timedelta(hours=1)).samples == 0
+    assert tracker.health(AT, T0 + timedelta(hours=1)).success_rate == pytest.approx(0.95)
+
+
+def test_age_limit_can_be_switched_off():
+    """With max_sample_age=None the window is purely count-based."""
+    tracker = HealthTracker(max_sample_age=None)
+    feed(tracker, AT, "0011")
+    assert tracker.health(AT, T0 + timedelta(days=2)).samples == 4

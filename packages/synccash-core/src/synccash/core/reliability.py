@@ -83,6 +83,11 @@ class HealthTracker:
 
     New providers start optimistic: `prior_success` counts as `prior_weight`
     pseudo-samples, so one early failure does not sink a provider.
+
+    Samples older than `max_sample_age` leave the window (samples are expected
+    roughly in time order). Without this, a provider that routing stopped using
+    would keep its bad window forever and never get traffic again; with it, an
+    idle provider drifts back to the optimistic prior and is tried again.
     """
 
     window: int = 100
@@ -93,6 +98,7 @@ class HealthTracker:
     open_failure_rate: float = 0.5
     min_samples: int = 20
     cool_down: timedelta = timedelta(seconds=30)
+    max_sample_age: timedelta | None = timedelta(minutes=15)
     _states: dict[ProviderId, _ProviderState] = field(init=False, factory=dict)
 
     def _state(self, provider: ProviderId) -> _ProviderState:
@@ -111,6 +117,17 @@ class HealthTracker:
         ):
             state.circuit = CircuitState.HALF_OPEN
             state.probe_at = None
+            state.cached = None
+
+    def _prune(self, state: _ProviderState, now: datetime) -> None:
+        """Drop samples older than `max_sample_age` from the front of the window."""
+        if self.max_sample_age is None:
+            return
+        window = state.window
+        horizon = now - self.max_sample_age
+        if window and window[0].at < horizon:
+            while window and window[0].at < horizon:
+                window.popleft()
             state.cached = None
 
     def _open(self, state: _ProviderState, at: datetime) -> None:
@@ -180,6 +197,7 @@ class HealthTracker:
         """What routing knows about one provider at `now`."""
         state = self._state(provider)
         self._refresh(state, now)
+        self._prune(state, now)
         if state.cached is not None:
             return state.cached
         n = len(state.window)
