@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from attrs import evolve
@@ -16,7 +16,7 @@ from synccash.core.money import Money, ghs
 from synccash.core.msisdn import Msisdn
 from synccash.core.payment import Payee, Wallet
 from synccash.core.providers import DEFAULT_PROFILES, Capability, ProviderId
-from synccash.core.reliability import CircuitState, ProviderHealth
+from synccash.core.reliability import CircuitState, HealthSample, HealthTracker, ProviderHealth
 from synccash.core.routing import Router, RoutingPolicy, RoutingRequest, seeded_uniform
 
 MTN = ProviderId.MTN
@@ -331,3 +331,26 @@ def test_routing_never_picks_a_filtered_provider_and_explains_every_wallet(
     ranked = d.candidates[1:] if d.explored else d.candidates
     assert all(a.score >= b.score for a, b in itertools.pairwise(ranked))
     json.dumps(d.explain())
+
+
+def test_a_failing_provider_is_avoided_then_tried_again_once_its_failures_age_out():
+    """Outage → circuit open → eliminated while failures are fresh → back in rotation later."""
+    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    tracker = HealthTracker()
+    for i in range(20):
+        at = t0 + timedelta(seconds=i)
+        tracker.record(HealthSample(MTN, ok=i < 10, latency_ms=900, at=at))
+        tracker.record(HealthSample(TEL, ok=True, latency_ms=900, at=at))
+    router = Router(policy=NO_EXPLORE)
+    during = router.decide(request(wallets=(wallet(MTN), wallet(TEL))), tracker.snapshot(t0), 0)
+    assert [(r.wallet.provider, r.code) for r in during.rejected] == [(MTN, "circuit_open")]
+    after_cool_down = t0 + timedelta(minutes=2)
+    mid = router.decide(
+        request(wallets=(wallet(MTN), wallet(TEL))), tracker.snapshot(after_cool_down), 0
+    )
+    assert tracker.snapshot(after_cool_down)[MTN].circuit is CircuitState.HALF_OPEN
+    assert [(r.wallet.provider, r.code) for r in mid.rejected] == [(MTN, "eliminated")]
+    later = t0 + timedelta(minutes=30)
+    back = router.decide(request(wallets=(wallet(MTN), wallet(TEL))), tracker.snapshot(later), 0)
+    assert back.rejected == ()
+    assert order(back) == [MTN, TEL]
