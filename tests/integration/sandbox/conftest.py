@@ -9,7 +9,7 @@ import anyio
 import httpx
 import pytest
 
-from synccash.sandbox import mtn
+from synccash.sandbox import CombinedApp, create_combined_app, mtn
 from synccash.sandbox._asgi import Receive, Response, Scope, Send, read_request, send_response
 from synccash.sandbox._sandbox import ManualClock, ProviderSandbox
 from synccash.sandbox._server import serving
@@ -91,5 +91,16 @@ async def mtn_url(mtn_sandbox: ProviderSandbox) -> AsyncIterator[str]:
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     """A plain HTTP client."""
-    async with httpx.AsyncClient(timeout=5.0) as client:
+    async with httpx.AsyncClient(timeout=5.0, verify=False) as client:  # noqa: S501 - plain http only
         yield client
+
+
+@pytest.fixture
+async def combined(
+    world: SandboxWorld, clock: ManualClock
+) -> AsyncIterator[tuple[CombinedApp, str]]:
+    """All three sandboxes mounted in one app served by uvicorn: (app, base URL)."""
+    app = create_combined_app(world, clock=clock)
+    async with serving(app) as url:
+        yield app, url
+    await app.aclose()

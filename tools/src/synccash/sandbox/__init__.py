@@ -8,7 +8,7 @@ faults and callbacks. The package imports nothing from SyncCash itself.
 
 Usage::
 
-    from synccash.sandbox import SandboxWorld, mtn
+    from synccash.sandbox import ApprovalDelay, SandboxWorld, create_combined_app, mtn, serving
 
     world = SandboxWorld(default_balance_minor=1_000_000)      # GHS 10,000.00 per new wallet
     world.register("233245550000", "telecel", name="Ama Owusu", balance_minor=5_000)  # ported
@@ -20,6 +20,16 @@ Usage::
     sandbox.transactions                                    # every accepted request (Attempt)
 
     async with serving(app) as base_url: ...                # uvicorn on 127.0.0.1, random port
+
+    combined = create_combined_app(world, http_client=api_client)  # /mtn, /airteltigo, /telecel
+    combined["airteltigo"].set_faults(outage=True)                  # per-provider sandbox
+    async with combined.running(): ...    # embedded (ASGITransport): runs timers and callbacks
+    await serve("mtn", "127.0.0.1", 8101)  # CLI: one provider at the root (None = all three)
+
+Each provider module (``mtn``, ``airteltigo``, ``telecel``) has ``create_sandbox(world,
+http_client=…, clock=…, seed=…)``, ``create_app(sandbox)``, ``DEFAULT_CREDENTIALS`` (the
+settings.py defaults; change ``sandbox.config.credentials``) and documents its wire
+choices in its module docstring.
 
 Admin API on every sandbox app (under its mount prefix): ``GET /_admin/ledger``,
 ``GET|PUT /_admin/wallets``, ``GET|PUT /_admin/faults``, ``POST /_admin/reset``
@@ -49,6 +59,16 @@ NN=09                  —                            payer limit reached
 =====================  ===========================  =================================
 """
 
+from synccash.sandbox._combined import (
+    MOUNTS,
+    SERVE_APPROVAL_DELAY,
+    CombinedApp,
+    build_served_app,
+    create_app,
+    create_combined_app,
+    create_sandbox,
+    serve,
+)
 from synccash.sandbox._faults import Faults
 from synccash.sandbox._numbers import (
     GHANA_TEST_SUFFIXES,
@@ -82,12 +102,15 @@ TEST_NUMBERS = {"ghana_suffix": GHANA_TEST_SUFFIXES, "mtn": MTN_TEST_NUMBERS}
 __all__ = [
     "DEFAULT_BALANCE_MINOR",
     "GHANA_TEST_SUFFIXES",
+    "MOUNTS",
     "MTN_TEST_NUMBERS",
     "PREFIXES",
+    "SERVE_APPROVAL_DELAY",
     "TEST_NUMBERS",
     "ApprovalDelay",
     "Attempt",
     "Callback",
+    "CombinedApp",
     "Faults",
     "Ledger",
     "LedgerEntry",
@@ -98,7 +121,12 @@ __all__ = [
     "SandboxWorld",
     "Scenario",
     "Wallet",
+    "build_served_app",
+    "create_app",
+    "create_combined_app",
+    "create_sandbox",
     "ghana_test_number",
     "scenario_for",
+    "serve",
     "serving",
 ]

@@ -90,6 +90,7 @@ class Attempt:
     resolved_at: float | None = None
     refunded_minor: int = 0
     original_reference: str | None = None
+    forced_reason: str | None = None
     request: dict[str, Any] = field(factory=dict)
     extra: dict[str, Any] = field(factory=dict)
     renderer: CallbackRenderer | None = field(default=None, repr=False)
@@ -286,8 +287,13 @@ class ProviderSandbox:
         renderer: CallbackRenderer | None = None,
         request: dict[str, Any] | None = None,
         original_reference: str | None = None,
+        forced_reason: str | None = None,
     ) -> Attempt:
-        """Record an accepted request and schedule its resolution."""
+        """Record an accepted request and schedule its resolution.
+
+        ``forced_reason`` makes it fail with that reason whatever the number (e.g. a
+        provider-side validation that only shows in the final state).
+        """
         key = canonical(msisdn) or msisdn
         scenario = scenario_for(key) if kind != "refund" else SUCCESS
         now = self.clock()
@@ -311,6 +317,7 @@ class ProviderSandbox:
             request=request or {},
             renderer=renderer,
             original_reference=original_reference,
+            forced_reason=forced_reason,
         )
         self._attempts[reference] = attempt
         if due is not None and due <= now:
@@ -344,6 +351,8 @@ class ProviderSandbox:
 
     def _refusal(self, attempt: Attempt) -> str | None:
         payee = attempt.kind != "collection"
+        if attempt.forced_reason is not None:
+            return attempt.forced_reason
         if attempt.kind == "refund":
             return self._refund_refusal(attempt)
         if attempt.scenario.final == "failed" and attempt.scenario.reason is not None:
