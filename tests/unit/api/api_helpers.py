@@ -49,3 +49,17 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert problem["title"]
     assert problem["instance"]
     return problem
+
+
+async def run_ready_tasks(container: Any, rounds: int = 20) -> list[Any]:
+    """Let the worker side handle every task that is ready now; returns the tasks handled."""
+    handled: list[Any] = []
+    for _ in range(rounds):
+        deliveries = await container.queue.consume("api-tests", count=50)
+        if not deliveries:
+            break
+        for delivery in deliveries:
+            await container.lifecycle.handle(delivery.task)
+            await container.queue.ack(delivery)
+            handled.append(delivery.task)
+    return handled

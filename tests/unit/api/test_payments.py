@@ -197,6 +197,8 @@ async def test_routing_quote_stores_nothing(client, auth):
     assert response.status_code == 200, response.text
     quote = response.json()
     assert quote["amount"] == "100.00"
-    assert isinstance(quote["decision"], dict)
+    assert quote["provider"] == "mtn"
+    assert quote["decision"]["chosen"] == "mtn"
+    assert quote["fee"] is not None
     listing = await client.get("/api/v1/payments", headers=auth())
     assert listing.json()["items"] == []

@@ -18,9 +18,11 @@ from synccash.adapters.memory.ratelimit import MemoryLocks, MemoryRateLimiter
 from synccash.adapters.settings import Settings
 from synccash.api.observability import ApiMetrics
 from synccash.core.commands import DailyReport, InitiatePayment, InitiateResult, QuoteRequest
+from synccash.core.fraud import RiskAssessment
 from synccash.core.payment import Payment, PaymentEvent
 from synccash.core.ports import Clock, PaymentPage, PaymentQuery
 from synccash.core.providers import ProviderId
+from synccash.core.routing import RoutingDecision
 
 
 class PaymentUseCases(Protocol):
@@ -48,7 +50,7 @@ class PaymentUseCases(Protocol):
         """Start a full or partial refund."""
         ...
 
-    async def quote(self, req: QuoteRequest) -> tuple[Any, Any]:
+    async def quote(self, req: QuoteRequest) -> tuple[RoutingDecision, RiskAssessment | None]:
         """The routing decision and risk assessment, nothing stored."""
         ...
 

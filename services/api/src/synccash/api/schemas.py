@@ -223,9 +223,10 @@ class RouteQuote(msgspec.Struct, kw_only=True):
 
     amount: str
     currency: str
-    provider: str | None
-    decision: dict[str, Any]
-    risk: dict[str, Any] | None
+    provider: str | None = msgspec.field(default=None)
+    fee: dict[str, Any] | None = None
+    decision: dict[str, Any] = msgspec.field(default_factory=dict)
+    risk: dict[str, Any] | None = None
 
 
 class ReportBucket(msgspec.Struct, kw_only=True):

@@ -39,17 +39,14 @@ async def quote_route(data: JSONBody[RouteQuoteRequest], payments: Payments) -> 
         currency=data.currency,
     )
     decision, risk = await payments.quote(request)
-    explained = jsonable(decision)
-    chosen = getattr(decision, "chosen", None)
-    provider = getattr(chosen, "provider", None)
-    if provider is None and isinstance(explained, dict):
-        provider = explained.get("provider") or explained.get("chosen")
+    chosen = decision.chosen
     return RouteQuote(
         amount=data.amount,
         currency=data.currency,
-        provider=str(jsonable(provider)) if provider is not None else None,
-        decision=explained if isinstance(explained, dict) else {"value": explained},
-        risk=jsonable(risk) if risk is not None else None,
+        provider=chosen.wallet.provider.value if chosen is not None else None,
+        fee=jsonable(chosen.fee) if chosen is not None else None,
+        decision=decision.explain(),
+        risk=risk.explain() if risk is not None else None,
     )
 
 
