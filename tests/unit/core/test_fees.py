@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from synccash.core.errors import InvalidAmount
 from synccash.core.fees import (
     E_LEVY_HISTORY,
     ROUNDING_RULE,
@@ -351,3 +352,11 @@ def test_percent_of_is_within_half_a_pesewa(amount, bps):
     """Rounding never moves more than half a pesewa from the exact rational."""
     exact_times_2 = 2 * amount * bps  # in units of 1/(2*10_000) pesewa
     assert abs(percent_of(amount, bps) * 20_000 - exact_times_2) <= 10_000
+
+
+def test_quote_rejects_negative_day_totals():
+    """A negative payer day total is refused with invalid_amount."""
+    with pytest.raises(InvalidAmount):
+        BOOK.quote(
+            provider=MTN, kind=P2P, amount=ghs("1"), on=date(2024, 1, 1), payer_sent_today=Money(-1)
+        )

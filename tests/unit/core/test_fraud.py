@@ -10,6 +10,7 @@ from attrs import evolve
 from hypothesis import given
 from hypothesis import strategies as st
 
+from synccash.core.errors import ValidationError
 from synccash.core.fraud import (
     DEFAULT_FRAUD_POLICY,
     KYC_LIMITS_2024,
@@ -298,3 +299,10 @@ def test_policy_with_older_kyc_limits():
     old = FraudPolicy(kyc_limits=kyc_limits_on(date(2021, 1, 1)))
     assert "kyc_daily_limit" in codes("1500", QUIET, old)
     assert "kyc_daily_limit" not in codes("1500", QUIET)
+
+
+@pytest.mark.parametrize(("review", "block"), [(0, 100), (50, 40), (-1, 10)])
+def test_fraud_policy_rejects_inverted_scores(review, block):
+    """review_score must be positive and not above block_score."""
+    with pytest.raises(ValidationError):
+        FraudPolicy(review_score=review, block_score=block)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from synccash.core.errors import ValidationError
 from synccash.core.providers import ProviderId
 from synccash.core.reliability import (
     CircuitState,
@@ -244,3 +245,18 @@ def test_age_limit_can_be_switched_off():
     tracker = HealthTracker(max_sample_age=None)
     feed(tracker, AT, "0011")
     assert tracker.health(AT, T0 + timedelta(days=2)).samples == 4
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"window": 0},
+        {"prior_success": 1.5},
+        {"open_after_consecutive": 0},
+        {"open_failure_rate": 0},
+    ],
+)
+def test_tracker_rejects_nonsense(bad):
+    """A tracker that could never work fails fast."""
+    with pytest.raises(ValidationError):
+        HealthTracker(**bad)

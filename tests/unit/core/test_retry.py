@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from synccash.core.errors import ValidationError
 from synccash.core.outcomes import PAYER_DECISIONS, FailureReason, ProviderOutcome
 from synccash.core.retry import (
     FAILOVER_REASONS,
@@ -175,3 +176,13 @@ def test_full_poll_schedule_simulation():
     assert elapsed == timedelta(hours=24)
     # 3 first (to 100 s) + 9 x 60 s (to 640 s) + 22 x 5 min (to 7,240 s) + 44 x 30 min (clamped)
     assert count == 3 + 9 + 22 + 44
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"factor": 0.5}, {"base_seconds": -1.0}, {"max_attempts": 0}, {"cap_seconds": -1.0}],
+)
+def test_backoff_policy_rejects_nonsense(bad):
+    """Settings that would shrink or break the backoff fail fast."""
+    with pytest.raises(ValidationError):
+        BackoffPolicy(**bad)

@@ -11,6 +11,7 @@ from attrs import evolve
 from hypothesis import given
 from hypothesis import strategies as st
 
+from synccash.core.errors import ValidationError
 from synccash.core.fees import FeeBook, FeeRule, FeeSchedule, TransferKind
 from synccash.core.money import Money, ghs
 from synccash.core.msisdn import Msisdn
@@ -354,3 +355,20 @@ def test_a_failing_provider_is_avoided_then_tried_again_once_its_failures_age_ou
     back = router.decide(request(wallets=(wallet(MTN), wallet(TEL))), tracker.snapshot(later), 0)
     assert back.rejected == ()
     assert order(back) == [MTN, TEL]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"exploration_share": 1.5},
+        {"exploration_share": -0.1},
+        {"cost_weight": -1.0},
+        {"min_success": 2.0},
+        {"elimination_gap": -0.1},
+    ],
+)
+def test_policy_rejects_nonsense(bad):
+    """Out-of-range routing settings fail fast with invalid_policy."""
+    with pytest.raises(ValidationError) as err:
+        RoutingPolicy(**bad)
+    assert err.value.code == "invalid_policy"

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from attrs import field, frozen
 
-from synccash.core.errors import DomainError, ValidationError
+from synccash.core.errors import DomainError, InvalidAmount, UnsupportedCurrency, ValidationError
 from synccash.core.money import Money
 from synccash.core.providers import ProviderId
 
@@ -402,8 +402,10 @@ class FeeBook:
         levy_exempt: bool = False,
     ) -> FeeQuote:
         """Quote a transfer. `payer_sent_today` is the payer's earlier levy-relevant total that day."""
-        if amount.currency != "GHS" or amount.minor < 0 or payer_sent_today.minor < 0:
-            raise ValidationError("fee quotes need a non-negative GHS amount and day total")
+        if amount.currency != "GHS" or payer_sent_today.currency != "GHS":
+            raise UnsupportedCurrency(f"fees are only known for GHS, not {amount.currency}")
+        if amount.minor < 0 or payer_sent_today.minor < 0:
+            raise InvalidAmount("fee quotes need a non-negative amount and day total")
         key = (provider, kind, on)
         resolved = self._resolved.get(key)
         if resolved is None:
@@ -451,7 +453,7 @@ def transfer_kind(
     *,
     merchant_payment: bool,
 ) -> TransferKind:
-    """Classify a payer → payee transfer.
+    """Classify a payer → payee transfer (payouts are DISBURSEMENT, chosen by the caller).
 
     A payee with no wallet network (None: e.g. the merchant's own collection
     account on the payer's network) is treated as same-network.

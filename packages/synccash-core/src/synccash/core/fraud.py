@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from attrs import frozen
 
+from synccash.core.errors import ValidationError
 from synccash.core.money import Money
 
 
@@ -186,6 +187,12 @@ class FraudPolicy:
     review_score: int = 40
     block_score: int = 100
 
+    def __attrs_post_init__(self) -> None:
+        if not 0 < self.review_score <= self.block_score:
+            raise ValidationError(
+                "fraud policy needs 0 < review_score <= block_score", code="invalid_policy"
+            )
+
 
 DEFAULT_FRAUD_POLICY: Final = FraudPolicy()
 
@@ -350,7 +357,7 @@ def assess(
     reasons = tuple(
         reason for rule in RULES if (reason := rule(minor, signals, policy)) is not None
     )
-    if not reasons and policy.review_score > 0:
-        return _ALLOW
+    if not reasons:
+        return _ALLOW  # review_score > 0 is enforced by FraudPolicy
     score = sum(r.score for r in reasons)
     return RiskAssessment(score, decide(score, policy), reasons)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from attrs import define, field, frozen
 
+from synccash.core.errors import ValidationError
 from synccash.core.providers import ProviderId
 
 
@@ -100,6 +101,17 @@ class HealthTracker:
     cool_down: timedelta = timedelta(seconds=30)
     max_sample_age: timedelta | None = timedelta(minutes=15)
     _states: dict[ProviderId, _ProviderState] = field(init=False, factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        if self.window < 1 or self.prior_weight < 0 or self.open_after_consecutive < 1:
+            raise ValidationError(
+                "health window and consecutive-failure limit must be >= 1, prior weight >= 0",
+                code="invalid_policy",
+            )
+        if not (0.0 <= self.prior_success <= 1.0 and self.open_failure_rate > 0.0):
+            raise ValidationError(
+                "prior_success must be in [0, 1] and open_failure_rate > 0", code="invalid_policy"
+            )
 
     def _state(self, provider: ProviderId) -> _ProviderState:
         state = self._states.get(provider)

@@ -13,6 +13,7 @@ from typing import Final
 
 from attrs import frozen
 
+from synccash.core.errors import ValidationError
 from synccash.core.outcomes import PAYER_DECISIONS, FailureReason, OutcomeKind, ProviderOutcome
 
 
@@ -81,6 +82,16 @@ class BackoffPolicy:
     cap_seconds: float = 60.0
     max_attempts: int = 6
     max_elapsed_seconds: float = 600.0
+
+    def __attrs_post_init__(self) -> None:
+        if self.base_seconds < 0 or self.factor < 1 or self.cap_seconds < 0:
+            raise ValidationError(
+                "backoff needs base >= 0, factor >= 1 and cap >= 0", code="invalid_policy"
+            )
+        if self.max_attempts < 1 or self.max_elapsed_seconds < 0:
+            raise ValidationError(
+                "backoff needs max_attempts >= 1 and max_elapsed >= 0", code="invalid_policy"
+            )
 
     def ceiling(self, attempt_no: int) -> float:
         """The upper bound of the jittered delay for this attempt, in seconds."""

@@ -32,6 +32,7 @@ from typing import Any, Final
 
 from attrs import frozen
 
+from synccash.core.errors import ValidationError
 from synccash.core.fees import FeeBook, FeeQuote, FeeRuleMissing, default_fee_book, transfer_kind
 from synccash.core.money import Money
 from synccash.core.payment import Payee, Wallet
@@ -68,6 +69,18 @@ class RoutingPolicy:
     min_success: float = 0.2
     default_success: float = 0.95  # a provider with no health entry at all
     default_latency_ms: int = 2_000
+
+    def __attrs_post_init__(self) -> None:
+        weights = (self.success_weight, self.cost_weight, self.latency_weight)
+        if min(*weights, self.preference_weight, self.elimination_gap) < 0:
+            raise ValidationError(
+                "routing weights and the elimination gap must be >= 0", code="invalid_policy"
+            )
+        for name in ("exploration_share", "min_success", "default_success"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValidationError(
+                    f"routing {name} must be within [0, 1]", code="invalid_policy"
+                )
 
     def explain(self) -> dict[str, float]:
         """The policy as JSON-ready numbers."""
