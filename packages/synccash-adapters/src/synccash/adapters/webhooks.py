@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
@@ -32,6 +33,7 @@ from typing import Any, Final, Protocol
 import anyio
 import httpx
 import structlog
+from attrs import define
 
 from synccash.adapters.clock import SystemClock
 from synccash.adapters.sql import outbox_id
@@ -235,6 +237,67 @@ class AuditTrailEvents:
         return None
 
 
+@define
+class MemoryDelivery:
+    """One webhook delivery held in memory (embedded mode)."""
+
+    id: str
+    outbox_id: str
+    payment_id: str
+    url: str
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    delivered: bool = False
+    last_status_code: int | None = None
+    last_error: str | None = None
+    updated_at: datetime | None = None
+
+
+class InMemoryWebhookDeliveries:
+    """WebhookDeliveryStore in memory, with the SQL store's semantics (embedded mode, tests)."""
+
+    def __init__(self) -> None:
+        self.deliveries: dict[str, MemoryDelivery] = {}
+
+    async def create(self, *, outbox_id: str, payment_id: str, url: str, now: datetime) -> str:
+        """Schedule a delivery now; creating it twice for one event and URL is a no-op."""
+        delivery_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{outbox_id} {url}"))
+        self.deliveries.setdefault(
+            delivery_id,
+            MemoryDelivery(delivery_id, outbox_id, payment_id, url, next_attempt_at=now),
+        )
+        return delivery_id
+
+    async def due(self, now: datetime, limit: int) -> Sequence[MemoryDelivery]:
+        """Pending deliveries whose next attempt is due, oldest first."""
+        due = [
+            d
+            for d in self.deliveries.values()
+            if d.next_attempt_at is not None and d.next_attempt_at <= now
+        ]
+        due.sort(key=lambda d: d.next_attempt_at or now)
+        return due[:limit]
+
+    async def record_attempt(
+        self,
+        delivery_id: str,
+        *,
+        at: datetime,
+        status_code: int | None,
+        error: str | None,
+        delivered: bool,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        """Record one try; no next attempt and no success means give up."""
+        delivery = self.deliveries[delivery_id]
+        delivery.attempts += 1
+        delivery.delivered = delivered
+        delivery.next_attempt_at = None if delivered else next_attempt_at
+        delivery.last_status_code = status_code
+        delivery.last_error = error
+        delivery.updated_at = at
+
+
 async def deliver(
     client: httpx.AsyncClient,
     store: WebhookDeliveryStore,
@@ -364,6 +427,8 @@ __all__ = [
     "SIGNATURE_HEADER",
     "AuditTrailEvents",
     "EventLookup",
+    "InMemoryWebhookDeliveries",
+    "MemoryDelivery",
     "PendingDelivery",
     "WebhookDeliveryStore",
     "WebhookDispatcher",

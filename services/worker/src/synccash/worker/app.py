@@ -1,0 +1,174 @@
+"""The worker program: consumers, outbox relay and scheduler in one anyio task group.
+
+`main()` is what `synccash worker --concurrency N` calls: settings from the environment,
+`bootstrap()`, then `run()` until SIGTERM/SIGINT. The first signal stops reading new tasks
+and lets in-flight ones finish (up to the shutdown timeout); a second one exits at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+from collections.abc import Sequence
+
+import anyio
+import httpx
+import structlog
+
+from synccash.adapters.bootstrap import Container, bootstrap
+from synccash.adapters.settings import Settings
+from synccash.adapters.webhooks import (
+    AuditTrailEvents,
+    InMemoryWebhookDeliveries,
+    WebhookDeliveryStore,
+    WebhookDispatcher,
+)
+from synccash.worker.consumer import run_worker
+from synccash.worker.metrics import WorkerMetrics, default_metrics
+from synccash.worker.relay import OutboxRelay
+from synccash.worker.scheduler import Scheduler
+
+_log = structlog.get_logger(__name__)
+
+
+def default_consumer_name() -> str:
+    """A consumer name unique per process: host and pid."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def webhook_store(container: Container) -> WebhookDeliveryStore:
+    """SQL webhook deliveries when there is a database engine, else in memory."""
+    if container.engine is not None:
+        from synccash.adapters.sql import SqlWebhookDeliveries  # noqa: PLC0415
+
+        store: WebhookDeliveryStore = SqlWebhookDeliveries(container.engine)
+        return store
+    existing = container.extras.get("webhook_deliveries")
+    if existing is None:
+        existing = container.extras["webhook_deliveries"] = InMemoryWebhookDeliveries()
+    store_in_memory: WebhookDeliveryStore = existing
+    return store_in_memory
+
+
+async def run(
+    container: Container,
+    *,
+    stop: anyio.Event,
+    concurrency: int = 8,
+    consumer_name: str | None = None,
+    metrics: WorkerMetrics | None = None,
+    webhook_http: httpx.AsyncClient | None = None,
+    shutdown_timeout_s: float = 30.0,
+    scheduler_interval_s: float = 1.0,
+    relay_idle_s: float = 0.2,
+    block_ms: int = 1000,
+) -> None:
+    """Run consumers, the outbox relay and the scheduler until `stop` is set."""
+    m = metrics or default_metrics()
+    async with httpx.AsyncClient() as own_http:
+        dispatcher = WebhookDispatcher(
+            webhook_http or container.webhook_http or own_http,
+            webhook_store(container),
+            AuditTrailEvents(container.uow),
+            secret=container.settings.webhook_secret,
+            clock=container.clock,
+        )
+        relay = OutboxRelay(
+            container.outbox,
+            uow=container.uow,
+            clock=container.clock,
+            publisher=container.publisher,
+            webhooks=dispatcher,
+            metrics=m,
+        )
+        scheduler = Scheduler(
+            container.lifecycle,
+            container.locks,
+            queue=container.queue,
+            webhooks=dispatcher,
+            metrics=m,
+        )
+        name = consumer_name or default_consumer_name()
+        _log.info("worker_started", consumer=name, concurrency=concurrency)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: relay.run(stop, idle_s=relay_idle_s))
+            tg.start_soon(lambda: scheduler.run(stop, interval_s=scheduler_interval_s))
+            await run_worker(
+                container,
+                concurrency=concurrency,
+                consumer_name=name,
+                stop=stop,
+                metrics=m,
+                block_ms=block_ms,
+                shutdown_timeout_s=shutdown_timeout_s,
+            )
+        _log.info("worker_stopped", consumer=name)
+
+
+async def _stop_on_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            if stop.is_set():
+                _log.warning("second_signal_exiting_now", signal=signum)
+                scope.cancel()
+                return
+            _log.info("shutdown_requested", signal=signum)
+            stop.set()
+
+
+def configure_logging(level: str, log_format: str) -> None:
+    """structlog to stdout: JSON lines in production, readable in a console."""
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer()
+    )
+    processors: Sequence[structlog.types.Processor] = (
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        renderer,
+    )
+    structlog.configure(
+        processors=list(processors),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level, logging.INFO)
+        ),
+    )
+
+
+async def serve(
+    concurrency: int = 8,
+    *,
+    settings: Settings | None = None,
+    metrics_port: int | None = None,
+) -> None:
+    """Bootstrap from settings and run the worker until a signal."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    if not settings.redis_url:
+        _log.warning(
+            "worker_without_redis",
+            hint="REDIS_URL is empty: this worker only sees tasks of its own process "
+            "(use `synccash serve` for the embedded mode)",
+        )
+    if metrics_port is not None:
+        from prometheus_client import start_http_server  # noqa: PLC0415
+
+        start_http_server(metrics_port)
+    stop = anyio.Event()
+    async with bootstrap(settings) as container, anyio.create_task_group() as tg:
+        tg.start_soon(_stop_on_signals, stop, tg.cancel_scope)
+        await run(container, stop=stop, concurrency=concurrency)
+        tg.cancel_scope.cancel()
+
+
+def main(concurrency: int = 8, *, metrics_port: int | None = None) -> None:
+    """Entry point of `synccash worker --concurrency N`."""
+    anyio.run(lambda: serve(concurrency, metrics_port=metrics_port))
+
+
+__all__ = ["configure_logging", "default_consumer_name", "main", "run", "serve", "webhook_store"]

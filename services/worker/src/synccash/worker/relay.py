@@ -1,0 +1,145 @@
+"""The outbox relay: publish committed events, schedule merchant webhooks, mark them published.
+
+At least once: a crash between publishing and marking re-publishes the same rows with the same
+event ids, and webhook creation is idempotent per (event, URL). With an outbox that can
+`claim` rows (PostgreSQL `FOR UPDATE SKIP LOCKED`), every worker runs a relay; otherwise only
+one should (the scheduler's leader).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import anyio
+import structlog
+
+from synccash.adapters.webhooks import WebhookDispatcher, is_merchant_event
+from synccash.core.ports import Clock, EventPublisher, Outbox, OutboxRow, UnitOfWorkFactory
+from synccash.worker.metrics import WorkerMetrics, default_metrics
+
+_log = structlog.get_logger(__name__)
+_URL_CACHE_SIZE = 50_000
+
+
+class RowsPublisher(Protocol):
+    """An EventPublisher with a batch fast path (`RedisEventPublisher`)."""
+
+    async def publish_rows(self, rows: Sequence[OutboxRow]) -> None:
+        """Publish a batch of outbox rows."""
+        ...
+
+
+class _Claim(Protocol):
+    rows: Sequence[OutboxRow]
+
+    async def mark_published(self, ids: Sequence[str], at: datetime) -> None: ...
+
+
+@runtime_checkable
+class ClaimingOutbox(Protocol):
+    """An outbox whose rows one relay can lock while others skip them (`SqlOutbox`)."""
+
+    def claim(self, limit: int) -> AbstractClaimContext:
+        """Lock up to `limit` unpublished rows until the context ends."""
+        ...
+
+
+class AbstractClaimContext(Protocol):
+    """`async with outbox.claim(n) as claim`."""
+
+    async def __aenter__(self) -> _Claim: ...
+
+    async def __aexit__(self, *exc: object) -> bool | None: ...
+
+
+class OutboxRelay:
+    """Moves outbox rows to the event stream and the webhook deliveries."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        publisher: EventPublisher | None = None,
+        webhooks: WebhookDispatcher | None = None,
+        batch: int = 500,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
+        self._outbox = outbox
+        self._uow = uow
+        self._clock = clock
+        self._publisher = publisher
+        self._webhooks = webhooks
+        self._batch = batch
+        self._metrics = metrics or default_metrics()
+        # A payment's webhook URL never changes: remember it instead of loading the payment
+        # for every event (bounded; cleared when full).
+        self._urls: dict[str, str | None] = {}
+
+    async def run_once(self) -> int:
+        """Relay one batch; the number of rows published."""
+        async with self._rows() as (rows, mark):
+            if not rows:
+                return 0
+            await self._publish(rows)
+            if self._webhooks is not None:
+                await self._schedule_webhooks(rows)
+            await mark([r.id for r in rows], self._clock.now())
+        self._metrics.outbox_published.inc(len(rows))
+        return len(rows)
+
+    @asynccontextmanager
+    async def _rows(self) -> AsyncIterator[tuple[Sequence[OutboxRow], _Mark]]:
+        if isinstance(self._outbox, ClaimingOutbox):
+            async with self._outbox.claim(self._batch) as claim:
+                yield claim.rows, claim.mark_published
+        else:
+            yield await self._outbox.fetch_unpublished(self._batch), self._outbox.mark_published
+
+    async def _publish(self, rows: Sequence[OutboxRow]) -> None:
+        publisher = self._publisher
+        if publisher is None:
+            return
+        batch = getattr(publisher, "publish_rows", None)
+        if batch is not None:
+            await batch(rows)
+            return
+        for row in rows:
+            await publisher.publish(row.id, row.payment_id, row.type, row.payload)
+
+    async def _schedule_webhooks(self, rows: Sequence[OutboxRow]) -> None:
+        assert self._webhooks is not None  # noqa: S101 - checked by the caller
+        wanted = {r.payment_id for r in rows if is_merchant_event(r.type)} - self._urls.keys()
+        if wanted:
+            if len(self._urls) > _URL_CACHE_SIZE:
+                self._urls.clear()
+            async with self._uow() as uow:
+                for payment_id in wanted:
+                    payment = await uow.payments.get(payment_id)
+                    self._urls[payment_id] = None if payment is None else payment.webhook_url
+        for row in rows:
+            await self._webhooks.schedule(row, self._urls.get(row.payment_id))
+
+    async def run(self, stop: anyio.Event, *, idle_s: float = 0.2) -> None:
+        """Relay until `stop`; full batches go again at once, otherwise wait `idle_s`."""
+        while not stop.is_set():
+            try:
+                published = await self.run_once()
+            except Exception:
+                self._metrics.loop_errors.labels("relay").inc()
+                _log.exception("outbox_relay_failed")
+                published = 0
+            if published < self._batch:
+                with anyio.move_on_after(idle_s):
+                    await stop.wait()
+
+
+class _Mark(Protocol):
+    async def __call__(self, ids: Sequence[str], at: datetime, /) -> None: ...
+
+
+__all__ = ["OutboxRelay"]
