@@ -1,0 +1,124 @@
+"""The API over PostgreSQL and Redis: durability, idempotency across app instances, rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import httpx
+from litestar.testing import AsyncTestClient
+
+from synccash.adapters.bootstrap import bootstrap
+from synccash.api import create_app, create_app_from_settings, mint_token
+from synccash.api.idempotency import in_flight
+
+pytestmark = pytest.mark.integration
+
+BODY = {
+    "amount": "12.50",
+    "payer": {"msisdn": "0241234567"},
+    "payee": {"msisdn": "0551234567"},
+    "reference": "order-1",
+}
+URL = "/api/v1/payments/initiate"
+
+
+def _client(app) -> httpx.AsyncClient:
+    """An in-loop client: the container's PostgreSQL/Redis connections belong to this loop."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test")
+
+
+def _headers(settings, merchant: str, key: str | None = None) -> dict[str, str]:
+    scopes = ["payments:write", "payments:read", "reports:read"]
+    headers = {"Authorization": f"Bearer {mint_token(settings, merchant, scopes)}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return headers
+
+
+async def test_initiate_is_committed_and_replays(container, merchant):
+    """202 means stored: a second app over another container sees it; the replay is 200."""
+    settings = container.settings
+    async with _client(create_app(container)) as client:
+        created = await client.post(URL, json=BODY, headers=_headers(settings, merchant, "k1"))
+    assert created.status_code == 202, created.text
+    async with bootstrap(settings) as other, _client(create_app(other)) as client:
+        replay = await client.post(URL, json=BODY, headers=_headers(settings, merchant, "k1"))
+        fetched = await client.get(
+            f"/api/v1/payments/{created.json()['id']}", headers=_headers(settings, merchant)
+        )
+    assert replay.status_code == 200
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["id"] == created.json()["id"]
+    assert fetched.json()["events"][0]["type"] == "payment.initiated"
+
+
+async def test_concurrent_identical_requests_on_two_instances_make_one_payment(container, merchant):
+    """30 identical requests split over two app instances: exactly one payment."""
+    settings = container.settings
+    async with (
+        bootstrap(settings) as second,
+        _client(create_app(container)) as a,
+        _client(create_app(second)) as b,
+    ):
+        headers = _headers(settings, merchant, "storm")
+        responses = await asyncio.gather(
+            *((a if n % 2 else b).post(URL, json=BODY, headers=headers) for n in range(30))
+        )
+        listing = await a.get("/api/v1/payments", headers=_headers(settings, merchant))
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 202, 409}
+    ids = {r.json()["id"] for r in responses if r.status_code in (200, 202)}
+    assert len(ids) == 1
+    assert [p["id"] for p in listing.json()["items"]] == list(ids)
+
+
+async def test_key_in_flight_elsewhere_is_409(container, merchant):
+    """A request whose key is being processed by another instance (Redis lock) gets 409."""
+    settings = container.settings
+    async with bootstrap(settings) as other, _client(create_app(other)) as client:
+        async with in_flight(container.locks, merchant, "busy"):
+            busy = await client.post(URL, json=BODY, headers=_headers(settings, merchant, "busy"))
+        after = await client.post(URL, json=BODY, headers=_headers(settings, merchant, "busy"))
+    assert busy.status_code == 409
+    assert busy.json()["code"] == "idempotency_key_in_flight"
+    assert after.status_code == 202
+
+
+async def test_rate_limit_is_shared_through_redis(make_settings, merchant):
+    """The bucket lives in Redis: two instances share one merchant budget."""
+    settings = make_settings(RATE_LIMIT_BURST="4", RATE_LIMIT_PER_SECOND="1")
+    async with (
+        bootstrap(settings) as one,
+        bootstrap(settings) as two,
+        _client(create_app(one)) as a,
+        _client(create_app(two)) as b,
+    ):
+        headers = _headers(settings, merchant)
+        statuses = [
+            (await (a if n % 2 else b).get("/api/v1/payments", headers=headers)).status_code
+            for n in range(6)
+        ]
+    assert statuses.count(200) in (4, 5)  # 4 in the burst, perhaps one refilled token
+    assert statuses[-1] == 429
+
+
+async def test_detailed_health_sees_postgres_and_redis(container):
+    """Detailed health reports the database and Redis with latencies."""
+    async with _client(create_app(container)) as client:
+        response = await client.get("/api/v1/health/detailed")
+    checks = response.json()["checks"]
+    assert checks["database"]["status"] == "ok"
+    assert checks["redis"]["status"] == "ok"
+    assert checks["redis"]["latency_ms"] >= 0
+
+
+async def test_app_from_settings_opens_and_closes_the_container(make_settings, merchant):
+    """create_app_from_settings: the lifespan bootstraps; requests work; ready is 200."""
+    settings = make_settings()
+    app = create_app_from_settings(settings)
+    async with AsyncTestClient(app=app) as client:
+        ready = await client.get("/api/v1/health/ready")
+        created = await client.post(URL, json=BODY, headers=_headers(settings, merchant, "life"))
+    assert ready.status_code == 200
+    assert created.status_code == 202, created.text
