@@ -101,6 +101,7 @@ TELECEL_CODES: Final = OutcomeTable(
         MessageRule("2001", "expired", _R.EXPIRED),
         MessageRule("2001", "limit", _R.LIMIT_EXCEEDED),
         MessageRule("2001", "not registered", _R.PAYER_NOT_FOUND),
+        MessageRule("2001", "not allowed", _R.NOT_ALLOWED),
         MessageRule("2001", "invalid characters", _R.INVALID_REQUEST),
     ],
 )
