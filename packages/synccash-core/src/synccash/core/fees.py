@@ -116,6 +116,7 @@ class FeeRule:
     confidence: Confidence = Confidence.MEDIUM
     source: str = ""
     _compiled: tuple[_CompiledBand, ...] = field(init=False, eq=False, repr=False)
+    is_free: bool = field(init=False, eq=False, repr=False)  # charges nothing at any amount
 
     def __attrs_post_init__(self) -> None:
         compiled = tuple(
@@ -129,6 +130,7 @@ class FeeRule:
             for b in self.bands
         )
         object.__setattr__(self, "_compiled", compiled)
+        object.__setattr__(self, "is_free", all(c[1:] == (0, 0, 0, None) for c in compiled))
         if not self.bands:
             raise InvalidFeeSchedule(f"fee rule {self.id!r} has no bands")
         if self.valid_to is not None and self.valid_to <= self.valid_from:
@@ -412,7 +414,7 @@ class FeeBook:
             resolved = self._resolve(provider, kind, on)
         rule, levy, prule = resolved
         amount_minor = amount.minor
-        provider_fee = rule.fee_minor(amount_minor)
+        provider_fee = 0 if rule.is_free else rule.fee_minor(amount_minor)
 
         levy_minor = 0
         taxable = 0
@@ -428,7 +430,7 @@ class FeeBook:
                 taxable = levy.taxable_minor(amount_minor, payer_sent_today.minor)
                 levy_minor = percent_of(taxable, levy.rate_bps)
 
-        platform_minor = 0 if prule is None else prule.fee_minor(amount_minor)
+        platform_minor = 0 if prule is None or prule.is_free else prule.fee_minor(amount_minor)
         platform_id = None if prule is None else prule.id
 
         return FeeQuote(

@@ -243,9 +243,15 @@ class Router:
         payee_network = request.payee_network
         merchant = request.merchant_payment
         disallowed = request.disallowed
+        on = request.on
+        sent_today = request.payer_sent_today
+        quote = self._fees.quote
+        all_limits = self._limits
+        circuit_open = CircuitState.OPEN
         rejected: list[Rejection] = []
-        # (index, wallet, fee, success, latency) for wallets passing the hard filters
-        eligible: list[tuple[int, Wallet, FeeQuote, float, int]] = []
+        # (index, wallet, fee, total fee minor, success, latency) passing the hard filters
+        eligible: list[tuple[int, Wallet, FeeQuote, int, float, int]] = []
+        best = 0.0
 
         for index, wallet in enumerate(request.wallets):
             provider = wallet.provider
@@ -254,7 +260,7 @@ class Router:
                     Rejection(wallet, "disallowed", f"the merchant does not accept {provider}")
                 )
                 continue
-            limits = self._limits.get(provider)
+            limits = all_limits.get(provider)
             if limits is None or not limits[0]:
                 rejected.append(
                     Rejection(wallet, "capability", f"{provider} cannot collect payments")
@@ -271,25 +277,26 @@ class Router:
                 )
                 continue
             h = health.get(provider)
-            if h is not None and h.circuit is CircuitState.OPEN:
+            if h is not None and h.circuit is circuit_open:
                 rejected.append(
                     Rejection(wallet, "circuit_open", f"{provider} is failing; circuit open")
                 )
                 continue
             kind = transfer_kind(provider, payee_network, merchant_payment=merchant)
             try:
-                fee = self._fees.quote(
+                fee = quote(
                     provider=provider,
                     kind=kind,
                     amount=amount,
-                    on=request.on,
-                    payer_sent_today=request.payer_sent_today,
+                    on=on,
+                    payer_sent_today=sent_today,
                 )
             except FeeRuleMissing as exc:
                 rejected.append(Rejection(wallet, exc.code, exc.message))
                 continue
+            total_fee = fee.total_fee_minor
             balance = wallet.balance
-            if balance is not None and balance.minor < amount_minor + fee.total_fee_minor:
+            if balance is not None and balance.minor < amount_minor + total_fee:
                 rejected.append(
                     Rejection(
                         wallet,
@@ -313,20 +320,21 @@ class Router:
                     )
                 )
                 continue
-            eligible.append((index, wallet, fee, success, latency))
+            eligible.append((index, wallet, fee, total_fee, success, latency))
+            best = max(best, success)
 
         if len(eligible) > 1:
-            floor = max(e[3] for e in eligible) - policy.elimination_gap
-            if any(e[3] < floor for e in eligible):
+            floor = best - policy.elimination_gap
+            if any(e[4] < floor for e in eligible):
                 kept = []
                 for entry in eligible:
-                    if entry[3] < floor:
+                    if entry[4] < floor:
                         w = entry[1]
                         rejected.append(
                             Rejection(
                                 w,
                                 "eliminated",
-                                f"{w.provider} success rate {entry[3]:.2f} is more than "
+                                f"{w.provider} success rate {entry[4]:.2f} is more than "
                                 f"{policy.elimination_gap:.2f} below the best ({floor + policy.elimination_gap:.2f})",
                             )
                         )
@@ -344,15 +352,15 @@ class Router:
 
     def _score(
         self,
-        eligible: list[tuple[int, Wallet, FeeQuote, float, int]],
+        eligible: list[tuple[int, Wallet, FeeQuote, int, float, int]],
         amount_minor: int,
         preferred: tuple[ProviderId, ...],
     ) -> list[Candidate]:
         policy = self._policy
         ranked: list[tuple[float, int, Candidate]] = []
         n_pref = len(preferred)
-        for index, wallet, fee, success, latency in eligible:
-            cost = fee.total_fee_minor / amount_minor if amount_minor else 0.0
+        for index, wallet, fee, total_fee, success, latency in eligible:
+            cost = total_fee / amount_minor if amount_minor else 0.0
             if n_pref and wallet.provider in preferred:
                 preference = (n_pref - preferred.index(wallet.provider)) / n_pref
             else:
