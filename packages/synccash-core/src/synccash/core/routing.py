@@ -335,7 +335,7 @@ class Router:
                                 w,
                                 "eliminated",
                                 f"{w.provider} success rate {entry[4]:.2f} is more than "
-                                f"{policy.elimination_gap:.2f} below the best ({floor + policy.elimination_gap:.2f})",
+                                f"{policy.elimination_gap:.2f} below the best ({best:.2f})",
                             )
                         )
                     else:
