@@ -72,7 +72,7 @@ class Container:
     engine: Any = None  # AsyncEngine when SQL is used
     redis: Any = None  # redis.asyncio.Redis when configured
     webhook_http: httpx.AsyncClient | None = None
-    sandbox: Any = None  # the in-process SandboxWorld in embedded mode
+    sandbox: Any = None  # the in-process sandboxes (CombinedApp) in embedded mode
     extras: dict[str, Any] = field(factory=dict)
     _database_check: Callable[[], Awaitable[None]] | None = None
 
@@ -322,15 +322,26 @@ async def _embedded_gateway(
 ) -> tuple[ProviderGateway, Any]:
     """The three sandboxes in-process, reached through httpx's ASGI transport.
 
-    The real client code runs unchanged; callbacks go to PUBLIC_BASE_URL over real HTTP.
+    The real client code runs unchanged; callbacks go to PUBLIC_BASE_URL over real
+    HTTP. The sandboxes ship in synccash-tools (an optional runtime dependency of
+    this package, imported only in embedded mode).
     """
     from synccash.adapters.providers import build_gateway  # noqa: PLC0415
-    from synccash.sandbox import SandboxWorld  # noqa: PLC0415
-    from synccash.sandbox._app import create_combined_app  # noqa: PLC0415
+
+    try:
+        from synccash.sandbox import SandboxWorld, create_combined_app  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - only without synccash-tools installed
+        msg = (
+            "SANDBOX_MODE=embedded needs the provider sandboxes from synccash-tools; "
+            "install it or set SANDBOX_MODE=external with the providers' base URLs"
+        )
+        raise RuntimeError(msg) from exc
 
     callback_http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(5.0)))
     world = SandboxWorld()
     app = create_combined_app(world, http_client=callback_http)
+    await stack.enter_async_context(app.running())
+    stack.push_async_callback(app.aclose)
     clients: dict[ProviderId, httpx.AsyncClient] = {}
     for provider in ProviderId:
         client = httpx.AsyncClient(
@@ -339,7 +350,7 @@ async def _embedded_gateway(
             timeout=http_timeout,
         )
         clients[provider] = await stack.enter_async_context(client)
-    return build_gateway(settings, clients), world
+    return build_gateway(settings, clients), app
 
 
 def _ensure_sqlite_dir(url: str) -> None:

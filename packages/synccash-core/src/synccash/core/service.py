@@ -653,8 +653,8 @@ class LifecycleService:
             await uow.commit()
 
     def _poll_later(self, payment: Payment, attempt: Attempt, now: datetime) -> None:
-        attempt.poll_count += 1
         delay = poll_delay(now - attempt.created_at, attempt.poll_count)
+        attempt.poll_count += 1
         if delay is None:
             payment.record(
                 "attempt.needs_manual_reconciliation", now, "worker", reference=attempt.reference
