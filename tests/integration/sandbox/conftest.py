@@ -91,7 +91,9 @@ async def mtn_url(mtn_sandbox: ProviderSandbox) -> AsyncIterator[str]:
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     """A plain HTTP client."""
-    async with httpx.AsyncClient(timeout=5.0, verify=False) as client:  # noqa: S501 - plain http only
+    # No keep-alive: uvicorn then has no open connection to wait for at shutdown.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=5.0, verify=False, limits=limits) as client:  # noqa: S501
         yield client
 
 

@@ -29,6 +29,7 @@ _MTN_TEST = re.compile(r"^4673312345\d$|^4673312346[0-4]$")
 _INTERNATIONAL = re.compile(r"^233(\d{9})$")
 _NATIONAL = re.compile(r"^0(\d{9})$")
 _NSN = re.compile(r"^(\d{9})$")
+_FOREIGN = re.compile(r"^[1-9]\d{7,14}$")
 
 
 def is_mtn_test_number(number: str) -> bool:
@@ -39,8 +40,9 @@ def is_mtn_test_number(number: str) -> bool:
 def canonical(number: str) -> str | None:
     """The wallet key for a number in any accepted form, or None if it is not one.
 
-    Accepts ``233XXXXXXXXX``, ``+233…``, ``0XXXXXXXXX``, a bare 9-digit NSN and
-    MTN's test numbers (kept as they are).
+    Accepts ``233XXXXXXXXX``, ``+233…``, ``0XXXXXXXXX``, a bare 9-digit NSN, MTN's
+    test numbers and other international numbers (kept as they are: MTN's own
+    sandbox lets any number, e.g. 56733123453, pay; they live on MTN).
     """
     digits = number.strip().removeprefix("+")
     if is_mtn_test_number(digits):
@@ -49,6 +51,8 @@ def canonical(number: str) -> str | None:
         found = pattern.match(digits)
         if found:
             return "233" + found.group(1)
+    if _FOREIGN.match(digits) and not digits.startswith("233"):
+        return digits
     return None
 
 
@@ -59,11 +63,10 @@ def nsn(key: str) -> str:
 
 def network_of(key: str) -> ProviderName | None:
     """The network a number's prefix says it was issued on (numbers are portable)."""
-    if is_mtn_test_number(key):
-        return "mtn"
     if key.startswith("233") and len(key) == 12:
         return PREFIXES.get(key[3:5])
-    return None
+    # MTN's test numbers and other foreign numbers exist only in MTN's sandbox.
+    return "mtn" if key.isdigit() else None
 
 
 @frozen
