@@ -256,7 +256,7 @@ class AirtelTigoClient:
         *,
         credentials: ProviderCredentials,
         base_url: str | None = None,
-        timeout: float | None = None,
+        timeout: float | httpx.Timeout | None = None,
         clock: Clock = time.monotonic,
         currency: str = "GHS",
     ) -> None:

@@ -69,15 +69,17 @@ def build_gateway(
     settings) or one per provider. A client whose own `base_url` is set (e.g.
     an ASGITransport client over the in-process sandbox whose base_url already
     points at that provider) is used with relative paths; otherwise the
-    provider's base URL from settings is prefixed. Timeouts come from
-    `settings.provider_timeout_seconds`.
+    provider's base URL from settings is prefixed. Every request's timeout comes
+    from `settings.provider_timeout_seconds` (connect: at most 5 s).
     """
 
     def pick(provider: ProviderId) -> tuple[httpx.AsyncClient, str | None]:
         client = http if isinstance(http, httpx.AsyncClient) else http[provider]
         return client, ("" if str(client.base_url) else None)
 
-    timeout = settings.provider_timeout_seconds
+    # Per request, so it holds whatever client was injected; connecting may take at most 5 s.
+    seconds = settings.provider_timeout_seconds
+    timeout = httpx.Timeout(seconds, connect=min(5.0, seconds))
     public = settings.public_base_url
     mtn_http, mtn_base = pick(ProviderId.MTN)
     at_http, at_base = pick(ProviderId.AIRTELTIGO)

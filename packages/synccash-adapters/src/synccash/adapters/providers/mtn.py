@@ -198,7 +198,7 @@ class MtnMomoClient:
         target_environment: str,
         public_base_url: str | None = None,
         base_url: str | None = None,
-        timeout: float | None = None,
+        timeout: float | httpx.Timeout | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
         """Wire the client.

@@ -218,7 +218,7 @@ class TelecelCashClient:
         credentials: ProviderCredentials,
         public_base_url: str | None = None,
         base_url: str | None = None,
-        timeout: float | None = None,
+        timeout: float | httpx.Timeout | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
         """Wire the client (`base_url` as for MtnMomoClient: None = credentials, "" = relative).
@@ -229,8 +229,7 @@ class TelecelCashClient:
         self._base = credentials.base_url if base_url is None else base_url
         self._account = credentials.extra.get("merchant_account", "")
         self._prepaid = credentials.extra.get("prepaid_account") or self._account
-        basic = base64.b64encode(f"{credentials.user}:{credentials.secret}".encode()).decode()
-        self._auth = f"Basic {basic}"
+        self._credentials = credentials  # its repr hides the secret
         self._public_base_url = public_base_url
         self._timeout: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         self._clock = clock
@@ -249,8 +248,10 @@ class TelecelCashClient:
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
     ) -> httpx.Response | ProviderOutcome:
+        creds = self._credentials
+        basic = base64.b64encode(f"{creds.user}:{creds.secret}".encode()).decode()
         headers = {
-            "Authorization": self._auth,
+            "Authorization": f"Basic {basic}",
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }
