@@ -79,7 +79,10 @@ async def test_worker_takes_payments_to_confirmed_and_signs_their_webhooks():
         )
         payments = await settle(app, clock, ids)
         with anyio.fail_after(10):
-            while not any(b"payment.confirmed" in r.body for r in receiver.received):  # noqa: ASYNC110 - polls the receiver
+            while (  # noqa: ASYNC110 - polls the receiver and the outbox
+                sum(b"payment.confirmed" in r.body for r in receiver.received) < 3
+                or await app.outbox.fetch_unpublished(100)
+            ):
                 await anyio.sleep(0.01)
         stop.set()
     assert [p.state for p in payments] == [PaymentState.CONFIRMED] * 3

@@ -1,0 +1,172 @@
+"""The worker on the Redis Streams queue: a killed worker's task is redelivered, a wipe is swept."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import anyio
+import attrs
+import pytest
+from attrs import define, field
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from synccash.adapters import bootstrap as bootstrap_module
+from synccash.adapters.bootstrap import Container, memory_container
+from synccash.adapters.memory.clock import ManualClock
+from synccash.adapters.memory.gateway import FakeProviderGateway
+from synccash.adapters.redis.queue import RedisTaskQueue
+from synccash.adapters.redis.ratelimit import RedisLocks
+from synccash.core.commands import InitiatePayment
+from synccash.core.outcomes import ProviderOutcome
+from synccash.core.payment import Payment, PaymentState
+from synccash.core.ports import AttemptRequest
+from synccash.core.routing import Router, RoutingPolicy
+from synccash.worker import run, run_worker
+from synccash.worker.metrics import WorkerMetrics
+
+pytestmark = pytest.mark.integration
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+VISIBILITY_S = 0.3
+
+
+@define
+class HangOnceGateway(FakeProviderGateway):
+    """The fake provider, except the first submit's answer never comes back (the worker hangs)."""
+
+    hung: anyio.Event = field(factory=anyio.Event)
+
+    async def submit(self, request: AttemptRequest) -> ProviderOutcome:
+        """Forward to the fake provider; the first time, hang after it accepted the request."""
+        outcome = await super().submit(request)
+        if not self.hung.is_set():
+            self.hung.set()
+            await anyio.sleep_forever()
+        return outcome
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """The test Redis database, empty."""
+    client = Redis.from_url(REDIS_URL)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
+def redis_container(redis: Redis, gateway: FakeProviderGateway) -> tuple[Container, ManualClock]:
+    """The in-memory container with the task queue and locks on Redis."""
+    clock = ManualClock()
+    app = memory_container(clock=clock, gateway=gateway)
+    queue = RedisTaskQueue(redis, clock=clock, visibility_timeout_s=VISIBILITY_S)
+    payments, lifecycle = bootstrap_module._services(
+        app.settings,
+        uow=app.uow,
+        queue=queue,
+        clock=clock,
+        ids=app.ids,
+        health=app.health,
+        gateway=gateway,
+        risk=app.risk,
+        router=Router(policy=RoutingPolicy(exploration_share=0.0)),
+    )
+    app = attrs.evolve(
+        app, queue=queue, payments=payments, lifecycle=lifecycle, locks=RedisLocks(redis)
+    )
+    return app, clock
+
+
+def command(key: str, payer: str = "0241234567") -> InitiatePayment:
+    """A GHS 25.00 payment from an MTN wallet."""
+    return InitiatePayment(
+        merchant_id="m1",
+        idempotency_key=key,
+        fingerprint=f"fp-{key}",
+        amount="25.00",
+        payer_msisdn=payer,
+        payee_msisdn="0551234567",
+    )
+
+
+async def settle(app: Container, clock: ManualClock, ids: list[str]) -> list[Payment]:
+    """Let the running worker work, moving the clock to each next action, until all are final."""
+    with anyio.fail_after(15):
+        while True:
+            payments = [await app.payments.get("m1", pid) for pid in ids]
+            if all(p.next_action_at is None for p in payments):
+                return payments
+            due = min(p.next_action_at for p in payments if p.next_action_at is not None)
+            if due > clock.now():
+                clock.set(due)
+            await anyio.sleep(0.02)
+
+
+async def test_task_of_a_killed_worker_is_redelivered_and_the_payment_completes_once(redis):
+    """A worker dies mid-submit; another worker finishes the payment with one debit, same reference."""
+    gateway = HangOnceGateway()
+    app, clock = redis_container(redis, gateway)
+    payment_id = (await app.payments.initiate(command("k1"))).payment.id
+    metrics = WorkerMetrics(CollectorRegistry())
+    async with anyio.create_task_group() as doomed:
+        doomed.start_soon(
+            lambda: run_worker(
+                app, concurrency=2, consumer_name="doomed", stop=anyio.Event(), metrics=metrics
+            )
+        )
+        await gateway.hung.wait()
+        doomed.cancel_scope.cancel()  # killed: no ack, no graceful shutdown
+    # The survivor runs the whole worker: the redelivered task finds the payment leased by the
+    # dead worker (next_action_at a few seconds ahead); the sweep picks it up when that passes.
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(
+            lambda: run(
+                app,
+                stop=stop,
+                concurrency=2,
+                consumer_name="survivor",
+                metrics=metrics,
+                scheduler_interval_s=0.02,
+                relay_idle_s=0.02,
+                block_ms=20,
+            )
+        )
+        [payment] = await settle(app, clock, [payment_id])
+        stop.set()
+    assert payment.state is PaymentState.CONFIRMED
+    assert len(gateway.debits()) == 1
+    assert len({r.reference for r in gateway.submits}) == 1  # re-sent with the same reference
+
+
+async def test_redis_flushed_mid_flight_loses_no_payment(redis):
+    """All queued work is wiped from Redis; the scheduler's sweep re-enqueues every payment."""
+    gateway = FakeProviderGateway()
+    app, clock = redis_container(redis, gateway)
+    payers = [f"02412345{60 + i}" for i in range(5)]  # five payers: velocity rules stay quiet
+    ids = [
+        (await app.payments.initiate(command(f"k{i}", p))).payment.id for i, p in enumerate(payers)
+    ]
+    await redis.flushdb()
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(
+            lambda: run(
+                app,
+                stop=stop,
+                concurrency=4,
+                consumer_name="w1",
+                metrics=WorkerMetrics(CollectorRegistry()),
+                scheduler_interval_s=0.02,
+                relay_idle_s=0.02,
+                block_ms=20,
+            )
+        )
+        payments = await settle(app, clock, ids)
+        stop.set()
+    assert [p.state for p in payments] == [PaymentState.CONFIRMED] * 5
+    assert len(gateway.debits()) == 5
