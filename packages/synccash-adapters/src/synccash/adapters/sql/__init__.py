@@ -20,11 +20,18 @@ from synccash.adapters.sql._outbox import (
     SqlWebhookDeliveries,
     WebhookDelivery,
 )
-from synccash.adapters.sql._repository import SqlPaymentRepository, outbox_id
+from synccash.adapters.sql._repository import (
+    CompiledInsert,
+    SqlPaymentRepository,
+    compile_new_payment,
+    new_payment_params,
+    outbox_id,
+)
 from synccash.adapters.sql._risk import SqlRiskContext
 from synccash.adapters.sql._uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 
 __all__ = [
+    "CompiledInsert",
     "DatabaseError",
     "DatabaseUnavailable",
     "DeliveryStatus",
@@ -38,11 +45,13 @@ __all__ = [
     "SqlWebhookDeliveries",
     "WebhookDelivery",
     "check_schema",
+    "compile_new_payment",
     "create_engine_from_settings",
     "downgrade",
     "head_revision",
     "make_engine",
     "migrate",
+    "new_payment_params",
     "outbox_id",
     "schema_drift",
 ]

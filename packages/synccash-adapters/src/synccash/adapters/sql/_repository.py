@@ -6,13 +6,27 @@ All writes go through the unit of work's connection and become visible at its co
 from __future__ import annotations
 
 import builtins
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
-from attrs import define, field
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from attrs import define, field, frozen
+from sqlalchemy import (
+    JSON,
+    Dialect,
+    Insert,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +41,7 @@ from synccash.adapters.sql._mapping import (
     payment_to_row,
 )
 from synccash.adapters.sql._tables import outbox, payment_attempts, payment_events, payments
+from synccash.adapters.sql._types import UtcDateTime, dumps
 from synccash.core.errors import ConcurrencyConflict
 from synccash.core.payment import Attempt, Payment, PaymentEvent, PaymentState
 from synccash.core.ports import DailyRow, PaymentPage, PaymentQuery
@@ -106,14 +121,25 @@ class SqlPaymentRepository:
     # --- writes -----------------------------------------------------------------
     async def add(self, payment: Payment) -> None:
         """Insert a new payment; a duplicate idempotency key (or id) is a ConcurrencyConflict."""
+        entry = self._tracker.track(payment)
+        fresh = payment.new_events[entry.events_written :]
         try:
+            if self._postgres and fresh:
+                # the hot path: payment, attempts, events and outbox rows in one round trip
+                compiled = compile_new_payment(
+                    self._conn.dialect, len(payment.attempts), len(fresh)
+                )
+                await self._conn.exec_driver_sql(
+                    compiled.sql, compiled.bind(new_payment_params(payment, fresh))
+                )
+                entry.events_written += len(fresh)
+                return
             await self._conn.execute(insert(payments), payment_to_row(payment))
         except IntegrityError as exc:
             raise ConcurrencyConflict(
                 f"payment {payment.id} or idempotency key {payment.idempotency_key!r} "
                 f"of merchant {payment.merchant_id} already exists"
             ) from exc
-        entry = self._tracker.track(payment)
         if payment.attempts:
             await self._conn.execute(
                 insert(payment_attempts),
@@ -156,21 +182,7 @@ class SqlPaymentRepository:
         if not fresh:
             return
         await self._conn.execute(insert(payment_events), [event_to_row(e) for e in fresh])
-        await self._conn.execute(
-            insert(outbox),
-            [
-                {
-                    "id": outbox_id(e.payment_id, e.seq),
-                    "payment_id": e.payment_id,
-                    "event_seq": e.seq,
-                    "type": e.type,
-                    "payload": event_payload(payment, e),
-                    "created_at": e.at,
-                    "published_at": None,
-                }
-                for e in fresh
-            ],
-        )
+        await self._conn.execute(insert(outbox), [outbox_row(payment, e) for e in fresh])
         entry.events_written += len(fresh)
 
     # --- reads ------------------------------------------------------------------
@@ -317,6 +329,96 @@ class SqlPaymentRepository:
         for r in event_rows.mappings():
             events[r["payment_id"]].append(event_from_row(r))
         return [payment_from_row(r, attempts[r["id"]], events[r["id"]]) for r in rows]
+
+
+def outbox_row(payment: Payment, event: PaymentEvent) -> dict[str, Any]:
+    """The outbox row announcing one new event."""
+    return {
+        "id": outbox_id(event.payment_id, event.seq),
+        "payment_id": event.payment_id,
+        "event_seq": event.seq,
+        "type": event.type,
+        "payload": event_payload(payment, event),
+        "created_at": event.at,
+        "published_at": None,
+    }
+
+
+def _bound_values(table: Table, prefix: str) -> dict[str, Any]:
+    return {c.name: bindparam(f"{prefix}{c.name}", type_=c.type) for c in table.columns}
+
+
+@functools.cache
+def _new_payment_statement(attempts: int, events: int) -> Insert:
+    """PostgreSQL: one INSERT ... WITH ... writing a new payment and everything hanging off it.
+
+    Data-modifying CTEs run in one statement (one round trip); foreign keys are checked at
+    its end. Built once per shape and cached, so SQLAlchemy reuses the compiled form.
+    """
+    ctes = [insert(payments).values(_bound_values(payments, "p_")).cte("new_payment")]
+    if attempts:
+        rows = [_bound_values(payment_attempts, f"a{i}_") for i in range(attempts)]
+        ctes.append(insert(payment_attempts).values(rows).cte("new_attempts"))
+    rows = [_bound_values(payment_events, f"e{i}_") for i in range(events)]
+    ctes.append(insert(payment_events).values(rows).cte("new_events"))
+    outbox_rows = [_bound_values(outbox, f"o{i}_") for i in range(events)]
+    return insert(outbox).values(outbox_rows).add_cte(*ctes)
+
+
+@frozen
+class CompiledInsert:
+    """A compiled statement, its positional parameter names and the converter to driver values."""
+
+    sql: str
+    names: tuple[str, ...]
+    bind: Callable[[dict[str, Any]], tuple[Any, ...]]
+
+
+_COMPILED: dict[tuple[int, int], CompiledInsert] = {}
+
+
+def compile_new_payment(dialect: Dialect, attempts: int, events: int) -> CompiledInsert:
+    """The compiled hot-path INSERT (PostgreSQL) for a payment with this many attempts/events.
+
+    SQLAlchemy cannot cache-key a multi-row INSERT inside a CTE, so it would recompile
+    the statement on every call (~1 ms). It is compiled once per shape here instead, and
+    the two non-trivial column types are converted by hand, exactly as their binds do.
+    """
+    cached = _COMPILED.get((attempts, events))
+    if cached is not None:
+        return cached
+    compiled = _new_payment_statement(attempts, events).compile(dialect=dialect)
+    types = {b.key: b.type for b in compiled.binds.values()}
+    names = tuple(compiled.positiontup or ())
+    steps = tuple((name, _driver_value(types[name])) for name in names)
+
+    def bind(values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            values[name] if convert is None else convert(values[name]) for name, convert in steps
+        )
+
+    result = CompiledInsert(compiled.string, names, bind)
+    _COMPILED[(attempts, events)] = result
+    return result
+
+
+def _driver_value(type_: Any) -> Callable[[Any], Any] | None:
+    if isinstance(type_, UtcDateTime):
+        return lambda v: None if v is None else v.astimezone(UTC)
+    if isinstance(type_, JSON):
+        return lambda v: None if v is None else dumps(v)
+    return None
+
+
+def new_payment_params(payment: Payment, fresh: Sequence[PaymentEvent]) -> dict[str, Any]:
+    """Named values for compile_new_payment's statement."""
+    params = {f"p_{k}": v for k, v in payment_to_row(payment).items()}
+    for i, attempt in enumerate(payment.attempts):
+        params.update({f"a{i}_{k}": v for k, v in attempt_to_row(payment.id, attempt).items()})
+    for i, event in enumerate(fresh):
+        params.update({f"e{i}_{k}": v for k, v in event_to_row(event).items()})
+        params.update({f"o{i}_{k}": v for k, v in outbox_row(payment, event).items()})
+    return params
 
 
 def daily_row_key(row: DailyRow) -> tuple[str, str]:

@@ -1,0 +1,217 @@
+"""Database benchmark: initiate transactions through the repository vs pgbench, same SQL work.
+
+One initiate = one commit holding a payment row, its first audit event and one outbox row.
+The repository side runs N concurrent asyncio tasks through SqlUnitOfWork on PostgreSQL; the
+pgbench side runs the very statement the repository sends (BEGIN; the one INSERT ... WITH
+writing payment + event + outbox row; COMMIT), prepared, with N clients. So the ratio measures
+what Python, SQLAlchemy and asyncpg cost on top of the database's own work. Both write to a
+throwaway database that this run creates and drops.
+
+    uv run python -m synccash.bench.db [--seconds 10] [--concurrency 32]
+
+Last line: db_initiate_per_s=<n> pgbench_per_s=<m> ratio=<n/m>
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Dialect, text
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from synccash.adapters.sql import (
+    SqlUnitOfWorkFactory,
+    compile_new_payment,
+    make_engine,
+    migrate,
+    new_payment_params,
+)
+from synccash.core.money import Money
+from synccash.core.msisdn import Msisdn
+from synccash.core.payment import Payee, Payment, Wallet
+from synccash.core.providers import ProviderId
+
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+PAYER = Msisdn.parse("0241234567")
+PAYEE = Payee(msisdn=Msisdn.parse("0551234567"))
+WALLETS = (Wallet(ProviderId.MTN, PAYER, Money(50_000)),)
+
+
+def _literal(name: str, value: object) -> str:
+    """An SQL literal pgbench will not mistake for a :variable (colons escaped)."""
+    ids = {
+        "p_id": "('pgb-' || :n)",
+        "e0_payment_id": "('pgb-' || :n)",
+        "o0_payment_id": "('pgb-' || :n)",
+        "p_idempotency_key": "('pgb-key-' || :n)",
+        "o0_id": "md5('pgb-' || :n)",
+    }
+    if name in ids:
+        return ids[name]
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return "now()"
+    escaped = str(value).replace("\\", "\\\\").replace("'", "''").replace(":", "\\x3a")
+    return f"E'{escaped}'"
+
+
+def pgbench_script(dialect: Dialect) -> str:
+    """BEGIN; the repository's own new-payment statement with literal values; END."""
+    sample = new_payment(0)
+    compiled = compile_new_payment(dialect, 0, len(sample.new_events))
+    values = compiled.bind(new_payment_params(sample, sample.new_events))
+    by_position = {
+        i + 1: _literal(n, v) for i, (n, v) in enumerate(zip(compiled.names, values, strict=True))
+    }
+    body = re.sub(r"\$(\d+)", lambda m: by_position[int(m.group(1))], compiled.sql)
+    return f"\\set n random(1, 9000000000000000000)\nBEGIN;\n{body};\nEND;\n"
+
+
+def new_payment(n: int) -> Payment:
+    """A fresh payment as the initiate use-case builds it."""
+    now = datetime.now(UTC)
+    return Payment.initiate(
+        payment_id=str(uuid.uuid4()),
+        merchant_id="bench-merchant",
+        amount=Money(1250),
+        payer=PAYER,
+        wallets=WALLETS,
+        payee=PAYEE,
+        now=now,
+        expires_at=now + timedelta(minutes=15),
+        description="Order 123",
+        reference="order-123",
+        metadata={"order": 123},
+        webhook_url="https://merchant.example/hooks",
+        idempotency_key=f"key-{n}",
+        fingerprint="fp",
+    )
+
+
+async def repository_rate(url: str, seconds: float, concurrency: int) -> float:
+    """Initiates per second through SqlUnitOfWork with `concurrency` tasks."""
+    engine = make_engine(url, pool_size=concurrency, max_overflow=0)
+    factory = SqlUnitOfWorkFactory(engine)
+    counter = itertools.count()
+    done = 0
+
+    async def one() -> None:
+        async with factory() as uow:
+            await uow.payments.add(new_payment(next(counter)))
+            await uow.commit()
+
+    # warm up: open the pool's connections and prepare the statements on each
+    await asyncio.gather(*(one() for _ in range(concurrency * 4)))
+
+    async def worker(deadline: float) -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await one()
+            done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(start + seconds) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    await engine.dispose()
+    return done / elapsed
+
+
+def pgbench_rate(url: str, seconds: float, concurrency: int) -> float:
+    """Transactions per second of the equivalent SQL under pgbench (prepared statements)."""
+    pgbench = shutil.which("pgbench")
+    if pgbench is None:
+        raise SystemExit("pgbench is not installed (apt-get install postgresql-client)")
+    parsed = make_url(url)
+    env = {**os.environ, "PGPASSWORD": parsed.password or ""}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "initiate.sql"
+        dialect: Dialect = postgresql_asyncpg.dialect()  # type: ignore[no-untyped-call]
+        script.write_text(pgbench_script(dialect))
+        result = subprocess.run(
+            [
+                pgbench,
+                "-n",
+                "-M",
+                "prepared",
+                "-c",
+                str(concurrency),
+                "-j",
+                "2",
+                "-T",
+                str(round(seconds)),
+                "-f",
+                str(script),
+                "-h",
+                parsed.host or "127.0.0.1",
+                "-p",
+                str(parsed.port or 5432),
+                "-U",
+                parsed.username or "postgres",
+                str(parsed.database),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
+    if result.returncode != 0 or match is None:
+        raise SystemExit(f"pgbench failed:\n{result.stdout}\n{result.stderr}")
+    return float(match.group(1))
+
+
+async def _admin(url: str, sql: str) -> None:
+    admin = create_async_engine(
+        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await admin.dispose()
+
+
+def main() -> None:
+    """Create a throwaway database, run both sides, print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    name = f"synccash_bench_{uuid.uuid4().hex[:8]}"
+    url = make_url(args.url).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_admin(args.url, f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(migrate(url))
+        db_rate = asyncio.run(repository_rate(url, args.seconds, args.concurrency))
+        print(f"repository: {db_rate:.0f} initiates/s ({args.concurrency} tasks)")
+        pg_rate = pgbench_rate(url, args.seconds, args.concurrency)
+        print(f"pgbench:    {pg_rate:.0f} tx/s ({args.concurrency} clients)")
+    finally:
+        asyncio.run(_admin(args.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    print(
+        f"db_initiate_per_s={db_rate:.0f} pgbench_per_s={pg_rate:.0f} ratio={db_rate / pg_rate:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
