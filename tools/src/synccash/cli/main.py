@@ -2,7 +2,7 @@
 
 import typer
 
-from synccash.cli import pay, route, tokens
+from synccash.cli import pay, route, run, tokens
 from synccash.cli._errors import ErrorMappingGroup
 
 app = typer.Typer(
@@ -21,3 +21,27 @@ app.add_typer(tokens.app)
 app.add_typer(pay.app)
 app.add_typer(pay.report_app)
 app.add_typer(route.app)
+
+_SERVE_EPILOG = (
+    "Examples:\n\n  synccash serve\n\n  synccash serve --host 0.0.0.0 --port 8080\n\n"
+    "  DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/synccash REDIS_URL=redis://127.0.0.1:6379/0 "
+    "synccash serve"
+)
+app.command("serve", epilog=_SERVE_EPILOG)(run.serve)
+app.command(
+    "api",
+    epilog="Examples:\n\n  synccash api --host 0.0.0.0 --port 8000\n\n  synccash api --workers 2",
+)(run.api)
+app.command(
+    "worker",
+    epilog="Examples:\n\n  synccash worker --concurrency 16\n\n  synccash worker --metrics-port 9100",
+)(run.worker)
+app.command(
+    "migrate",
+    epilog=(
+        "Examples:\n\n  synccash migrate\n\n  synccash migrate --revision head\n\n"
+        "  synccash migrate --downgrade base"
+    ),
+)(run.migrate)
+app.add_typer(run.sandbox_app)
+app.command("bench", epilog="Examples:\n\n  synccash bench\n\n  synccash bench core db")(run.bench)

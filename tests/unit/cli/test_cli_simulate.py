@@ -1,0 +1,105 @@
+"""`synccash route simulate`: the command, its outputs and the shipped scenarios."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from synccash.cli.main import app
+from synccash.cli.simulate import load_scenario, simulate
+
+SCENARIOS = Path(__file__).resolve().parents[3] / "tools" / "scenarios"
+OUTAGE = SCENARIOS / "mtn-outage-midday.yaml"
+POLICIES = ["synccash", "cheapest-only", "mtn-only", "round-robin", "cheapest+failover"]
+
+
+def test_simulate_prints_the_comparison_and_writes_a_png(runner, env, tmp_path):
+    """A small run prints one row per policy and a verdict line, and --chart writes a PNG."""
+    chart = tmp_path / "out.png"
+    result = runner.invoke(
+        app,
+        [
+            "route",
+            "simulate",
+            str(OUTAGE),
+            "--payments",
+            "150",
+            "--seed",
+            "3",
+            "--chart",
+            str(chart),
+        ],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    for name in POLICIES:
+        assert name in result.stdout
+    assert "the best baseline" in result.stdout
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_json_has_every_policy_with_counts_that_add_up(runner, env):
+    """--json: confirmed + failures = payments for every policy, on the same payments."""
+    result = runner.invoke(
+        app, ["route", "simulate", str(OUTAGE), "--payments", "120", "--json"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert [p["policy"] for p in body["policies"]] == POLICIES
+    for policy in body["policies"]:
+        assert policy["confirmed"] + sum(policy["failures"].values()) == policy["payments"]
+        assert policy["payments"] + policy["blocked_by_risk"] == 120
+    assert len({p["payments"] for p in body["policies"]}) == 1
+
+
+def test_same_seed_same_result_different_seed_different_payments():
+    """Runs are reproducible from the seed."""
+    scenario = load_scenario(OUTAGE)
+    first = simulate(scenario, payments=80, seed=5).explain()
+    again = simulate(scenario, payments=80, seed=5).explain()
+    other = simulate(scenario, payments=80, seed=6).explain()
+    assert first == again
+    assert first != other
+
+
+def test_single_attempt_baselines_never_fail_over_and_synccash_does_on_outage():
+    """Only policies that may fail over do; SyncCash fails over during MTN's outage."""
+    result = simulate(load_scenario(OUTAGE), payments=600)
+    for name in ("cheapest-only", "mtn-only", "round-robin"):
+        assert result.by_name(name).failovers == 0
+        assert result.by_name(name).attempts <= result.by_name(name).payments
+    assert result.by_name("synccash").failovers > 0
+
+
+def test_mtn_only_confirms_nothing_during_the_mtn_outage():
+    """The outage window of the scenario is honoured by the simulated world."""
+    result = simulate(load_scenario(OUTAGE), payments=480, buckets=24)
+    mtn_only = result.by_name("mtn-only")
+    # the outage is hours 6.0-7.5 of 12: buckets 12, 13 and 14 of 24 lie fully inside
+    assert [mtn_only.buckets[i].confirmed for i in (12, 13, 14)] == [0, 0, 0]
+    assert mtn_only.buckets[2].confirmed > 0
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_scenario_loads_and_runs(path):
+    """Each example scenario is valid and routes payments."""
+    result = simulate(load_scenario(path), payments=60)
+    assert result.by_name("synccash").payments > 0
+
+
+def test_missing_scenario_file_is_exit_2(runner, env, tmp_path):
+    """A path that does not exist is a usage error, not a traceback."""
+    result = runner.invoke(app, ["route", "simulate", str(tmp_path / "nope.yaml")], env=env)
+    assert result.exit_code == 2
+    assert "cannot read scenario" in result.stderr
+
+
+def test_invalid_scenario_names_the_bad_key(runner, env, tmp_path):
+    """A bad value in the YAML is reported with its path in the document."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("providers:\n  mtn:\n    success: [[0, 1.7]]\n", encoding="utf-8")
+    result = runner.invoke(app, ["route", "simulate", str(bad)], env=env)
+    assert result.exit_code == 2
+    assert "providers.mtn.success[0] value: must be between 0 and 1" in result.stderr
