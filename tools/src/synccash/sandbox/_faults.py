@@ -81,6 +81,7 @@ class Faults:
         for name, value in changes.items():
             if name in _RATES and not 0 <= float(value) <= 1:
                 raise SandboxError(f"{name} must be within [0, 1], got {value!r}")
+        for name, value in changes.items():
             setattr(self, name, value)
         if changes.get("seed") is not None:
             self._rng.seed(changes["seed"])

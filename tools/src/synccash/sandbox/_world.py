@@ -23,7 +23,7 @@ def _generated_name(key: str) -> tuple[str, str]:
     return _GIVEN[digest[0] % len(_GIVEN)], _FAMILY[digest[1] % len(_FAMILY)]
 
 
-class SandboxError(Exception):
+class SandboxError(ValueError):
     """A sandbox-level misuse (bad number, unknown provider)."""
 
 
