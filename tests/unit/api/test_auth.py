@@ -155,3 +155,17 @@ def test_wrong_issuer_is_rejected(settings):
     with pytest.raises(AuthError) as caught:
         principal_from_header(settings, f"Bearer {token}")
     assert caught.value.status == 401
+
+
+def test_token_cache_rechecks_expiry(settings):
+    """A cached token stops working once it expires; other tokens are verified afresh."""
+    from synccash.api.auth import TokenCache
+
+    cache = TokenCache()
+    token = mint_token(settings, "m-1", ["payments:read"], ttl_seconds=60)
+    first = principal_from_header(settings, f"Bearer {token}", cache)
+    assert principal_from_header(settings, f"Bearer {token}", cache) is first
+    cache.put(settings.jwt_secret_key, token, first, expires=0.0)
+    with pytest.raises(AuthError):
+        principal_from_header(settings, "Bearer not-a-jwt", cache)
+    assert cache.get(settings.jwt_secret_key, token) is None

@@ -74,16 +74,53 @@ def mint_token(
     return jwt.encode(claims, settings.jwt_secret_key, algorithm=ALGORITHM)
 
 
-def principal_from_header(settings: Settings, authorization: str | None) -> Principal:
+class TokenCache:
+    """Recently verified tokens -> (principal, exp), so a merchant's token is verified once.
+
+    Only successful verifications are kept, keyed by the exact token string and the
+    signing key; expiry is re-checked on every hit. Bounded: cleared when full.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        """An empty cache."""
+        self._max = max_entries
+        self._entries: dict[tuple[str, str], tuple[Principal, float]] = {}
+
+    def get(self, key: str, token: str) -> Principal | None:
+        """The principal for a still-valid cached token."""
+        hit = self._entries.get((key, token))
+        if hit is None:
+            return None
+        principal, expires = hit
+        if time.time() >= expires:
+            del self._entries[(key, token)]
+            return None
+        return principal
+
+    def put(self, key: str, token: str, principal: Principal, expires: float) -> None:
+        """Remember a verified token until `expires` (epoch seconds)."""
+        if len(self._entries) >= self._max:
+            self._entries.clear()
+        self._entries[(key, token)] = (principal, expires)
+
+
+def principal_from_header(
+    settings: Settings, authorization: str | None, cache: TokenCache | None = None
+) -> Principal:
     """Verify an `Authorization: Bearer <jwt>` header value, or raise a 401 AuthError."""
     if not authorization:
         raise AuthError(401, "missing_token", "send Authorization: Bearer <token>")
     scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise AuthError(401, "invalid_token", "the Authorization header must be 'Bearer <token>'")
+    if cache is not None:
+        cached = cache.get(settings.jwt_secret_key, token)
+        if cached is not None:
+            return cached
     try:
         claims = jwt.decode(
-            token.strip(),
+            token,
             settings.jwt_secret_key,
             algorithms=[ALGORITHM],
             options={"require": ["exp"]},
@@ -99,7 +136,10 @@ def principal_from_header(settings: Settings, authorization: str | None) -> Prin
         raise AuthError(401, "invalid_token", "the token names no merchant")
     raw_scope = claims.get("scope", "")
     scopes = frozenset(raw_scope.split()) if isinstance(raw_scope, str) else frozenset()
-    return Principal(merchant.strip(), scopes)
+    principal = Principal(merchant.strip(), scopes)
+    if cache is not None:
+        cache.put(settings.jwt_secret_key, token, principal, float(claims["exp"]))
+    return principal
 
 
 __all__ = [
@@ -107,6 +147,7 @@ __all__ = [
     "AuthError",
     "Principal",
     "Scope",
+    "TokenCache",
     "mint_token",
     "principal_from_header",
 ]

@@ -16,6 +16,7 @@ from litestar.params import SkipValidation
 from synccash.adapters.coordination import Locks, RateLimiter
 from synccash.adapters.memory.ratelimit import MemoryLocks, MemoryRateLimiter
 from synccash.adapters.settings import Settings
+from synccash.api.auth import TokenCache
 from synccash.api.observability import ApiMetrics
 from synccash.core.commands import DailyReport, InitiatePayment, InitiateResult, QuoteRequest
 from synccash.core.fraud import RiskAssessment
@@ -113,6 +114,7 @@ class ApiContext:
 
     settings: Settings
     metrics: ApiMetrics = field(factory=ApiMetrics)
+    tokens: TokenCache = field(factory=TokenCache)
     bound: ApiContainer | None = None
     locks_override: Locks | None = None
     rate_limiter_override: RateLimiter | None = None

@@ -34,7 +34,9 @@ def requires(scope: Scope, *, idempotency_key: bool = False) -> Guard:
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         context = api_context(connection)
-        principal = principal_from_header(context.settings, connection.headers.get("authorization"))
+        principal = principal_from_header(
+            context.settings, connection.headers.get("authorization"), context.tokens
+        )
         connection.scope["state"]["merchant_id"] = principal.merchant_id
         connection.scope["state"]["principal"] = principal
         wait = await context.rate_limiter.acquire(f"merchant:{principal.merchant_id}")

@@ -1,0 +1,310 @@
+"""bench-api: POST /api/v1/payments/initiate against the real app (uvicorn, PostgreSQL, Redis).
+
+Starts the API with uvicorn in a subprocess on a fresh PostgreSQL database and
+Redis db 14, then drives it from a second process with a small keep-alive HTTP/1.1
+load generator on loopback (raw asyncio sockets: the generator must cost less CPU
+than the server on a 2-core machine). Two phases:
+
+- saturation: N connections as fast as they go -> requests/s;
+- paced: a fixed open-loop rate (default 300 req/s) -> p50/p99 latency.
+
+Every request has its own Idempotency-Key, so every one creates and commits a payment.
+The last line is `initiate_rps=<saturation> p50_ms=<paced p50> p99_ms=<paced p99> rss_mb=<API RSS>`.
+
+    uv run python -m synccash.bench.api [--seconds 10] [--connections 64] [--rate 300] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from synccash.adapters.settings import Settings
+from synccash.adapters.sql import migrate
+from synccash.api.auth import mint_token
+
+PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+BENCH_DB = "synccash_bench_api"
+SECRET = "bench-secret-key-long-enough-for-hs256-" + "z" * 24
+PATH = "/api/v1/payments/initiate"
+BODY = json.dumps(
+    {
+        "amount": "12.50",
+        "currency": "GHS",
+        "payer": {
+            "msisdn": "0241234567",
+            "wallets": [
+                {"provider": "mtn", "msisdn": "0241234567", "balance": "500.00"},
+                {"provider": "telecel", "msisdn": "0201234567"},
+            ],
+        },
+        "payee": {"msisdn": "0551234567"},
+        "description": "bench",
+        "reference": "bench",
+        "metadata": {},
+    },
+    separators=(",", ":"),
+).encode()
+
+
+# --------------------------------------------------------------------------- setup
+async def _admin(statement: str) -> None:
+    engine = create_async_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _fresh_database() -> str:
+    await _admin(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    await _admin(f'CREATE DATABASE "{BENCH_DB}"')
+    url = make_url(PG_BASE).set(database=BENCH_DB).render_as_string(hide_password=False)
+    await migrate(url)
+    return url
+
+
+def _flush_redis() -> None:
+    from redis import Redis  # noqa: PLC0415 - sync client only for setup
+
+    client = Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _env(database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "JWT_SECRET_KEY": SECRET,
+        "RATE_LIMIT_BURST": "1000000",
+        "RATE_LIMIT_PER_SECOND": "1000000",
+        "SANDBOX_MODE": "external",  # initiate never calls a provider
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+    }
+
+
+def _start_api(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "synccash.api:create_app_from_settings",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _wait_ready(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if (
+                httpx.get(f"http://127.0.0.1:{port}/api/v1/health/ready", timeout=2).status_code
+                == 200
+            ):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the API did not become ready")
+
+
+def _rss_mb(pid: int) -> float:
+    """RSS of the server and its children (uvicorn workers), in MB."""
+    total_kb = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for one in pids:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except FileNotFoundError:
+            continue
+    return total_kb / 1024
+
+
+# --------------------------------------------------------------------------- load generator
+def _request(port: int, token: str, key: str) -> bytes:
+    head = (
+        f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {token}\r\nIdempotency-Key: {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n"
+    )
+    return head.encode() + BODY
+
+
+async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes) -> int:
+    writer.write(payload)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _load(
+    port: int, token: str, seconds: float, connections: int, rate: float | None
+) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    counter = 0
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    started = time.perf_counter()
+    stop = started + seconds
+    interval = connections / rate if rate else 0.0
+
+    async def worker(n: int) -> None:
+        nonlocal counter
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        next_at = started + (n * interval / connections if rate else 0.0)
+        try:
+            while True:
+                if rate:
+                    # open loop: requests are due at fixed times; latency counts from that time
+                    now = time.perf_counter()
+                    if next_at > now:
+                        await asyncio.sleep(next_at - now)
+                    due = next_at
+                    next_at += interval
+                else:
+                    due = time.perf_counter()
+                if due >= stop:
+                    return
+                counter += 1
+                status = await _one(reader, writer, _request(port, token, f"{run}-{counter}"))
+                latencies.append(time.perf_counter() - due)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker(n) for n in range(connections)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return (
+            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
+        )
+
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
+
+
+def _drive(
+    port: int, token: str, seconds: float, connections: int, rate: float | None
+) -> dict[str, Any]:
+    """Run the load generator in its own process and return its numbers."""
+    args = json.dumps([port, token, seconds, connections, rate])
+    out = subprocess.run(
+        [sys.executable, "-m", "synccash.bench.api", "--load", args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --------------------------------------------------------------------------- main
+def main() -> None:
+    """Run the benchmark and print the summary line last."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rate", type=float, default=300.0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        port, token, seconds, connections, rate = json.loads(args.load)
+        print(json.dumps(asyncio.run(_load(port, token, seconds, connections, rate))))
+        return
+
+    database_url = asyncio.run(_fresh_database())
+    _flush_redis()
+    env = _env(database_url)
+    settings = Settings.from_env(env)
+    token = mint_token(settings, "bench-merchant", ["payments:write"], ttl_seconds=3600)
+    port = _free_port()
+    server = _start_api(env, port, args.workers)
+    try:
+        _wait_ready(port)
+        _drive(port, token, 2.0, 16, None)  # warm-up: pools, caches, JIT-free but lazy imports
+        saturated = _drive(port, token, args.seconds, args.connections, None)
+        print(f"saturation ({args.connections} connections): {json.dumps(saturated)}")
+        paced = _drive(port, token, args.seconds, 32, args.rate)
+        print(f"paced ({args.rate:.0f} req/s offered): {json.dumps(paced)}")
+        rss = _rss_mb(server.pid)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+    print(
+        f"initiate_rps={saturated['rps']:.0f} p50_ms={paced['p50_ms']:.1f} "
+        f"p99_ms={paced['p99_ms']:.1f} rss_mb={rss:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
