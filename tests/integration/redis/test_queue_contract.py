@@ -175,3 +175,16 @@ async def test_stats_count_ready_in_flight_and_delayed(qut: QueueUnderTest):
     await qut.queue.consume("c1", count=1)
     stats = await qut.queue.stats()
     assert (stats.ready, stats.in_flight, stats.delayed, stats.dead) == (2, 1, 1, 0)
+
+
+async def test_dead_letters_can_be_requeued(qut: QueueUnderTest):
+    """After the cause is fixed, dead letters go back on the queue as fresh tasks."""
+    await qut.queue.enqueue(advance("pay_poison"))
+    for _ in range(2):
+        await qut.queue.consume("c1")
+        await qut.expire()
+    assert await qut.queue.consume("c1") == []
+    assert await qut.queue.requeue_dead_letters() == 1
+    [again] = await qut.queue.consume("c1")
+    assert (again.task.payment_id, again.deliveries) == ("pay_poison", 1)
+    assert (await qut.queue.stats()).dead == 0

@@ -78,6 +78,10 @@ class ConsumableTaskQueue(Protocol):
         """Call `listener` for every task moved to the dead letters."""
         ...
 
+    async def requeue_dead_letters(self, limit: int = 100) -> int:
+        """Put up to `limit` dead letters back on the queue (after fixing the cause); how many."""
+        ...
+
 
 class RateLimiter(Protocol):
     """A token bucket per key (e.g. a merchant id)."""

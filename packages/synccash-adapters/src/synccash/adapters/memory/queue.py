@@ -149,6 +149,13 @@ class MemoryTaskQueue:
             dead=len(self.dead_letters),
         )
 
+    async def requeue_dead_letters(self, limit: int = 100) -> int:
+        """Put up to `limit` dead letters back on the queue as fresh tasks; how many."""
+        revived, self.dead_letters = self.dead_letters[:limit], self.dead_letters[limit:]
+        for dead in revived:
+            await self.enqueue(dead.task)
+        return len(revived)
+
     def on_dead_letter(self, listener: DeadLetterListener) -> None:
         """Call `listener` for every task moved to the dead letters."""
         self._listeners.append(listener)

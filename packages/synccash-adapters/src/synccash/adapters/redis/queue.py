@@ -257,6 +257,19 @@ class RedisTaskQueue:
             )
         return out
 
+    async def requeue_dead_letters(self, limit: int = 100) -> int:
+        """Put up to `limit` dead letters back on the stream as fresh tasks; how many.
+
+        Not atomic with a concurrent requeue: at worst a task runs twice, which the idempotent
+        handlers absorb.
+        """
+        dead = await self.dead_letters(limit)
+        if not dead:
+            return 0
+        await self.enqueue_many([(d.task, None) for d in dead])
+        await self.redis.xdel(self.dead_key, *[d.id for d in dead])
+        return len(dead)
+
     def on_dead_letter(self, listener: DeadLetterListener) -> None:
         """Call `listener` for every task moved to the dead letters."""
         self._listeners.append(listener)
