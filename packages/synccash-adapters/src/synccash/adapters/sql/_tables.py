@@ -76,7 +76,13 @@ payments = Table(
     Column("next_action_at", UtcDateTime),
     UniqueConstraint("merchant_id", "idempotency_key", name="uq_payments_merchant_idempotency"),
 )
-Index("ix_payments_merchant_created", payments.c.merchant_id, payments.c.created_at.desc())
+# newest-first listing with the (created_at, id) keyset cursor
+Index(
+    "ix_payments_merchant_created",
+    payments.c.merchant_id,
+    payments.c.created_at.desc(),
+    payments.c.id.desc(),
+)
 Index("ix_payments_payer_created", payments.c.payer, payments.c.created_at)
 Index("ix_payments_payee_created", payments.c.payee_key, payments.c.created_at)
 Index(

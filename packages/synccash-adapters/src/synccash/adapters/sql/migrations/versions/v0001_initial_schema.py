@@ -122,7 +122,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_payments_merchant_created",
         "payments",
-        ["merchant_id", sa.literal_column("created_at DESC")],
+        ["merchant_id", sa.literal_column("created_at DESC"), sa.literal_column("id DESC")],
         unique=False,
     )
     op.create_index("ix_payments_payee_created", "payments", ["payee_key", "created_at"])
