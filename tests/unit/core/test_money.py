@@ -34,6 +34,19 @@ def test_parse_rejects_non_strings(bad):
         Money.parse(bad)
 
 
+@pytest.mark.parametrize("bad", ["\u0661\u0662", "1\u0662.50", "12.\u0665\u0660", "\uff11\uff12"])
+def test_parse_rejects_non_ascii_digits(bad):
+    """Other scripts' digits are refused, not silently converted by int()."""
+    with pytest.raises(InvalidAmount):
+        Money.parse(bad)
+
+
+def test_money_rejects_bool_minor_units():
+    """True is not one pesewa."""
+    with pytest.raises(InvalidAmount):
+        Money(minor=True)
+
+
 def test_more_than_two_decimals_says_so():
     """The error names the actual problem."""
     with pytest.raises(InvalidAmount, match="more than 2 decimal"):

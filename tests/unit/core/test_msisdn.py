@@ -34,6 +34,26 @@ def test_rejects_non_ghana_mobile(bad):
         Msisdn.parse(bad)
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "024123456\u0667",
+        "\u0660\u0662\u0664\u0661\u0662\u0663\u0664\u0665\u0666\u0667",
+        "2\u0664\u0661234567",
+    ],
+)
+def test_rejects_non_ascii_digits(bad):
+    """Other scripts' digits are refused rather than stored in the MSISDN."""
+    with pytest.raises(InvalidMsisdn):
+        Msisdn.parse(bad)
+
+
+@pytest.mark.parametrize("raw", ["+0241234567", " 0241234567 ", "00241234567", "+233-24-123-4567"])
+def test_less_common_forms_take_the_full_path(raw):
+    """Forms outside the fast path still normalise the same way."""
+    assert Msisdn.parse(raw).e164 == "233241234567"
+
+
 def test_rejects_non_string():
     """An int is not a phone number (leading zeros would be lost)."""
     with pytest.raises(InvalidMsisdn):

@@ -12,7 +12,12 @@ from synccash.core.errors import CurrencyMismatch, InvalidAmount, UnsupportedCur
 #: Currencies SyncCash settles in, with their number of minor-unit digits.
 SUPPORTED_CURRENCIES: Final[dict[str, int]] = {"GHS": 2}
 
-_AMOUNT_RE: Final = re.compile(r"^(?P<units>\d{1,15})(?:\.(?P<frac>\d{1,2}))?$")
+# ASCII digits only: `\d` would also admit other scripts' digits, which int() then
+# silently converts.
+_AMOUNT_RE: Final = re.compile(r"(?P<units>[0-9]{1,15})(?:\.(?P<frac>[0-9]{1,2}))?")
+_TOO_PRECISE_RE: Final = re.compile(r"[0-9]+\.[0-9]{3,}")
+_MAX_UNITS_DIGITS: Final = 15
+_PAD: Final = ("00", "0", "")  # right-pads 0, 1 or 2 decimals to pesewas
 
 
 def check_currency(currency: str) -> str:
@@ -44,8 +49,10 @@ class Money:
     currency: str = "GHS"
 
     def __attrs_post_init__(self) -> None:
-        _check_minor(self.minor)
-        check_currency(self.currency)
+        # Hot path: a plain int in GHS needs no further checks (type() excludes bool).
+        if type(self.minor) is not int or self.currency != "GHS":
+            _check_minor(self.minor)
+            check_currency(self.currency)
 
     @classmethod
     def parse(cls, text: object, currency: str = "GHS") -> Money:
@@ -54,6 +61,17 @@ class Money:
         Rejects floats, negatives, more than two decimals, exponents, NaN/inf,
         thousands separators and anything that is not a plain decimal string.
         """
+        if type(text) is str and currency == "GHS":
+            # Fast path: an already-clean decimal string (the API's usual input).
+            # str methods beat a regex match here; isascii() keeps other scripts' digits out.
+            units, dot, frac = text.partition(".")
+            if (
+                units.isdigit()
+                and units.isascii()
+                and len(units) <= _MAX_UNITS_DIGITS
+                and (not dot or (frac.isdigit() and frac.isascii() and len(frac) <= 2))
+            ):
+                return cls(int(units + frac + _PAD[len(frac)]), currency)
         check_currency(currency)
         if isinstance(text, bool) or not isinstance(text, str | int):
             raise InvalidAmount(
@@ -62,9 +80,9 @@ class Money:
         raw = str(text).strip()
         if raw.startswith("-"):
             raise InvalidAmount(f"amount must not be negative, got {raw!r}")
-        match = _AMOUNT_RE.match(raw)
+        match = _AMOUNT_RE.fullmatch(raw)
         if match is None:
-            if re.match(r"^\d+\.\d{3,}$", raw):
+            if _TOO_PRECISE_RE.fullmatch(raw):
                 raise InvalidAmount(f"amount {raw!r} has more than 2 decimal places")
             raise InvalidAmount(f'amount {raw!r} is not a decimal number such as "12.50"')
         frac = (match.group("frac") or "").ljust(2, "0")

@@ -18,7 +18,11 @@ from synccash.core.providers import ProviderId
 _SEPARATORS: Final = re.compile(r"[\s\-().]")
 # Hard rule from the domain reference: after normalisation the national form
 # must be 0[25]XXXXXXXX; libphonenumber decides the finer mobile ranges.
-_NSN_RE: Final = re.compile(r"^[25]\d{8}$")
+# ASCII digits only (`\d` and str.isdigit() also admit other scripts' digits).
+_NSN_RE: Final = re.compile(r"[25][0-9]{8}")
+# The common clean forms in one match (fast path); anything else takes the
+# step-by-step path below, which also words the error.
+_CLEAN_RE: Final = re.compile(r"(?:\+233|00233|233|0)?([25][0-9]{8})")
 
 #: NSN two-digit prefix -> network that originally issued the range.
 PREFIX_HINTS: Final[dict[str, ProviderId]] = {
@@ -37,6 +41,12 @@ class Msisdn:
     @classmethod
     def parse(cls, raw: object) -> Msisdn:
         """Normalise 0241234567, 241234567, 233241234567, +233 24 123 4567 or 00233…."""
+        if type(raw) is str:
+            clean = _CLEAN_RE.fullmatch(raw) or _CLEAN_RE.fullmatch(_SEPARATORS.sub("", raw))
+            if clean is not None:
+                nsn = clean.group(1)
+                if nsn[:2] in PREFIX_HINTS:
+                    return cls("233" + nsn)
         if not isinstance(raw, str):
             raise InvalidMsisdn(f"phone number must be a string, got {type(raw).__name__}")
         text = _SEPARATORS.sub("", raw.strip())
@@ -44,7 +54,7 @@ class Msisdn:
             text = text[1:]
         elif text.startswith("00"):
             text = text[2:]
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise InvalidMsisdn(f"{raw!r} is not a phone number (digits only)")
         if len(text) == 12 and text.startswith("233"):
             nsn = text[3:]
@@ -56,7 +66,7 @@ class Msisdn:
             raise InvalidMsisdn(
                 f"{raw!r} is not a Ghana mobile number (expected e.g. 0241234567 or 233241234567)"
             )
-        if not _NSN_RE.match(nsn):
+        if not _NSN_RE.fullmatch(nsn):
             raise InvalidMsisdn(f"{raw!r} is not a Ghana mobile number (must start 02x or 05x)")
         if nsn[:2] not in PREFIX_HINTS:
             raise InvalidMsisdn(

@@ -23,6 +23,9 @@ class ProviderId(enum.StrEnum):
         """Parse a provider name (case-insensitive, a few well-known aliases)."""
         if isinstance(value, ProviderId):
             return value
+        exact = _EXACT.get(value) if type(value) is str else None
+        if exact is not None:  # fast path: an exact name or alias, no exception
+            return exact
         if not isinstance(value, str):
             raise UnknownProvider(f"provider must be a string, got {type(value).__name__}")
         key = value.strip().lower()
@@ -48,6 +51,11 @@ _ALIASES: Final = {
     "vodafone": "telecel",
     "voda": "telecel",
     "momo": "mtn",
+}
+#: Exact (already lower-case, unpadded) names and aliases -> provider.
+_EXACT: Final[dict[str, ProviderId]] = {
+    **{p.value: p for p in ProviderId},
+    **{alias: ProviderId(name) for alias, name in _ALIASES.items()},
 }
 _DISPLAY: Final = {
     ProviderId.MTN: "MTN MoMo",
