@@ -156,7 +156,7 @@ async def test_shutdown_timeout_leaves_the_task_for_redelivery(registry):
         tg.start_soon(
             lambda: run_worker(
                 host,
-                concurrency=2,
+                concurrency=1,  # every slot busy: stop must still be noticed
                 consumer_name="w1",
                 stop=stop,
                 metrics=WorkerMetrics(registry),

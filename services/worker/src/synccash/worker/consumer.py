@@ -99,8 +99,7 @@ async def run_worker(
         m.tasks_processed.labels(kind).inc()
 
     async with anyio.create_task_group() as handlers:
-        while not stop.is_set():
-            await slots.acquire()
+        while await _acquire_unless_stopped(slots, stop):
             free = 1
             while free < concurrency and slots.value > 0:  # take every free slot at once
                 await slots.acquire()
@@ -126,6 +125,18 @@ async def run_worker(
         if grace.cancelled_caught:
             log.warning("shutdown_timeout_unacked_left_for_redelivery")
             handlers.cancel_scope.cancel()
+
+
+async def _acquire_unless_stopped(slots: anyio.Semaphore, stop: anyio.Event) -> bool:
+    """Wait for a free handler slot; False as soon as `stop` is set (even if all are busy)."""
+    while not stop.is_set():
+        with anyio.move_on_after(0.1):
+            await slots.acquire()
+            if stop.is_set():
+                slots.release()
+                return False
+            return True
+    return False
 
 
 def _on_dead_letter(metrics: WorkerMetrics, dead: DeadLetter) -> None:
