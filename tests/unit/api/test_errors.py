@@ -107,3 +107,26 @@ async def test_idempotency_key_too_long_is_400(client, auth):
     """Keys are at most 255 characters."""
     response = await client.post(URL, json=initiate_body(), headers=auth(key="k" * 256))
     assert_problem(response, 400, "idempotency_key_invalid")
+
+
+async def test_chunked_oversized_body_is_413(app, auth, settings):
+    """Without Content-Length the limit is enforced while streaming the body."""
+    import httpx
+
+    chunk = b'{"description": "' + b"x" * (settings.max_body_bytes + 10) + b'"}'
+
+    async def stream():
+        for i in range(0, len(chunk), 4096):
+            yield chunk[i : i + 4096]
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as raw:
+        response = await raw.post(URL, content=stream(), headers=auth(key="k"))
+    assert_problem(response, 413, "body_too_large")
+
+
+async def test_absurdly_nested_json_is_400(client, auth):
+    """JSON nested thousands deep is malformed input, not a server error."""
+    body = b'{"metadata": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = await client.post(URL, content=body, headers=auth(key="k"))
+    assert_problem(response, 400, "malformed_json")

@@ -8,10 +8,11 @@ first is still running a 409 instead of a race.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Final
+
+import msgspec
 
 from synccash.adapters.coordination import Locks
 from synccash.api.problems import RequestProblem
@@ -41,17 +42,12 @@ def require_key(raw: str | None) -> str:
 def fingerprint(method: str, path: str, body: bytes) -> str:
     """SHA-256 hex of method, path and the canonical JSON body (key order and spacing ignored)."""
     try:
-        canonical = json.dumps(
-            json.loads(body or b"null"),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-    except ValueError:
-        canonical = body.decode("utf-8", "replace")
+        canonical = msgspec.json.encode(msgspec.json.decode(body or b"null"), order="sorted")
+    except (msgspec.DecodeError, RecursionError):
+        canonical = body
     digest = hashlib.sha256()
-    for part in (method.upper(), path, canonical):
-        digest.update(part.encode())
+    for part in (method.upper().encode(), path.encode(), canonical):
+        digest.update(part)
         digest.update(b"\n")
     return digest.hexdigest()
 

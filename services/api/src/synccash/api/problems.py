@@ -212,6 +212,11 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, HTTPException):
         status, code, detail, headers = _from_http(exc)
         return problem_response(request, status, code, detail, headers=headers or None)
+    if isinstance(exc, RecursionError):
+        # msgspec refuses absurdly nested JSON by recursing too deep: still just bad input.
+        return problem_response(
+            request, 400, "malformed_json", "the request body is nested too deeply"
+        )
     _log.error("unhandled error on %s", request.url.path, exc_info=exc)
     return problem_response(request, 500, "internal_error", "internal error")
 
