@@ -66,3 +66,15 @@ async def test_delayed_task_is_promoted_once_by_competing_consumers(redis: Redis
         for i in range(5):
             tg.start_soon(consume, i)
     assert got == ["pay_1"]
+
+
+async def test_a_stopped_consumer_is_forgotten_only_without_pending_work(redis: Redis):
+    """A consumer holding an unacked delivery stays registered; once it acked, it is removed."""
+    queue = RedisTaskQueue(redis)
+    await queue.enqueue(Task(TaskKind.ADVANCE, "pay_1"))
+    [delivery] = await queue.consume("w-old")
+    assert not await queue.forget_consumer("w-old")
+    await queue.ack(delivery)
+    assert await queue.forget_consumer("w-old")
+    consumers = await redis.xinfo_consumers(queue.stream, queue.group)
+    assert [c["name"] for c in consumers] == []

@@ -21,7 +21,7 @@ from synccash.adapters.redis.ratelimit import RedisLocks
 from synccash.core.commands import InitiatePayment
 from synccash.core.outcomes import ProviderOutcome
 from synccash.core.payment import Payment, PaymentState
-from synccash.core.ports import AttemptRequest
+from synccash.core.ports import AttemptRequest, Task, TaskKind
 from synccash.core.routing import Router, RoutingPolicy
 from synccash.worker import run, run_worker
 from synccash.worker.metrics import WorkerMetrics
@@ -170,3 +170,37 @@ async def test_redis_flushed_mid_flight_loses_no_payment(redis):
         stop.set()
     assert [p.state for p in payments] == [PaymentState.CONFIRMED] * 5
     assert len(gateway.debits()) == 5
+
+
+async def test_two_workers_with_duplicate_tasks_debit_each_payment_once(redis):
+    """Two workers sharing the group, each payment's task enqueued thrice: one attempt, one debit."""
+    gateway = FakeProviderGateway()
+    app, clock = redis_container(redis, gateway)
+    payers = [f"02412345{70 + i}" for i in range(8)]
+    ids = [
+        (await app.payments.initiate(command(f"k{i}", p))).payment.id for i, p in enumerate(payers)
+    ]
+    for payment_id in ids:
+        for _ in range(2):
+            await app.queue.enqueue(Task(TaskKind.ADVANCE, payment_id))
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        for name in ("w1", "w2"):
+            tg.start_soon(
+                lambda name=name: run(
+                    app,
+                    stop=stop,
+                    concurrency=4,
+                    consumer_name=name,
+                    metrics=WorkerMetrics(CollectorRegistry()),
+                    scheduler_interval_s=0.02,
+                    relay_idle_s=0.02,
+                    block_ms=20,
+                )
+            )
+        payments = await settle(app, clock, ids)
+        stop.set()
+    assert [p.state for p in payments] == [PaymentState.CONFIRMED] * 8
+    assert [len(p.attempts) for p in payments] == [1] * 8
+    assert len(gateway.debits()) == 8
+    assert len({r.reference for r in gateway.submits}) == 8

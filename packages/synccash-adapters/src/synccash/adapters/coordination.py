@@ -82,6 +82,10 @@ class ConsumableTaskQueue(Protocol):
         """Put up to `limit` dead letters back on the queue (after fixing the cause); how many."""
         ...
 
+    async def forget_consumer(self, consumer: str) -> bool:
+        """Drop a stopped consumer's registration if it holds no unacknowledged deliveries."""
+        ...
+
 
 class RateLimiter(Protocol):
     """A token bucket per key (e.g. a merchant id)."""

@@ -125,6 +125,12 @@ async def run_worker(
         if grace.cancelled_caught:
             log.warning("shutdown_timeout_unacked_left_for_redelivery")
             handlers.cancel_scope.cancel()
+            return
+    with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
+        try:
+            await queue.forget_consumer(consumer_name)
+        except Exception:
+            log.warning("forget_consumer_failed", exc_info=True)
 
 
 async def _acquire_unless_stopped(slots: anyio.Semaphore, stop: anyio.Event) -> bool:

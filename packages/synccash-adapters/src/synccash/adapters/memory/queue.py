@@ -156,6 +156,10 @@ class MemoryTaskQueue:
             await self.enqueue(dead.task)
         return len(revived)
 
+    async def forget_consumer(self, consumer: str) -> bool:
+        """Nothing is registered per consumer in memory; True if it holds no deliveries."""
+        return all(item.consumer != consumer for item in self._in_flight.values())
+
     def on_dead_letter(self, listener: DeadLetterListener) -> None:
         """Call `listener` for every task moved to the dead letters."""
         self._listeners.append(listener)

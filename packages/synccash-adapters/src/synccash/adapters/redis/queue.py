@@ -270,6 +270,24 @@ class RedisTaskQueue:
         await self.redis.xdel(self.dead_key, *[d.id for d in dead])
         return len(dead)
 
+    async def forget_consumer(self, consumer: str) -> bool:
+        """XGROUP DELCONSUMER a stopped consumer, only if its pending list is empty.
+
+        Worker names are per process, so without this the group would collect one dead
+        consumer per restart. A consumer with pending entries is kept: deleting it would drop
+        those entries, and XAUTOCLAIM will hand them to a live consumer instead.
+        """
+        try:
+            pending: Any = await self.redis.xpending_range(
+                self.stream, self.group, min="-", max="+", count=1, consumername=consumer
+            )
+        except ResponseError:  # no stream or group (e.g. after a flush): nothing to forget
+            return False
+        if pending:
+            return False
+        await self.redis.xgroup_delconsumer(self.stream, self.group, consumer)
+        return True
+
     def on_dead_letter(self, listener: DeadLetterListener) -> None:
         """Call `listener` for every task moved to the dead letters."""
         self._listeners.append(listener)
