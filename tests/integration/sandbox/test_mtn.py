@@ -6,7 +6,7 @@ import base64
 import uuid
 
 import pytest
-from mtn_helpers import ENV, auth, request_to_pay, rtp_status, subscription
+from mtn_helpers import ENV, auth, request_to_pay, rtp_body, rtp_status, subscription
 
 pytestmark = pytest.mark.integration
 
@@ -219,3 +219,44 @@ async def test_account_holder_and_name(http, mtn_url, mtn_sandbox):
     assert (info.json()["given_name"], info.json()["family_name"]) == ("Kofi", "Boateng")
     assert other.json() == {"result": False}
     assert ENV["X-Target-Environment"] == "sandbox"
+
+
+async def test_callback_host_allow_list(http, mtn_url, mtn_sandbox):
+    """An X-Callback-Url off the allow-listed host ends FAILED INVALID_CALLBACK_URL_HOST, unbilled."""
+    mtn_sandbox.config.options["callback_host"] = "merchant.example"
+    headers = await auth(http, mtn_url)
+    reference, _ = await request_to_pay(
+        http, mtn_url, headers, PAYER, callback="http://127.0.0.1:9/cb"
+    )
+    status = (await rtp_status(http, mtn_url, headers, reference)).json()
+    assert (status["status"], status["reason"]) == ("FAILED", "INVALID_CALLBACK_URL_HOST")
+    assert mtn_sandbox.ledger.debits() == ()
+    assert mtn_sandbox.callbacks_sent == []
+
+
+async def test_new_platform_quirks(http, mtn_url, mtn_sandbox):
+    """new_platform: the token needs X-Target-Environment; a python-requests User-Agent gets 403."""
+    mtn_sandbox.config.options["new_platform"] = True
+    basic = base64.b64encode(b"synccash-collection-user:synccash-collection-key").decode()
+    token_headers = {"Authorization": f"Basic {basic}", **subscription("collection")}
+    missing = await http.post(f"{mtn_url}/collection/token/", headers=token_headers)
+    agent = await http.post(
+        f"{mtn_url}/collection/token/",
+        headers={**token_headers, **ENV, "User-Agent": "python-requests/2.32"},
+    )
+    ok = await http.post(f"{mtn_url}/collection/token/", headers={**token_headers, **ENV})
+    assert missing.status_code == 400
+    assert agent.status_code == 403
+    assert ok.status_code == 200
+
+
+async def test_long_payer_message_is_400(http, mtn_url):
+    """payerMessage over 160 characters is a 400, as MTN documents."""
+    headers = await auth(http, mtn_url)
+    body = {**rtp_body(PAYER), "payerMessage": "x" * 161}
+    response = await http.post(
+        f"{mtn_url}/collection/v1_0/requesttopay",
+        headers={**headers, "X-Reference-Id": str(uuid.uuid4())},
+        json=body,
+    )
+    assert response.status_code == 400

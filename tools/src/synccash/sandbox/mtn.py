@@ -43,6 +43,14 @@ Choices where the reference is silent (documented here, not MTN facts):
 - One merchant float per sandbox serves both products' ``account/balance``.
 - Option ``require_content_length`` (off by default): a body-less POST without a
   ``Content-Length`` header gets MTN's HTML ``411 Length Required``.
+- Option ``callback_host`` (the API user's ``providerCallbackHost``; None = any): a
+  collection/transfer whose ``X-Callback-Url`` is on another host is accepted and ends
+  FAILED ``INVALID_CALLBACK_URL_HOST`` with no callback.
+- Option ``new_platform`` (momoapi.momo.africa behaviour): the token call needs
+  ``X-Target-Environment`` (else 400 ``{"error":"Invalid or missing X-Target-Environment
+  header"}``) and any ``User-Agent`` containing ``python-requests`` gets 403.
+- Options are read per request: change ``sandbox.config.options`` (or PUT
+  ``/_admin/config`` ``{"options": {...}}``) at any time.
 """
 
 from __future__ import annotations
@@ -78,6 +86,8 @@ DEFAULT_OPTIONS: Final[dict[str, Any]] = {
     "callback_method": "POST",
     "require_content_length": False,
     "strict_currency": False,
+    "callback_host": None,
+    "new_platform": False,
 }
 
 REASON_MESSAGES: Final[dict[str, str]] = {
@@ -167,6 +177,10 @@ class _Mtn:
     # -- gateway checks -------------------------------------------------------------------
 
     def subscription_error(self, request: Request, product: str) -> Response | None:
+        if self.options["new_platform"] and "python-requests" in request.headers.get(
+            "user-agent", ""
+        ):
+            return Response.json(403, {"statusCode": 403, "message": "Forbidden"})
         key = request.headers.get("ocp-apim-subscription-key") or request.query.get(
             "subscription-key"
         )
@@ -203,6 +217,8 @@ class _Mtn:
             return Response(411, _HTML_411, (("content-type", "text/html; charset=us-ascii"),))
         if request.body:
             return _error(400, "BAD_REQUEST", "This operation takes no request body.")
+        if self.options["new_platform"] and not request.headers.get("x-target-environment"):
+            return Response.json(400, {"error": "Invalid or missing X-Target-Environment header"})
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
         try:
             user, _, key = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
@@ -259,6 +275,10 @@ class _Mtn:
     ) -> Response:
         amount = to_minor(body["amount"]) or 0
         renderer = self._renderer(callback_url) if callback_url else None
+        allowed_host = self.options["callback_host"]
+        wrong_host = bool(
+            callback_url and allowed_host and urlparse(callback_url).hostname != allowed_host
+        )
         if kind == "refund":
             original = self.sandbox.attempt(body["referenceIdToRefund"])
             msisdn = original.msisdn if original is not None else ""
@@ -285,8 +305,9 @@ class _Mtn:
             amount,
             body["currency"],
             provider_txn_id=self.sandbox.new_txn_id(),
-            renderer=renderer,
+            renderer=None if wrong_host else renderer,
             request=body,
+            forced_reason="INVALID_CALLBACK_URL_HOST" if wrong_host else None,
         )
         return Response.empty(202)
 
