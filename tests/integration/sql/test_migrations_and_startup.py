@@ -99,6 +99,12 @@ async def test_check_schema_explains_an_unreachable_server():
         await engine.dispose()
 
 
+async def test_migrate_explains_an_unreachable_server():
+    """`synccash migrate` against a stopped PostgreSQL fails with how to start it."""
+    with pytest.raises(DatabaseUnavailable, match=r"unreachable.*start PostgreSQL"):
+        await migrate("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+
+
 async def test_engine_from_settings_uses_pool_settings(pg_url):
     """DATABASE_URL and the pool sizes from Settings reach the engine."""
     settings = Settings.from_env(

@@ -132,11 +132,19 @@ def _unreachable_hint(engine: AsyncEngine) -> str:
     return "check that the directory of the SQLite file in DATABASE_URL is writable"
 
 
+def unreachable(engine: AsyncEngine, exc: BaseException) -> DatabaseUnavailable:
+    """The error to raise when connecting to `engine` failed with `exc`."""
+    safe_url = engine.url.render_as_string(hide_password=True)
+    return DatabaseUnavailable(
+        f"database at {safe_url} is unreachable ({exc.__class__.__name__}: {exc}); "
+        + _unreachable_hint(engine)
+    )
+
+
 async def check_schema(engine: AsyncEngine) -> None:
     """Fail fast, with what to do, if the database is unreachable or its schema is not head."""
     from synccash.adapters.sql._migrate import head_revision  # noqa: PLC0415 (alembic is heavy)
 
-    safe_url = engine.url.render_as_string(hide_password=True)
     try:
         async with engine.connect() as conn:
             try:
@@ -146,10 +154,7 @@ async def check_schema(engine: AsyncEngine) -> None:
             except (OperationalError, ProgrammingError):
                 current = None
     except (OSError, DBAPIError) as exc:
-        raise DatabaseUnavailable(
-            f"database at {safe_url} is unreachable ({exc.__class__.__name__}: {exc}); "
-            + _unreachable_hint(engine)
-        ) from exc
+        raise unreachable(engine, exc) from exc
     head = head_revision()
     if current != head:
         raise SchemaBehind(

@@ -9,8 +9,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
-from synccash.adapters.sql._engine import make_engine
+from synccash.adapters.sql._engine import make_engine, unreachable
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -39,8 +40,15 @@ def _run_command(connection: Connection, action: str, revision: str) -> None:
 async def _run(url: str, action: str, revision: str) -> None:
     engine = make_engine(url, pool_size=1, max_overflow=0)
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_run_command, action, revision)
+        try:
+            conn = await engine.connect()
+        except (OSError, DBAPIError) as exc:
+            raise unreachable(engine, exc) from exc
+        try:
+            async with conn.begin():
+                await conn.run_sync(_run_command, action, revision)
+        finally:
+            await conn.close()
     finally:
         await engine.dispose()
 
