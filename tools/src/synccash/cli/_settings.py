@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
-from synccash.adapters.settings import Settings
+from jwt.warnings import InsecureKeyLengthWarning
+
+from synccash.adapters.settings import VARIABLES, Settings
+from synccash.cli._console import err_console
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Parse settings from the process environment (or `env`); SettingsError on a bad value."""
     return Settings.from_env(env)
+
+
+def uses_dev_secret(settings: Settings) -> bool:
+    """True while JWT_SECRET_KEY is the published development default."""
+    return settings.jwt_secret_key == VARIABLES["JWT_SECRET_KEY"][0]
+
+
+def note_dev_secret(settings: Settings) -> None:
+    """Say once, in our words, that the dev key is in use (instead of PyJWT's key-length warning).
+
+    Only the known development key is hushed: a short key chosen by an operator still
+    gets PyJWT's warning.
+    """
+    if uses_dev_secret(settings):
+        warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+        err_console.print(
+            "note: JWT_SECRET_KEY is the development default; set your own for anything real"
+        )

@@ -15,7 +15,7 @@ from synccash.api.auth import ALL_SCOPES, mint_token
 from synccash.cli._console import console, err_console
 from synccash.cli._errors import CliError, usage_error
 from synccash.cli._runtime import Ready, bind, run_embedded
-from synccash.cli._settings import load_settings
+from synccash.cli._settings import load_settings, note_dev_secret
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 Port = Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)]
@@ -73,6 +73,7 @@ def serve(
 ) -> None:
     """Run the whole product in one process: API, worker, scheduler and provider sandboxes."""
     settings = _embedded_settings(host, port)
+    note_dev_secret(settings)
     sock = bind(host, port)
     if port == 0:  # an ephemeral port: callbacks need the real one
         settings = _embedded_settings(host, sock.getsockname()[1])

@@ -7,7 +7,7 @@ import typer
 from synccash.api.auth import ALL_SCOPES, Scope, mint_token
 from synccash.cli._console import console, err_console
 from synccash.cli._errors import usage_error
-from synccash.cli._settings import load_settings
+from synccash.cli._settings import load_settings, note_dev_secret
 
 app = typer.Typer(
     name="token",
@@ -44,6 +44,7 @@ def mint(
     if unknown:
         usage_error(f"unknown scope {unknown[0]!r}; use one of: {_SCOPES}")
     settings = load_settings()
+    note_dev_secret(settings)
     token = mint_token(settings, merchant.strip(), scopes, ttl)
     err_console.print(
         f"merchant={merchant.strip()} scopes={' '.join(scopes)} ttl={ttl}s issuer={settings.jwt_issuer}"
