@@ -21,11 +21,13 @@ class Recorder:
 
     def __init__(self) -> None:
         self.bodies: list[dict] = []
+        self.arrived = anyio.Event()
 
     async def __call__(self, scope, receive, send):
         """Record the JSON body and answer 200."""
         request: Request = await read_request(scope, receive)
         self.bodies.append(json.loads(request.body))
+        self.arrived.set()
         await send_response(send, Response.json(200, {}))
 
 
@@ -72,8 +74,7 @@ async def test_embedded_payment_and_callback():
             )
             sandbox: ProviderSandbox = combined["mtn"]
             with anyio.fail_after(5):
-                while not recorder.bodies:
-                    await anyio.sleep(0.01)
+                await recorder.arrived.wait()
         await combined.aclose()
     assert response.status_code == 202
     assert recorder.bodies[0]["status"] == "SUCCESSFUL"
