@@ -64,6 +64,7 @@ async def test_worker_takes_payments_to_confirmed_and_signs_their_webhooks():
         for i in range(3)
     ]
     stop = anyio.Event()
+    registry = CollectorRegistry()
     async with serving(receiver, port), anyio.create_task_group() as tg:
         tg.start_soon(
             lambda: run(
@@ -71,7 +72,7 @@ async def test_worker_takes_payments_to_confirmed_and_signs_their_webhooks():
                 stop=stop,
                 concurrency=4,
                 consumer_name="w1",
-                metrics=WorkerMetrics(CollectorRegistry()),
+                metrics=WorkerMetrics(registry),
                 scheduler_interval_s=0.01,
                 relay_idle_s=0.01,
                 block_ms=10,
@@ -88,6 +89,8 @@ async def test_worker_takes_payments_to_confirmed_and_signs_their_webhooks():
     assert [p.state for p in payments] == [PaymentState.CONFIRMED] * 3
     assert len(gateway.debits()) == 3
     assert await app.outbox.fetch_unpublished(100) == []
+    succeeded = {"provider": "mtn", "status": "succeeded"}
+    assert registry.get_sample_value("synccash_worker_attempt_outcomes_total", succeeded) == 3
     for got in receiver.received:
         assert verify(
             app.settings.webhook_secret,

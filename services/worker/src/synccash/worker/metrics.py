@@ -69,6 +69,13 @@ class WorkerMetrics:
             "1 while this process holds the scheduler leader lock",
             registry=reg,
         )
+        self.attempt_outcomes = Counter(
+            "synccash_worker_attempt_outcomes_total",
+            "Provider answers on attempts, by provider and resulting attempt status "
+            "(counted from the relayed audit events)",
+            ["provider", "status"],
+            registry=reg,
+        )
         self.loop_errors = Counter(
             "synccash_worker_loop_errors_total",
             "Errors caught by a worker loop (relay, scheduler, consumer)",

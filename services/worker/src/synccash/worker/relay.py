@@ -90,7 +90,17 @@ class OutboxRelay:
                 await self._schedule_webhooks(rows)
             await mark([r.id for r in rows], self._clock.now())
         self._metrics.outbox_published.inc(len(rows))
+        self._count_attempts(rows)
         return len(rows)
+
+    def _count_attempts(self, rows: Sequence[OutboxRow]) -> None:
+        """Attempts by provider and outcome, from the audit events (the record, not a guess)."""
+        for row in rows:
+            if not row.type.startswith("attempt."):
+                continue
+            data = row.payload.get("data")
+            if isinstance(data, dict) and data.get("provider") and data.get("status"):
+                self._metrics.attempt_outcomes.labels(data["provider"], data["status"]).inc()
 
     @asynccontextmanager
     async def _rows(self) -> AsyncIterator[tuple[Sequence[OutboxRow], _Mark]]:
