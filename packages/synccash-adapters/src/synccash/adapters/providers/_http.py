@@ -27,7 +27,12 @@ from attrs import define, field, frozen
 
 from synccash.adapters.providers._table import Operation
 from synccash.core.money import Money
-from synccash.core.outcomes import FailureReason, ProviderOutcome
+from synccash.core.outcomes import (
+    PAYER_DECISIONS,
+    FailureReason,
+    OutcomeKind,
+    ProviderOutcome,
+)
 
 #: Our own User-Agent: MTN's new platform rejects `python-requests` agents with 403.
 USER_AGENT: Final = "SyncCash/0.1 (+https://synccash.example)"
@@ -103,6 +108,21 @@ def http_fallback(status_code: int, operation: Operation) -> ProviderOutcome:
             FailureReason.INVALID_REQUEST, code=code, message=f"HTTP {code}"
         )
     return ProviderOutcome.unknown(code=code, message=f"unexpected HTTP {code} after submit")
+
+
+def guard_submit(outcome: ProviderOutcome, status_code: int) -> ProviderOutcome:
+    """What a submit answer's code may claim given its HTTP status.
+
+    A success code on a non-2xx answer is not believed, and neither is a payer
+    decision (rejected, expired) on a 5xx: a failed server cannot vouch for a
+    prompt the payer answered. Both become UNKNOWN (reconcile by status).
+    """
+    code = outcome.provider_code
+    if outcome.kind is OutcomeKind.SUCCEEDED and not 200 <= status_code < 300:
+        return ProviderOutcome.unknown(code=code, message=f"success code on HTTP {status_code}")
+    if status_code >= 500 and outcome.reason in PAYER_DECISIONS:
+        return ProviderOutcome.unknown(code=code, message=f"payer decision on HTTP {status_code}")
+    return outcome
 
 
 def json_object(response: httpx.Response) -> dict[str, Any] | None:

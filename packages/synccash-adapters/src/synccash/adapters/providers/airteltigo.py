@@ -32,6 +32,7 @@ from synccash.adapters.providers._http import (
     decimal_amount,
     encode_json,
     expires_in_seconds,
+    guard_submit,
     http_fallback,
     json_object,
     text,
@@ -186,8 +187,8 @@ def submit_outcome(response: httpx.Response, kind: AttemptKind) -> ProviderOutco
     outcome = _first(codes, Operation.SUBMIT, message)
     if outcome is not None:
         if outcome.kind is _S:
-            return _with_transaction_id(outcome, body)
-        return outcome
+            outcome = _with_transaction_id(outcome, body)
+        return guard_submit(outcome, response.status_code)
     if response.status_code >= 300 or success is False:
         if success is False and response.status_code < 300:
             # A business error with HTTP 200 that no table row explains: declined, nothing moved.
@@ -215,7 +216,11 @@ def _with_transaction_id(outcome: ProviderOutcome, body: dict[str, Any] | None) 
 
 
 def status_outcome(response: httpx.Response) -> ProviderOutcome:
-    """Classify a payment / disbursement enquiry."""
+    """Classify a payment / disbursement enquiry.
+
+    A transaction state is only read from a 2xx answer; any other answer is a
+    failed enquiry (TRANSIENT: ask again) unless it says the id is unknown.
+    """
     if response.status_code == 429:
         return throttled(response)
     body = json_object(response)
@@ -223,8 +228,9 @@ def status_outcome(response: httpx.Response) -> ProviderOutcome:
     txn = as_dict(as_dict((body or {}).get("data")).get("transaction"))
     status = text(txn.get("status"))
     txn_message = text(txn.get("message")) or message
+    ok = 200 <= response.status_code < 300
     rule = AIRTEL_STATUSES.rule(Operation.STATUS, status)
-    if rule is not None:
+    if ok and rule is not None:
         if rule.kind is _F:
             # The DP code, when it names a failure, says why (e.g. not enough balance).
             coded = _first(codes, Operation.STATUS, txn_message)
@@ -234,17 +240,15 @@ def status_outcome(response: httpx.Response) -> ProviderOutcome:
         return build(
             rule, status, message=txn_message, transaction_id=text(txn.get("airtel_money_id"))
         )
-    if response.status_code == 200 and status:
+    if ok and status:
         # A transaction state we do not know: never guess from the envelope's code.
         return ProviderOutcome.unknown(code=status, message="unrecognised AT Money status")
     coded = _first(codes, Operation.STATUS, txn_message)
-    if coded is not None:
+    if coded is not None and (ok or coded.kind is OutcomeKind.NOT_FOUND):
         return _with_transaction_id(coded, body) if coded.kind is _S else coded
     if response.status_code == 404:
         return ProviderOutcome.not_found(code="404", message=message)
-    return http_fallback(
-        response.status_code if response.status_code != 200 else 502, Operation.STATUS
-    )
+    return http_fallback(response.status_code if not ok else 502, Operation.STATUS)
 
 
 class AirtelTigoClient:

@@ -37,6 +37,7 @@ from synccash.adapters.providers._http import (
     as_dict,
     encode_json,
     expires_in_seconds,
+    guard_submit,
     http_fallback,
     json_object,
     text,
@@ -182,7 +183,7 @@ def submit_outcome(response: httpx.Response) -> ProviderOutcome:
     code, message = error_code(json_object(response))
     outcome = MTN_CODES.outcome(Operation.SUBMIT, code, message=message)
     if outcome is not None:
-        return outcome
+        return guard_submit(outcome, response.status_code)
     return http_fallback(response.status_code, Operation.SUBMIT)
 
 

@@ -37,6 +37,7 @@ from synccash.adapters.providers._http import (
     as_dict,
     decimal_amount,
     encode_json,
+    guard_submit,
     http_fallback,
     json_object,
     text,
@@ -173,7 +174,7 @@ def submit_outcome(response: httpx.Response) -> ProviderOutcome:
         Operation.SUBMIT, code, message=message, transaction_id=_transaction_id(body)
     )
     if outcome is not None:
-        return outcome
+        return guard_submit(outcome, response.status_code)
     if 200 <= response.status_code < 300:
         # A 2xx without a code we know: it may well have been accepted.
         return ProviderOutcome.unknown(code=code or str(response.status_code), message=message)
