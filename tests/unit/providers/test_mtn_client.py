@@ -217,6 +217,8 @@ async def test_transport_failures_on_status_are_transient(fake, exc):
             FailureReason.CONFIGURATION,
         ),
         (500, {"code": "PAYER_NOT_FOUND"}, OutcomeKind.FAILED, FailureReason.PAYER_NOT_FOUND),
+        (500, {"code": "APPROVAL_REJECTED"}, OutcomeKind.UNKNOWN, None),
+        (400, {"code": "APPROVAL_REJECTED"}, OutcomeKind.FAILED, FailureReason.REJECTED_BY_PAYER),
         (400, {"code": "BAD"}, OutcomeKind.FAILED, FailureReason.INVALID_REQUEST),
         (403, {"message": "IP not authorized"}, OutcomeKind.FAILED, FailureReason.CONFIGURATION),
         (404, {"code": "RESOURCE_NOT_FOUND"}, OutcomeKind.FAILED, FailureReason.INVALID_REQUEST),
