@@ -8,6 +8,8 @@ from synccash.adapters.clock import SystemClock
 from synccash.adapters.coordination import epoch_ms
 from synccash.core.ports import Clock
 
+_PURGE_AT = 10_000
+
 
 class MemoryRateLimiter:
     """A token bucket per key: `capacity` burst, refilled at `per_second` tokens a second."""
@@ -54,6 +56,9 @@ class MemoryLocks:
         """Take the lock for `ttl_ms`: its owner token, or None if it is held."""
         if self._owner(key) is not None:
             return None
+        if len(self._held) >= _PURGE_AT:  # locks of crashed holders: drop the expired ones
+            now = epoch_ms(self._clock.now())
+            self._held = {k: v for k, v in self._held.items() if v[1] > now}
         token = secrets.token_hex(16)
         self._held[key] = (token, epoch_ms(self._clock.now()) + ttl_ms)
         return token
