@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import heapq
 import itertools
+import logging
 import random
 import secrets
 import ssl
@@ -26,6 +28,8 @@ from attrs import define, field, frozen
 from synccash.sandbox._faults import Faults
 from synccash.sandbox._numbers import SUCCESS, ProviderName, Scenario, canonical, scenario_for
 from synccash.sandbox._world import Ledger, LedgerEntry, SandboxWorld
+
+_log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 AttemptKind = Literal["collection", "disbursement", "refund"]
@@ -176,7 +180,7 @@ class _Background:
 
     def start_soon(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         if self._group is not None:
-            self._group.start_soon(fn)
+            self._group.start_soon(self._run, fn)
             return
         task = asyncio.get_running_loop().create_task(self._run(fn))
         self._tasks.add(task)
@@ -184,7 +188,11 @@ class _Background:
 
     @staticmethod
     async def _run(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        await fn()
+        # A failing timer or callback must never take the app's task group down with it.
+        try:
+            await fn()
+        except Exception:
+            _log.exception("sandbox background task failed")
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -233,6 +241,8 @@ class ProviderSandbox:
         self._owns_http = http_client is None
         self._rng = random.Random(seed)
         self._attempts: dict[str, Attempt] = {}
+        self._by_txn_id: dict[str, Attempt] = {}
+        self._due: list[tuple[float, int, str]] = []  # (due_at, tiebreak, reference) min-heap
         self._ids = itertools.count(1)
         self._background = _Background()
         self.tokens = TokenStore(self._now_seconds)
@@ -257,6 +267,13 @@ class ProviderSandbox:
             self._settle(found)
         return found
 
+    def by_provider_txn_id(self, provider_txn_id: str) -> Attempt | None:
+        """The attempt the provider gave this transaction id, settled if due."""
+        found = self._by_txn_id.get(provider_txn_id)
+        if found is not None:
+            self._settle(found)
+        return found
+
     def find(self, predicate: Callable[[Attempt], bool]) -> Attempt | None:
         """The first attempt matching ``predicate``."""
         self.settle_due()
@@ -265,6 +282,8 @@ class ProviderSandbox:
     def reset(self) -> None:
         """Forget attempts, ledger, faults and sent callbacks (wallets are the world's)."""
         self._attempts.clear()
+        self._by_txn_id.clear()
+        self._due.clear()
         self.ledger.clear()
         self.faults.reset()
         self.callbacks_sent.clear()
@@ -328,16 +347,21 @@ class ProviderSandbox:
             forced_reason=forced_reason,
         )
         self._attempts[reference] = attempt
+        self._by_txn_id[provider_txn_id] = attempt
         if due is not None and due <= now:
             self._settle(attempt)
         elif due is not None:
+            heapq.heappush(self._due, (due, len(self._attempts), reference))
             self._background.start_soon(lambda: self._settle_later(attempt))
         return attempt
 
     def settle_due(self) -> None:
-        """Resolve every pending attempt whose time has come."""
-        for attempt in list(self._attempts.values()):
-            if not attempt.is_final:
+        """Resolve every pending attempt whose time has come (cheap: a heap of due times)."""
+        now = self.clock()
+        while self._due and self._due[0][0] <= now:
+            _, _, reference = heapq.heappop(self._due)
+            attempt = self._attempts.get(reference)
+            if attempt is not None:
                 self._settle(attempt)
 
     async def _settle_later(self, attempt: Attempt) -> None:
@@ -437,7 +461,9 @@ class ProviderSandbox:
             if delay:
                 await anyio.sleep(delay)
             self.callbacks_sent.append(callback)
-            with contextlib.suppress(httpx.HTTPError):
+            # Whatever the merchant's endpoint does (refuse, time out, bad URL), the provider
+            # has "sent" it: delivery failures are the merchant's problem, as in production.
+            with contextlib.suppress(Exception):
                 await self._client().request(
                     callback.method, callback.url, headers=callback.headers, content=callback.body
                 )

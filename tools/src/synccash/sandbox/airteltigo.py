@@ -357,10 +357,8 @@ class _Airtel:
         reference = f"refund:{money_id}"
         done = self.sandbox.attempt(reference)
         if done is None:
-            original = self.sandbox.find(
-                lambda a: a.provider_txn_id == money_id and a.kind == "collection"
-            )
-            if original is None or original.status != "success":
+            original = self.sandbox.by_provider_txn_id(money_id)
+            if original is None or original.kind != "collection" or original.status != "success":
                 return _business_error("Transaction not found", "DP00800001025")
             done = self.sandbox.accept(
                 "refund",

@@ -312,8 +312,7 @@ class _Hubtel:
         if "clientreference" in query:
             attempt = self.sandbox.attempt(query["clientreference"])
         elif "hubteltransactionid" in query:
-            wanted = query["hubteltransactionid"]
-            attempt = self.sandbox.find(lambda a: a.provider_txn_id == wanted)
+            attempt = self.sandbox.by_provider_txn_id(query["hubteltransactionid"])
         elif "networktransactionid" in query:
             wanted = query["networktransactionid"]
             attempt = self.sandbox.find(lambda a: a.extra.get("external_id") == wanted)
