@@ -323,3 +323,23 @@ async def test_risk_block_fails_the_payment(app, clock):
     assert payment.state is PaymentState.FAILED
     assert payment.failure_code == "risk_blocked"
     assert payment.attempts == []
+
+
+async def test_ported_number_is_resolved_by_lookup(app, clock, gateway):
+    """A number with an MTN prefix that now lives on Telecel is charged on Telecel."""
+    gateway.ported["233241234567"] = ProviderId.TELECEL
+    payment = await _run(app, clock, (await app.payments.initiate(_cmd())).payment.id)
+    assert payment.state is PaymentState.CONFIRMED
+    assert payment.provider is ProviderId.TELECEL
+    assert any(e.type == "payment.wallet_resolved" for e in payment.events)
+    assert [d.provider for d in gateway.debits()] == [ProviderId.TELECEL]
+
+
+async def test_explicit_wallets_are_not_second_guessed(app, clock, gateway):
+    """A merchant's explicit wallet list is used as given (no lookups)."""
+    gateway.ported["233241234567"] = ProviderId.TELECEL
+    wallets = (WalletInput("mtn", MTN, "100.00"),)
+    payment = await _run(
+        app, clock, (await app.payments.initiate(_cmd(wallets=wallets))).payment.id
+    )
+    assert payment.provider is ProviderId.MTN

@@ -16,8 +16,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from attrs import field, frozen
-from synccash.core.retry import BackoffPolicy, NextStep, next_step, poll_delay
-from synccash.core.routing import Router, RoutingDecision
 
 from synccash.core.commands import (
     DailyReport,
@@ -30,6 +28,7 @@ from synccash.core.decision import evaluate
 from synccash.core.errors import (
     AmountOutOfRange,
     ConcurrencyConflict,
+    DomainError,
     IdempotencyKeyReused,
     PaymentNotFound,
     ValidationError,
@@ -62,8 +61,10 @@ from synccash.core.ports import (
     TaskQueue,
     UnitOfWorkFactory,
 )
-from synccash.core.providers import ProviderId
+from synccash.core.providers import DEFAULT_PROFILES, Capability, ProviderId
 from synccash.core.reliability import HealthSample
+from synccash.core.retry import BackoffPolicy, NextStep, next_step, poll_delay
+from synccash.core.routing import Router, RoutingDecision
 
 _REFUND_NAMESPACE: Final = uuid.UUID("6b1f0d1e-5a43-4c8e-9a4f-2f1d8c3b7e10")
 _MAX_TEXT: Final = 255
@@ -350,6 +351,7 @@ class PaymentService:
 
 # --------------------------------------------------------------------------- worker use-cases
 _MAX_STEPS: Final = 12
+_PORTED_CACHE_SIZE: Final = 100_000
 
 
 class LifecycleService:
@@ -380,6 +382,7 @@ class LifecycleService:
         self._router = router
         self._policy = policy
         self._rng = rng or random.Random()  # jitter only; never security
+        self._ported: dict[str, ProviderId] = {}  # msisdn -> provider, per process (LRU-ish)
 
     async def handle(self, task: Task) -> None:
         """Handle one queued task (idempotent: duplicates and late deliveries change nothing)."""
@@ -515,7 +518,51 @@ class LifecycleService:
             PaymentState.EXPIRED, now, actor="scheduler", reason="transaction timeout"
         )
 
+    async def _resolve_ported(self, payment: Payment, now: datetime) -> None:
+        """Numbers are portable: when the wallet came from the prefix alone, ask the providers.
+
+        Only the default wallet (the payer's number on its prefix network, nothing
+        else known) is checked; a merchant's explicit wallets are taken as given.
+        """
+        wallet = payment.wallets[0] if len(payment.wallets) == 1 else None
+        if wallet is None or wallet.balance is not None or wallet.msisdn != payment.payer:
+            return
+        if wallet.provider is not payment.payer.network_hint:
+            return
+        home = self._ported.get(payment.payer.e164)
+        if home is None:
+            home = await self._lookup_home(payment.payer, wallet.provider)
+            if home is not None:
+                self._ported[payment.payer.e164] = home
+                if len(self._ported) > _PORTED_CACHE_SIZE:
+                    self._ported.pop(next(iter(self._ported)))
+        if home is not None and home is not wallet.provider:
+            payment.wallets = (Wallet(home, payment.payer),)
+            payment.record(
+                "payment.wallet_resolved",
+                now,
+                "worker",
+                prefix_network=wallet.provider.value,
+                provider=home.value,
+                reason="account-holder lookup (number ported)",
+            )
+
+    async def _lookup_home(self, msisdn: Msisdn, hint: ProviderId) -> ProviderId | None:
+        """The provider whose account-holder lookup says the number is active there."""
+        order = [hint, *(p for p in ProviderId if p is not hint)]
+        for provider in order:
+            if not DEFAULT_PROFILES[provider].can(Capability.NAME_LOOKUP):
+                continue
+            try:
+                info = await self._gateway.lookup(provider, msisdn)
+            except DomainError:
+                return None  # no answer: keep the prefix hint rather than guess
+            if info.active:
+                return provider
+        return None
+
     async def _validate(self, payment: Payment, now: datetime) -> None:
+        await self._resolve_ported(payment, now)
         signals = await self._risk.signals(
             payer=payment.payer,
             payee_key=payment.payee.key,
