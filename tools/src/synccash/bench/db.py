@@ -1,7 +1,8 @@
 """Database benchmark: initiate transactions through the repository vs pgbench, same SQL work.
 
 One initiate = one commit holding a payment row, its first audit event and one outbox row.
-The repository side runs N concurrent asyncio tasks through SqlUnitOfWork on PostgreSQL; the
+A third line runs the same statement on bare asyncpg (no SQLAlchemy, no unit of work): the
+ceiling for any Python client on this machine. The repository side runs N concurrent asyncio tasks through SqlUnitOfWork on PostgreSQL; the
 pgbench side runs the very statement the repository sends (BEGIN; the one INSERT ... WITH
 writing payment + event + outbox row; COMMIT), prepared, with N clients. So the ratio measures
 what Python, SQLAlchemy and asyncpg cost on top of the database's own work. Both write to a
@@ -19,14 +20,18 @@ import asyncio
 import itertools
 import os
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
+from attrs import frozen
 from sqlalchemy import Dialect, text
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.engine import make_url
@@ -107,20 +112,18 @@ def new_payment(n: int) -> Payment:
     )
 
 
-async def repository_rate(url: str, seconds: float, concurrency: int) -> float:
-    """Initiates per second through SqlUnitOfWork with `concurrency` tasks."""
-    engine = make_engine(url, pool_size=concurrency, max_overflow=0)
-    factory = SqlUnitOfWorkFactory(engine)
-    counter = itertools.count()
-    done = 0
+@frozen
+class Rate:
+    """Throughput of one side and the client CPU (user + system) it spent per transaction."""
 
-    async def one() -> None:
-        async with factory() as uow:
-            await uow.payments.add(new_payment(next(counter)))
-            await uow.commit()
+    per_s: float
+    cpu_us_per_tx: float
 
-    # warm up: open the pool's connections and prepare the statements on each
+
+async def _drive(one: Callable[[], Awaitable[None]], seconds: float, concurrency: int) -> Rate:
+    # warm up: open every pooled connection and prepare the statement on each
     await asyncio.gather(*(one() for _ in range(concurrency * 4)))
+    done = 0
 
     async def worker(deadline: float) -> None:
         nonlocal done
@@ -128,11 +131,60 @@ async def repository_rate(url: str, seconds: float, concurrency: int) -> float:
             await one()
             done += 1
 
-    start = time.perf_counter()
+    cpu, start = _cpu_seconds(), time.perf_counter()
     await asyncio.gather(*(worker(start + seconds) for _ in range(concurrency)))
-    elapsed = time.perf_counter() - start
-    await engine.dispose()
-    return done / elapsed
+    elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    return Rate(done / elapsed, cpu / max(done, 1) * 1e6)
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def repository_rate(url: str, seconds: float, concurrency: int) -> Rate:
+    """Initiates per second through SqlUnitOfWork with `concurrency` tasks."""
+    engine = make_engine(url, pool_size=concurrency, max_overflow=0)
+    factory = SqlUnitOfWorkFactory(engine)
+    counter = itertools.count()
+
+    async def one() -> None:
+        async with factory() as uow:
+            await uow.payments.add(new_payment(next(counter)))
+            await uow.commit()
+
+    try:
+        return await _drive(one, seconds, concurrency)
+    finally:
+        await engine.dispose()
+
+
+async def driver_rate(url: str, seconds: float, concurrency: int) -> Rate:
+    """The same payments and statement on bare asyncpg: the Python driver's own ceiling."""
+    parsed = make_url(url)
+    pool = await asyncpg.create_pool(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database,
+        min_size=concurrency,
+        max_size=concurrency,
+    )
+    dialect: Dialect = postgresql_asyncpg.dialect()  # type: ignore[no-untyped-call]
+    counter = itertools.count(10**9)
+
+    async def one() -> None:
+        payment = new_payment(next(counter))
+        compiled = compile_new_payment(dialect, 0, len(payment.new_events))
+        args = compiled.bind(new_payment_params(payment, payment.new_events))
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(compiled.sql, *args)
+
+    try:
+        return await _drive(one, seconds, concurrency)
+    finally:
+        await pool.close()
 
 
 def pgbench_rate(url: str, seconds: float, concurrency: int) -> float:
@@ -202,10 +254,20 @@ def main() -> None:
     asyncio.run(_admin(args.url, f'CREATE DATABASE "{name}"'))
     try:
         asyncio.run(migrate(url))
-        db_rate = asyncio.run(repository_rate(url, args.seconds, args.concurrency))
-        print(f"repository: {db_rate:.0f} initiates/s ({args.concurrency} tasks)")
-        pg_rate = pgbench_rate(url, args.seconds, args.concurrency)
-        print(f"pgbench:    {pg_rate:.0f} tx/s ({args.concurrency} clients)")
+        n = args.concurrency
+        repo = asyncio.run(repository_rate(url, args.seconds, n))
+        print(
+            f"repository:  {repo.per_s:.0f} initiates/s ({n} tasks, "
+            f"{repo.cpu_us_per_tx:.0f} us client CPU per initiate)"
+        )
+        driver = asyncio.run(driver_rate(url, args.seconds, n))
+        print(
+            f"bare asyncpg: {driver.per_s:.0f} tx/s, same statement ({n} tasks, "
+            f"{driver.cpu_us_per_tx:.0f} us client CPU per tx)"
+        )
+        pg_rate = pgbench_rate(url, args.seconds, n)
+        print(f"pgbench:     {pg_rate:.0f} tx/s, same statement ({n} clients)")
+        db_rate = repo.per_s
     finally:
         asyncio.run(_admin(args.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     print(
