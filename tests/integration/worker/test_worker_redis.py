@@ -106,7 +106,7 @@ async def settle(app: Container, clock: ManualClock, ids: list[str]) -> list[Pay
             await anyio.sleep(0.02)
 
 
-async def test_task_of_a_killed_worker_is_redelivered_and_the_payment_completes_once(redis):
+async def test_payment_of_a_worker_killed_mid_submit_completes_once(redis):
     """A worker dies mid-submit; another worker finishes the payment with one debit, same reference."""
     gateway = HangOnceGateway()
     app, clock = redis_container(redis, gateway)
