@@ -19,7 +19,7 @@ import enum
 import itertools
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from attrs import field, frozen
 
@@ -333,6 +333,18 @@ def _money(minor: int) -> Money:
     return cached
 
 
+class _Plan(NamedTuple):
+    """What a (provider, kind, day) resolves to, precomputed once for every later quote."""
+
+    rule: FeeRule
+    charging_rule: FeeRule | None  # None when the rule is free at every amount
+    levy: LevyRule | None
+    levy_id: str | None
+    kind_exempt_reason: str | None  # set when the levy exists but exempts this kind
+    charging_platform: FeeRule | None  # None when there is no platform fee, or it is free
+    platform_id: str | None
+
+
 class FeeBook:
     """All tariffs, levies and the platform fee; quotes any transfer on any day."""
 
@@ -357,20 +369,27 @@ class FeeBook:
         else:
             self._platform = tuple(platform_fee)
         _check_no_overlap("platform fee", [(r.valid_from, r.valid_to) for r in self._platform])
-        self._resolved: dict[
-            tuple[ProviderId, TransferKind, date],
-            tuple[FeeRule, LevyRule | None, FeeRule | None],
-        ] = {}
+        self._resolved: dict[tuple[ProviderId, TransferKind, date], _Plan] = {}
 
-    def _resolve(
-        self, provider: ProviderId, kind: TransferKind, on: date
-    ) -> tuple[FeeRule, LevyRule | None, FeeRule | None]:
+    def _resolve(self, provider: ProviderId, kind: TransferKind, on: date) -> _Plan:
         schedule = self._schedules.get((provider, kind))
         rule = None if schedule is None else schedule.rule_on(on)
         if rule is None:
             raise FeeRuleMissing(f"no fee rule for {provider}/{kind} on {on.isoformat()}")
         prule = next((r for r in self._platform if r.covers(on)), None)
-        resolved = (rule, self.levy_on(on), prule)
+        levy = self.levy_on(on)
+        kind_exempt = None
+        if levy is not None and kind in levy.exempt_kinds:
+            kind_exempt = f"exempt_kind:{kind.value}"
+        resolved = _Plan(
+            rule,
+            None if rule.is_free else rule,
+            levy,
+            None if levy is None else levy.id,
+            kind_exempt,
+            None if prule is None or prule.is_free else prule,
+            None if prule is None else prule.id,
+        )
         if len(self._resolved) >= _RESOLVED_CACHE_SIZE:
             self._resolved.clear()  # the book is immutable; the memo only saves look-ups
         self._resolved[(provider, kind, on)] = resolved
@@ -408,43 +427,41 @@ class FeeBook:
             raise UnsupportedCurrency(f"fees are only known for GHS, not {amount.currency}")
         if amount.minor < 0 or payer_sent_today.minor < 0:
             raise InvalidAmount("fee quotes need a non-negative amount and day total")
-        key = (provider, kind, on)
-        resolved = self._resolved.get(key)
-        if resolved is None:
-            resolved = self._resolve(provider, kind, on)
-        rule, levy, prule = resolved
         amount_minor = amount.minor
-        provider_fee = 0 if rule.is_free else rule.fee_minor(amount_minor)
+        plan = self._resolved.get((provider, kind, on))
+        if plan is None:
+            plan = self._resolve(provider, kind, on)
+        charging = plan.charging_rule
+        provider_fee = 0 if charging is None else charging.fee_minor(amount_minor)
 
         levy_minor = 0
         taxable = 0
-        levy_id: str | None = None
         exempt_reason: str | None = None
+        levy = plan.levy
         if levy is not None:
-            levy_id = levy.id
             if levy_exempt:
                 exempt_reason = "exempt_transfer"
-            elif kind in levy.exempt_kinds:
-                exempt_reason = f"exempt_kind:{kind.value}"
+            elif plan.kind_exempt_reason is not None:
+                exempt_reason = plan.kind_exempt_reason
             elif levy.rate_bps:  # a zero-rate (repealed) levy taxes nothing
                 taxable = levy.taxable_minor(amount_minor, payer_sent_today.minor)
                 levy_minor = percent_of(taxable, levy.rate_bps)
 
-        platform_minor = 0 if prule is None or prule.is_free else prule.fee_minor(amount_minor)
-        platform_id = None if prule is None else prule.id
-
+        platform = plan.charging_platform
+        platform_minor = 0 if platform is None else platform.fee_minor(amount_minor)
+        cache = _MONEY_CACHE
         return FeeQuote(
             provider,
             kind,
             amount,
-            _money(provider_fee),
-            _money(levy_minor),
-            _money(platform_minor),
+            cache.get(provider_fee) or _money(provider_fee),
+            cache.get(levy_minor) or _money(levy_minor),
+            cache.get(platform_minor) or _money(platform_minor),
             on,
-            rule.id,
-            levy_id,
-            platform_id,
-            _money(taxable),
+            plan.rule.id,
+            plan.levy_id,
+            plan.platform_id,
+            cache.get(taxable) or _money(taxable),
             exempt_reason,
         )
 
