@@ -105,3 +105,18 @@ async def test_ported_number_is_found_on_its_new_provider(http, combined, world)
     assert await telecel.state(telecel_ref) == ("Paid", "0000")
     assert world.lookup(PORTED).balance_minor == 9_900
     assert app["mtn"].ledger.debits() == ()
+
+
+async def test_admin_outage_window(http, combined, clock):
+    """PUT /_admin/faults {"outage_for_seconds": 30} opens a 503 window that closes by itself."""
+    app, url = combined
+    await http.put(f"{url}/airteltigo/_admin/faults", json={"outage_for_seconds": 30})
+    during = await http.post(f"{url}/airteltigo/auth/oauth2/token", json={})
+    clock.advance(31)
+    after = await http.post(f"{url}/airteltigo/auth/oauth2/token", json={})
+    assert during.status_code == 503
+    assert after.status_code == 401
+    app["airteltigo"].start_outage()
+    assert (await http.post(f"{url}/airteltigo/auth/oauth2/token", json={})).status_code == 503
+    app["airteltigo"].end_outage()
+    assert (await http.post(f"{url}/airteltigo/auth/oauth2/token", json={})).status_code == 401

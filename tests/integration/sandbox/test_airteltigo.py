@@ -202,3 +202,18 @@ async def test_callback_with_hash(http, at, receiver):
     assert hash_value == expected
     assert (body["transaction"]["id"], body["transaction"]["status_code"]) == (txn_id, "TS")
     assert callback["path"] == "/callbacks/at"
+
+
+async def test_body_country_must_match(http, at):
+    """A subscriber country other than GH is refused with ESB000034 on HTTP 200."""
+    sandbox, base = at
+    headers = await at_headers(http, base)
+    body = {
+        "reference": "order1234",
+        "subscriber": {"country": "UG", "currency": "GHS", "msisdn": NSN},
+        "transaction": {"amount": 1, "country": "GH", "currency": "GHS", "id": str(uuid.uuid4())},
+    }
+    response = await http.post(f"{base}/merchant/v1/payments/", headers=headers, json=body)
+    assert response.status_code == 200
+    assert response.json()["status"]["result_code"] == "ESB000034"
+    assert sandbox.transactions == ()

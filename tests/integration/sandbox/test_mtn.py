@@ -260,3 +260,13 @@ async def test_long_payer_message_is_400(http, mtn_url):
         json=body,
     )
     assert response.status_code == 400
+
+
+async def test_national_number_reaches_no_wallet(http, mtn_url, mtn_sandbox):
+    """A partyId without the country code (0244…) ends PAYER_NOT_FOUND; nothing is debited."""
+    headers = await auth(http, mtn_url)
+    reference, response = await request_to_pay(http, mtn_url, headers, "0241234567")
+    status = (await rtp_status(http, mtn_url, headers, reference)).json()
+    assert response.status_code == 202
+    assert (status["status"], status["reason"]) == ("FAILED", "PAYER_NOT_FOUND")
+    assert mtn_sandbox.ledger.debits() == ()

@@ -147,7 +147,12 @@ def _admin_router(sandbox: ProviderSandbox) -> Router:
         return Response.json(200, sandbox.faults.to_json())
 
     async def put_faults(request: Request) -> Response:
-        sandbox.set_faults(**_body(request))
+        changes = dict(_body(request))
+        if "outage_for_seconds" in changes:  # convenience: an outage window from now
+            seconds = changes.pop("outage_for_seconds")
+            changes["outage"] = seconds is not None
+            changes["outage_until"] = None if seconds is None else sandbox.clock() + float(seconds)
+        sandbox.set_faults(**changes)
         return Response.json(200, sandbox.faults.to_json())
 
     async def reset(request: Request) -> Response:

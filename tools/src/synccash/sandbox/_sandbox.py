@@ -260,6 +260,15 @@ class ProviderSandbox:
         self.faults.update(**changes)
         return self.faults
 
+    def start_outage(self, seconds: float | None = None) -> None:
+        """Every provider request gets 503 for ``seconds`` (None: until ``end_outage``)."""
+        until = None if seconds is None else self.clock() + seconds
+        self.faults.update(outage=True, outage_until=until)
+
+    def end_outage(self) -> None:
+        """Back to normal service."""
+        self.faults.update(outage=False, outage_until=None)
+
     def attempt(self, reference: str) -> Attempt | None:
         """The attempt for a request reference, settled if due."""
         found = self._attempts.get(reference)

@@ -49,6 +49,8 @@ Choices where the reference is silent (not Airtel facts):
 - The "service unavailable" test numbers -> HTTP 503 envelope ``ESB000001``, nothing
   recorded. A repeated refund of the same ``airtel_money_id`` answers the first
   refund's result again (money moves once).
+- ``subscriber``/``transaction`` ``country``/``currency`` other than the headers' GH/GHS
+  -> ``ESB000034``/``ESB000035``; a ``msisdn`` that is not 9 digits -> ``ESB000033``.
 - Injected faults: 500/503 envelopes with ``ESB000001``; 429 ``{"error":"rate_limited"}``
   with ``Retry-After``.
 """
@@ -238,6 +240,11 @@ class _Airtel:
             return _business_error("Invalid request body", "ESB000008")
         if len(msisdn) != 9 or not msisdn.isdigit():
             return _business_error("Invalid MSISDN length", "ESB000033")
+        for part in (subscriber, txn):
+            if part.get("country", self.options["country"]) != self.options["country"]:
+                return _business_error("Invalid country", "ESB000034")
+            if part.get("currency", self.options["currency"]) != self.options["currency"]:
+                return _business_error("Invalid currency", "ESB000035")
         amount = to_minor(txn.get("amount"))
         if amount is None or isinstance(txn.get("amount"), str):
             return _business_error("Invalid amount", "DP00800001004")

@@ -33,6 +33,10 @@ Choices where the reference is silent (documented here, not MTN facts):
   currency -> 500 ``INVALID_CURRENCY``. Amounts are decimal strings with at most 2
   decimals, booked 1:1 as minor units whatever the currency.
 - ``payerMessage``/``payeeNote`` over 160 characters or containing ``'`` -> 400.
+- An MSISDN ``partyId`` must carry the country code (``233…``, or a foreign/test
+  number); a national ``0…`` or bare 9-digit number is accepted and ends FAILED
+  ``PAYER_NOT_FOUND`` (``PAYEE_NOT_FOUND`` for transfers). A GET with a reference that is
+  not a UUID v4 -> 400.
 - The "service unavailable" test numbers are refused at submit: 503
   ``SERVICE_UNAVAILABLE`` and nothing recorded (the status GET then answers 404).
 - ``basicuserinfo`` for a number not on MTN -> 404 ``RESOURCE_NOT_FOUND``; ``active``
@@ -298,6 +302,10 @@ class _Mtn:
         msisdn = str(party["partyId"]) if party["partyIdType"] == "MSISDN" else ""
         if scenario_for(canonical(msisdn) or msisdn).reject_on_submit:
             return _error(503, "SERVICE_UNAVAILABLE")
+        forced = "INVALID_CALLBACK_URL_HOST" if wrong_host else None
+        if msisdn.startswith("0") or len(msisdn) <= 9:
+            # A national number without the country code reaches no wallet at MTN.
+            forced = "PAYER_NOT_FOUND" if kind == "collection" else "PAYEE_NOT_FOUND"
         self.sandbox.accept(
             "collection" if kind == "collection" else "disbursement",
             reference,
@@ -307,7 +315,7 @@ class _Mtn:
             provider_txn_id=self.sandbox.new_txn_id(),
             renderer=None if wrong_host else renderer,
             request=body,
-            forced_reason="INVALID_CALLBACK_URL_HOST" if wrong_host else None,
+            forced_reason=forced,
         )
         return Response.empty(202)
 
@@ -350,6 +358,8 @@ class _Mtn:
         refused = self.business_error(request, product)
         if refused is not None:
             return refused
+        if not _is_uuid4(request.params["reference"]):
+            return _error(400, "BAD_REQUEST", "The reference id must be a UUID version 4.")
         attempt = self.sandbox.attempt(request.params["reference"])
         if attempt is None or attempt.kind != kind:
             return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
