@@ -10,7 +10,15 @@ import anyio
 import httpx
 import pytest
 
-from synccash.sandbox import Faults, SandboxError, build_served_app, create_combined_app
+from synccash.sandbox import (
+    ApprovalDelay,
+    Faults,
+    ManualClock,
+    SandboxError,
+    build_served_app,
+    create_combined_app,
+    mtn,
+)
 from synccash.sandbox._asgi import Request, Response, read_request, send_response
 from synccash.sandbox._sandbox import ProviderSandbox
 from synccash.sandbox.mtn import DEFAULT_CREDENTIALS
@@ -95,3 +103,26 @@ def test_fixed_latency_without_jitter():
     faults = Faults()
     faults.update(latency_ms=250)
     assert faults.extra_latency_seconds() == 0.25
+
+
+async def test_reset_forgets_pending_timers_and_restores_config():
+    """After reset a forgotten attempt's timer moves no money, and config is back to its start."""
+    clock = ManualClock()
+    sandbox = mtn.create_sandbox(clock=clock, config=_delayed_config())
+    attempt = sandbox.accept("collection", "ref-1", "233241234567", 100, "GHS", provider_txn_id="1")
+    sandbox.config.options["reason_format"] = "object"
+    sandbox.reset()
+    clock.advance(10)
+    sandbox._settle(attempt)  # what its timer would do now
+    await sandbox.aclose()
+    assert sandbox.ledger.entries == ()
+    assert attempt.status == "pending"
+    assert sandbox.config.options["reason_format"] == "string"
+    assert sandbox.config.approval_delay == ApprovalDelay(5, 5)
+
+
+def _delayed_config():
+    """MTN's default config with a 5 s approval delay."""
+    config = mtn.default_config()
+    config.approval_delay = ApprovalDelay(5, 5)
+    return config

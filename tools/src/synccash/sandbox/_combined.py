@@ -38,11 +38,15 @@ def create_sandbox(
     http_client: httpx.AsyncClient | None = None,
     clock: Clock = time.time,
     seed: int = 0,
+    approval_delay: ApprovalDelay | None = None,
 ) -> ProviderSandbox:
     """A provider's sandbox with its default configuration (credentials from settings.py)."""
     module = _MODULES[provider]
+    config = module.default_config()
+    if approval_delay is not None:
+        config.approval_delay = approval_delay
     sandbox: ProviderSandbox = module.create_sandbox(
-        world, http_client=http_client, clock=clock, seed=seed
+        world, http_client=http_client, clock=clock, seed=seed, config=config
     )
     return sandbox
 
@@ -121,12 +125,14 @@ def create_combined_app(
     world = world if world is not None else SandboxWorld()
     sandboxes: dict[ProviderName, ProviderSandbox] = {}
     for offset, name in enumerate(PROVIDERS):
-        sandbox = create_sandbox(
-            name, world, http_client=http_client, clock=clock, seed=seed + offset
+        sandboxes[name] = create_sandbox(
+            name,
+            world,
+            http_client=http_client,
+            clock=clock,
+            seed=seed + offset,
+            approval_delay=approval_delay,
         )
-        if approval_delay is not None:
-            sandbox.config.approval_delay = approval_delay
-        sandboxes[name] = sandbox
     return CombinedApp(sandboxes)
 
 
@@ -147,9 +153,7 @@ def build_served_app(
     if provider not in _MODULES:
         raise SandboxError(f"unknown provider {provider!r}; choose one of {sorted(_MODULES)}")
     name: ProviderName = next(p for p in PROVIDERS if p == provider)
-    sandbox = create_sandbox(name, world, seed=seed)
-    sandbox.config.approval_delay = approval_delay
-    return create_app(sandbox)
+    return create_app(create_sandbox(name, world, seed=seed, approval_delay=approval_delay))
 
 
 async def serve(

@@ -87,11 +87,12 @@ class Faults:
             self._rng.seed(changes["seed"])
 
     def reset(self) -> None:
-        """Back to no faults (the RNG is reseeded with the current seed or 0)."""
+        """Back to no faults, keeping the seed (the RNG restarts from it)."""
         seed = self.seed
         for f in fields(Faults):
             if not f.name.startswith("_"):
                 setattr(self, f.name, f.default)
+        self.seed = seed
         self._rng.seed(seed or 0)
 
     def to_json(self) -> dict[str, Any]:

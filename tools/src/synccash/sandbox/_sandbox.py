@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import functools
 import heapq
 import itertools
@@ -232,6 +233,7 @@ class ProviderSandbox:
         self.provider: ProviderName = provider
         self.world = world if world is not None else SandboxWorld()
         self.config = config if config is not None else SandboxConfig()
+        self._initial_config = copy.deepcopy(self.config)
         self.clock = clock
         self.ledger = Ledger()
         self.faults = Faults(seed=seed)
@@ -289,7 +291,10 @@ class ProviderSandbox:
         return next((a for a in self._attempts.values() if predicate(a)), None)
 
     def reset(self) -> None:
-        """Forget attempts, ledger, faults and sent callbacks (wallets are the world's)."""
+        """Forget attempts, ledger, faults, tokens and sent callbacks; restore the initial config.
+
+        Wallets belong to the world (``world.reset()``).
+        """
         self._attempts.clear()
         self._by_txn_id.clear()
         self._due.clear()
@@ -297,6 +302,7 @@ class ProviderSandbox:
         self.faults.reset()
         self.callbacks_sent.clear()
         self.tokens.expire_all()
+        self.config = copy.deepcopy(self._initial_config)
 
     def _now_seconds(self) -> float:
         return self.clock()
@@ -381,6 +387,8 @@ class ProviderSandbox:
     def _settle(self, attempt: Attempt) -> None:
         if attempt.is_final or attempt.due_at is None or self.clock() < attempt.due_at:
             return
+        if self._attempts.get(attempt.reference) is not attempt:
+            return  # forgotten by a reset: its timer must not move money any more
         reason = self._refusal(attempt)
         if reason is None:
             self._post(attempt)
