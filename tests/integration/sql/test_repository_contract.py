@@ -132,8 +132,15 @@ async def test_stale_save_is_a_conflict_and_loses_nothing(backend):
     async with backend.uow() as third:
         with pytest.raises(ConcurrencyConflict):
             await third.payments.save(mine)
+        await third.commit()  # even committing after the conflict writes nothing of it
     stored = await _load(backend, "p1")
     assert (stored.state, stored.version) == (PaymentState.CANCELLED, 1)
+    assert [e.type for e in stored.events] == ["payment.initiated", "payment.cancelled"]
+    assert [r.type for r in await backend.outbox.fetch_unpublished(10)] == [
+        "payment.initiated",
+        "payment.cancelled",
+    ]
+    assert mine.version == 0
 
 
 async def test_duplicate_idempotency_key_is_a_conflict(backend):

@@ -12,6 +12,7 @@ from synccash.adapters.sql._engine import (
     create_engine_from_settings,
     make_engine,
 )
+from synccash.adapters.sql._mapping import outbox_id
 from synccash.adapters.sql._migrate import downgrade, head_revision, migrate, schema_drift
 from synccash.adapters.sql._outbox import (
     DeliveryStatus,
@@ -20,18 +21,19 @@ from synccash.adapters.sql._outbox import (
     SqlWebhookDeliveries,
     WebhookDelivery,
 )
-from synccash.adapters.sql._repository import (
-    CompiledInsert,
-    SqlPaymentRepository,
+from synccash.adapters.sql._pgfast import (
+    CompiledStatement,
     compile_new_payment,
+    compile_save,
     new_payment_params,
-    outbox_id,
+    save_params,
 )
+from synccash.adapters.sql._repository import SqlPaymentRepository
 from synccash.adapters.sql._risk import SqlRiskContext
 from synccash.adapters.sql._uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 
 __all__ = [
-    "CompiledInsert",
+    "CompiledStatement",
     "DatabaseError",
     "DatabaseUnavailable",
     "DeliveryStatus",
@@ -46,6 +48,7 @@ __all__ = [
     "WebhookDelivery",
     "check_schema",
     "compile_new_payment",
+    "compile_save",
     "create_engine_from_settings",
     "downgrade",
     "head_revision",
@@ -53,5 +56,6 @@ __all__ = [
     "migrate",
     "new_payment_params",
     "outbox_id",
+    "save_params",
     "schema_drift",
 ]

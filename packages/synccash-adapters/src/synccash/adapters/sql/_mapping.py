@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
@@ -21,6 +22,14 @@ from synccash.core.payment import (
 from synccash.core.providers import ProviderId
 
 Row = Mapping[Any, Any]
+
+#: uuid5 namespace of outbox ids; memory/repository.py uses the same one.
+OUTBOX_NAMESPACE: Final = uuid.UUID("6f2b7c1e-4a8d-4f3b-9c55-2f1e0d9a7b31")
+
+
+def outbox_id(payment_id: str, seq: int) -> str:
+    """The deterministic outbox/event id of one payment event."""
+    return str(uuid.uuid5(OUTBOX_NAMESPACE, f"{payment_id}/{seq}"))
 
 
 def wallet_to_doc(wallet: Wallet) -> dict[str, Any]:
@@ -211,4 +220,17 @@ def event_payload(payment: Payment, event: PaymentEvent) -> dict[str, Any]:
         "actor": event.actor,
         "state": payment.state.value,
         "data": dict(event.data),
+    }
+
+
+def outbox_row(payment: Payment, event: PaymentEvent) -> dict[str, Any]:
+    """The outbox row announcing one new event."""
+    return {
+        "id": outbox_id(event.payment_id, event.seq),
+        "payment_id": event.payment_id,
+        "event_seq": event.seq,
+        "type": event.type,
+        "payload": event_payload(payment, event),
+        "created_at": event.at,
+        "published_at": None,
     }

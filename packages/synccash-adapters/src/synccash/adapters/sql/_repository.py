@@ -6,28 +6,13 @@ All writes go through the unit of work's connection and become visible at its co
 from __future__ import annotations
 
 import builtins
-import functools
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
-from attrs import define, field, frozen
-from sqlalchemy import (
-    JSON,
-    Dialect,
-    Insert,
-    Select,
-    Table,
-    and_,
-    bindparam,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from attrs import define, field
+from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,20 +20,24 @@ from synccash.adapters.sql._mapping import (
     attempt_from_row,
     attempt_to_row,
     event_from_row,
-    event_payload,
     event_to_row,
+    outbox_row,
     payment_from_row,
     payment_to_row,
 )
+from synccash.adapters.sql._pgfast import (
+    ATTEMPT_MUTABLE,
+    IMMUTABLE,
+    compile_new_payment,
+    compile_save,
+    new_payment_params,
+    save_params,
+)
 from synccash.adapters.sql._tables import outbox, payment_attempts, payment_events, payments
-from synccash.adapters.sql._types import UtcDateTime, dumps
 from synccash.core.errors import ConcurrencyConflict
 from synccash.core.payment import Attempt, Payment, PaymentEvent, PaymentState
 from synccash.core.ports import DailyRow, PaymentPage, PaymentQuery
 from synccash.core.providers import ProviderId
-
-#: uuid5 namespace of outbox ids; memory/repository.py uses the same one.
-OUTBOX_NAMESPACE: Final = uuid.UUID("6f2b7c1e-4a8d-4f3b-9c55-2f1e0d9a7b31")
 
 #: States in which the worker may still have something to do.
 _FINAL_STATES: Final = (
@@ -57,23 +46,6 @@ _FINAL_STATES: Final = (
     PaymentState.CANCELLED.value,
     PaymentState.REFUNDED.value,
 )
-
-#: Columns an UPDATE may change (identity, creation and idempotency are immutable).
-_IMMUTABLE: Final = frozenset({"id", "merchant_id", "idempotency_key", "fingerprint", "created_at"})
-_ATTEMPT_MUTABLE: Final = (
-    "status",
-    "provider_transaction_id",
-    "error_code",
-    "failure_reason",
-    "submit_count",
-    "poll_count",
-    "updated_at",
-)
-
-
-def outbox_id(payment_id: str, seq: int) -> str:
-    """The deterministic outbox/event id of one payment event."""
-    return str(uuid.uuid5(OUTBOX_NAMESPACE, f"{payment_id}/{seq}"))
 
 
 @define
@@ -151,28 +123,40 @@ class SqlPaymentRepository:
         """Optimistic update: only if the stored version is the one this payment was read at."""
         entry = self._tracker.track(payment)
         expected = payment.version
-        values = {k: v for k, v in payment_to_row(payment).items() if k not in _IMMUTABLE}
-        values["version"] = expected + 1
-        result = await self._conn.execute(
-            update(payments)
-            .where(payments.c.id == payment.id, payments.c.version == expected)
-            .values(values)
-        )
-        if result.rowcount != 1:
+        fresh = payment.new_events[entry.events_written :]
+        if self._postgres:
+            # one round trip; the attempts, events and outbox rows depend on the UPDATE matching
+            compiled = compile_save(self._conn.dialect, len(payment.attempts), len(fresh))
+            result = await self._conn.exec_driver_sql(
+                compiled.sql, compiled.bind(save_params(payment, expected, fresh))
+            )
+            matched = result.scalar_one()
+        else:
+            values = {k: v for k, v in payment_to_row(payment).items() if k not in IMMUTABLE}
+            values["version"] = expected + 1
+            result = await self._conn.execute(
+                update(payments)
+                .where(payments.c.id == payment.id, payments.c.version == expected)
+                .values(values)
+            )
+            matched = result.rowcount
+        if matched != 1:
             raise ConcurrencyConflict(
                 f"payment {payment.id} changed since it was read (version {expected}); reload and retry"
             )
         payment.version = expected + 1
+        if self._postgres:
+            entry.events_written += len(fresh)
+            return
         if payment.attempts:
             await self._upsert_attempts(payment.id, payment.attempts)
         await self._write_events(entry)
 
     async def _upsert_attempts(self, payment_id: str, attempts: Sequence[Attempt]) -> None:
-        dialect_insert = postgresql.insert if self._postgres else sqlite.insert
-        stmt = dialect_insert(payment_attempts)
+        stmt = sqlite.insert(payment_attempts)
         stmt = stmt.on_conflict_do_update(
             index_elements=[payment_attempts.c.reference],
-            set_={name: stmt.excluded[name] for name in _ATTEMPT_MUTABLE},
+            set_={name: stmt.excluded[name] for name in ATTEMPT_MUTABLE},
         )
         await self._conn.execute(stmt, [attempt_to_row(payment_id, a) for a in attempts])
 
@@ -329,96 +313,6 @@ class SqlPaymentRepository:
         for r in event_rows.mappings():
             events[r["payment_id"]].append(event_from_row(r))
         return [payment_from_row(r, attempts[r["id"]], events[r["id"]]) for r in rows]
-
-
-def outbox_row(payment: Payment, event: PaymentEvent) -> dict[str, Any]:
-    """The outbox row announcing one new event."""
-    return {
-        "id": outbox_id(event.payment_id, event.seq),
-        "payment_id": event.payment_id,
-        "event_seq": event.seq,
-        "type": event.type,
-        "payload": event_payload(payment, event),
-        "created_at": event.at,
-        "published_at": None,
-    }
-
-
-def _bound_values(table: Table, prefix: str) -> dict[str, Any]:
-    return {c.name: bindparam(f"{prefix}{c.name}", type_=c.type) for c in table.columns}
-
-
-@functools.cache
-def _new_payment_statement(attempts: int, events: int) -> Insert:
-    """PostgreSQL: one INSERT ... WITH ... writing a new payment and everything hanging off it.
-
-    Data-modifying CTEs run in one statement (one round trip); foreign keys are checked at
-    its end. Built once per shape and cached, so SQLAlchemy reuses the compiled form.
-    """
-    ctes = [insert(payments).values(_bound_values(payments, "p_")).cte("new_payment")]
-    if attempts:
-        rows = [_bound_values(payment_attempts, f"a{i}_") for i in range(attempts)]
-        ctes.append(insert(payment_attempts).values(rows).cte("new_attempts"))
-    rows = [_bound_values(payment_events, f"e{i}_") for i in range(events)]
-    ctes.append(insert(payment_events).values(rows).cte("new_events"))
-    outbox_rows = [_bound_values(outbox, f"o{i}_") for i in range(events)]
-    return insert(outbox).values(outbox_rows).add_cte(*ctes)
-
-
-@frozen
-class CompiledInsert:
-    """A compiled statement, its positional parameter names and the converter to driver values."""
-
-    sql: str
-    names: tuple[str, ...]
-    bind: Callable[[dict[str, Any]], tuple[Any, ...]]
-
-
-_COMPILED: dict[tuple[int, int], CompiledInsert] = {}
-
-
-def compile_new_payment(dialect: Dialect, attempts: int, events: int) -> CompiledInsert:
-    """The compiled hot-path INSERT (PostgreSQL) for a payment with this many attempts/events.
-
-    SQLAlchemy cannot cache-key a multi-row INSERT inside a CTE, so it would recompile
-    the statement on every call (~1 ms). It is compiled once per shape here instead, and
-    the two non-trivial column types are converted by hand, exactly as their binds do.
-    """
-    cached = _COMPILED.get((attempts, events))
-    if cached is not None:
-        return cached
-    compiled = _new_payment_statement(attempts, events).compile(dialect=dialect)
-    types = {b.key: b.type for b in compiled.binds.values()}
-    names = tuple(compiled.positiontup or ())
-    steps = tuple((name, _driver_value(types[name])) for name in names)
-
-    def bind(values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            values[name] if convert is None else convert(values[name]) for name, convert in steps
-        )
-
-    result = CompiledInsert(compiled.string, names, bind)
-    _COMPILED[(attempts, events)] = result
-    return result
-
-
-def _driver_value(type_: Any) -> Callable[[Any], Any] | None:
-    if isinstance(type_, UtcDateTime):
-        return lambda v: None if v is None else v.astimezone(UTC)
-    if isinstance(type_, JSON):
-        return lambda v: None if v is None else dumps(v)
-    return None
-
-
-def new_payment_params(payment: Payment, fresh: Sequence[PaymentEvent]) -> dict[str, Any]:
-    """Named values for compile_new_payment's statement."""
-    params = {f"p_{k}": v for k, v in payment_to_row(payment).items()}
-    for i, attempt in enumerate(payment.attempts):
-        params.update({f"a{i}_{k}": v for k, v in attempt_to_row(payment.id, attempt).items()})
-    for i, event in enumerate(fresh):
-        params.update({f"e{i}_{k}": v for k, v in event_to_row(event).items()})
-        params.update({f"o{i}_{k}": v for k, v in outbox_row(payment, event).items()})
-    return params
 
 
 def daily_row_key(row: DailyRow) -> tuple[str, str]:

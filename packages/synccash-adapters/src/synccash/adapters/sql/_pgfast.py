@@ -1,0 +1,211 @@
+"""PostgreSQL fast paths: a new payment, or a saved change, in ONE statement (one round trip).
+
+Data-modifying CTEs (`WITH x AS (INSERT ...)`) run exactly once inside one statement, and
+foreign keys are checked at its end, so a payment and its attempts, events and outbox rows
+go in together. SQLite has no DML in CTEs and takes the plain statement-per-table path;
+both paths build their rows with the same mapping functions.
+
+SQLAlchemy cannot cache-key DML inside CTEs or multi-row VALUES, so it would recompile such
+a statement on every call (~1 ms). Each shape (number of attempts and events) is compiled
+once here instead; the two non-trivial column types are converted by hand, as their binds do.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from datetime import UTC
+from typing import Any, Final
+
+from attrs import frozen
+from sqlalchemy import (
+    JSON,
+    ClauseElement,
+    Dialect,
+    Table,
+    bindparam,
+    column,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+    values,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from synccash.adapters.sql._mapping import (
+    attempt_to_row,
+    event_to_row,
+    outbox_row,
+    payment_to_row,
+)
+from synccash.adapters.sql._tables import outbox, payment_attempts, payment_events, payments
+from synccash.adapters.sql._types import UtcDateTime, dumps
+from synccash.core.payment import Payment, PaymentEvent
+
+#: Columns an UPDATE may change (identity, creation and idempotency are immutable).
+IMMUTABLE: Final = frozenset({"id", "merchant_id", "idempotency_key", "fingerprint", "created_at"})
+#: Attempt columns an upsert refreshes.
+ATTEMPT_MUTABLE: Final = (
+    "status",
+    "provider_transaction_id",
+    "error_code",
+    "failure_reason",
+    "submit_count",
+    "poll_count",
+    "updated_at",
+)
+
+
+@frozen
+class CompiledStatement:
+    """A compiled statement, its positional parameter names and the converter to driver values."""
+
+    sql: str
+    names: tuple[str, ...]
+    bind: Callable[[dict[str, Any]], tuple[Any, ...]]
+
+
+def _driver_value(type_: Any) -> Callable[[Any], Any] | None:
+    if isinstance(type_, UtcDateTime):
+        return lambda v: None if v is None else v.astimezone(UTC)
+    if isinstance(type_, JSON):
+        return lambda v: None if v is None else dumps(v)
+    return None
+
+
+def _compile(statement: ClauseElement, dialect: Dialect) -> CompiledStatement:
+    compiled = statement.compile(dialect=dialect)
+    if not isinstance(compiled, SQLCompiler):
+        raise TypeError(f"expected a SQL statement, got {type(compiled).__name__}")
+    types = {b.key: b.type for b in compiled.binds.values()}
+    names = tuple(compiled.positiontup or ())
+    steps = tuple((name, _driver_value(types[name])) for name in names)
+
+    def bind(named: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            named[name] if convert is None else convert(named[name]) for name, convert in steps
+        )
+
+    return CompiledStatement(compiled.string, names, bind)
+
+
+def _bound(table: Table, prefix: str) -> dict[str, Any]:
+    return {c.name: bindparam(f"{prefix}{c.name}", type_=c.type) for c in table.columns}
+
+
+def _guarded_rows(table: Table, prefix: str, count: int, guard: Any) -> Any:
+    """SELECT over a VALUES list of `count` bound rows, only if `guard` holds."""
+    rows = values(*(column(c.name, c.type) for c in table.columns), name=f"{table.name}_rows")
+    rows = rows.data(
+        [
+            tuple(bindparam(f"{prefix}{i}_{c.name}", type_=c.type) for c in table.columns)
+            for i in range(count)
+        ]
+    )
+    return select(*(rows.c[c.name] for c in table.columns)).where(guard)
+
+
+# --- a new payment ------------------------------------------------------------------
+@functools.cache
+def _new_payment_compiled(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
+    ctes = [insert(payments).values(_bound(payments, "p_")).cte("new_payment")]
+    if attempts:
+        rows = [_bound(payment_attempts, f"a{i}_") for i in range(attempts)]
+        ctes.append(insert(payment_attempts).values(rows).cte("new_attempts"))
+    rows = [_bound(payment_events, f"e{i}_") for i in range(events)]
+    ctes.append(insert(payment_events).values(rows).cte("new_events"))
+    outbox_rows = [_bound(outbox, f"o{i}_") for i in range(events)]
+    return _compile(insert(outbox).values(outbox_rows).add_cte(*ctes), dialect)
+
+
+def compile_new_payment(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
+    """INSERT ... WITH ... of a payment with this many attempts and (>= 1) new events."""
+    return _new_payment_compiled(dialect, attempts, events)
+
+
+def new_payment_params(payment: Payment, fresh: Sequence[PaymentEvent]) -> dict[str, Any]:
+    """Named values for compile_new_payment's statement."""
+    params = {f"p_{k}": v for k, v in payment_to_row(payment).items()}
+    for i, attempt in enumerate(payment.attempts):
+        params.update({f"a{i}_{k}": v for k, v in attempt_to_row(payment.id, attempt).items()})
+    for i, event in enumerate(fresh):
+        params.update({f"e{i}_{k}": v for k, v in event_to_row(event).items()})
+        params.update({f"o{i}_{k}": v for k, v in outbox_row(payment, event).items()})
+    return params
+
+
+# --- a saved change ---------------------------------------------------------------------
+@functools.cache
+def _save_compiled(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
+    changed = {
+        c.name: bindparam(f"p_{c.name}", type_=c.type)
+        for c in payments.columns
+        if c.name not in IMMUTABLE
+    }
+    updated = (
+        update(payments)
+        .where(
+            payments.c.id == bindparam("where_id", type_=payments.c.id.type),
+            payments.c.version == bindparam("where_version", type_=payments.c.version.type),
+        )
+        .values(changed)
+        .returning(payments.c.id)
+        .cte("updated")
+    )
+    # the rows below are written only if the optimistic UPDATE matched
+    guard = exists(select(updated.c.id))
+    ctes = []
+    if attempts:
+        upsert = postgresql.insert(payment_attempts).from_select(
+            [c.name for c in payment_attempts.columns],
+            _guarded_rows(payment_attempts, "a", attempts, guard),
+        )
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[payment_attempts.c.reference],
+            set_={name: upsert.excluded[name] for name in ATTEMPT_MUTABLE},
+        )
+        ctes.append(upsert.cte("saved_attempts"))
+    if events:
+        for table, prefix, name in (
+            (payment_events, "e", "new_events"),
+            (outbox, "o", "new_outbox"),
+        ):
+            ctes.append(
+                insert(table)
+                .from_select(
+                    [c.name for c in table.columns], _guarded_rows(table, prefix, events, guard)
+                )
+                .cte(name)
+            )
+    statement = select(func.count()).select_from(updated)
+    if ctes:
+        statement = statement.add_cte(*ctes)
+    return _compile(statement, dialect)
+
+
+def compile_save(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
+    """UPDATE ... WHERE version matches, plus attempt upserts, events and outbox rows.
+
+    Returns one row: 1 if the version matched (everything written), 0 if not (nothing written).
+    """
+    return _save_compiled(dialect, attempts, events)
+
+
+def save_params(
+    payment: Payment, expected_version: int, fresh: Sequence[PaymentEvent]
+) -> dict[str, Any]:
+    """Named values for compile_save's statement."""
+    row = payment_to_row(payment)
+    row["version"] = expected_version + 1
+    params = {f"p_{k}": v for k, v in row.items() if k not in IMMUTABLE}
+    params["where_id"] = payment.id
+    params["where_version"] = expected_version
+    for i, attempt in enumerate(payment.attempts):
+        params.update({f"a{i}_{k}": v for k, v in attempt_to_row(payment.id, attempt).items()})
+    for i, event in enumerate(fresh):
+        params.update({f"e{i}_{k}": v for k, v in event_to_row(event).items()})
+        params.update({f"o{i}_{k}": v for k, v in outbox_row(payment, event).items()})
+    return params
