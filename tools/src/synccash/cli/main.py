@@ -44,4 +44,7 @@ app.command(
     ),
 )(run.migrate)
 app.add_typer(run.sandbox_app)
-app.command("bench", epilog="Examples:\n\n  synccash bench\n\n  synccash bench core db")(run.bench)
+app.command(
+    "bench",
+    epilog="Examples:\n\n  synccash bench\n\n  synccash bench core --seconds 2\n\n  synccash bench --list",
+)(run.bench)

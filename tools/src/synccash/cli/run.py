@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import pkgutil
 import subprocess
 import sys
 from typing import Annotated, Final
@@ -23,7 +24,6 @@ Port = Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)]
 #: Merchant id of the token `serve` prints.
 DEMO_MERCHANT: Final = "demo-merchant"
 DEMO_TOKEN_TTL: Final = 24 * 3600
-BENCHES: Final = ("core", "db", "api", "lifecycle")
 
 
 def _embedded_settings(host: str, port: int) -> Settings:
@@ -192,23 +192,42 @@ def sandbox_run(
         anyio.run(lambda: serve_sandbox(target, host, port, seed=seed, on_ready=ready))
 
 
+def available_benches() -> tuple[str, ...]:
+    """Benchmark modules shipped in synccash.bench (each runnable with `python -m`)."""
+    import synccash.bench  # noqa: PLC0415
+
+    return tuple(
+        sorted(m.name for m in pkgutil.iter_modules(synccash.bench.__path__) if not m.ispkg)
+    )
+
+
 def bench(
     *,
     name: Annotated[
         list[str] | None,
-        typer.Argument(
-            help=f"Benchmarks to run: {', '.join(BENCHES)} (default: core).", show_default=False
-        ),
+        typer.Argument(help="Benchmarks to run (default: core); see --list.", show_default=False),
     ] = None,
+    seconds: Annotated[
+        float | None,
+        typer.Option(help="Passed to each benchmark as --seconds.", min=0.1, show_default=False),
+    ] = None,
+    list_only: Annotated[
+        bool, typer.Option("--list", help="List the benchmarks and exit.")
+    ] = False,
 ) -> None:
     """Run benchmark modules (`python -m synccash.bench.<name>`); each prints its numbers."""
+    known = available_benches()
+    if list_only:
+        console.print("\n".join(known))
+        return
     chosen = name or ["core"]
     for bench_name in chosen:
-        if bench_name not in BENCHES:
-            usage_error(f"unknown benchmark {bench_name!r}; choose from {', '.join(BENCHES)}")
+        if bench_name not in known:
+            usage_error(f"unknown benchmark {bench_name!r}; choose from {', '.join(known)}")
+    extra = [] if seconds is None else ["--seconds", f"{seconds:g}"]
     for bench_name in chosen:
         err_console.print(f"running synccash.bench.{bench_name} …")
-        command = [sys.executable, "-m", f"synccash.bench.{bench_name}"]
-        result = subprocess.run(command, check=False)  # noqa: S603  (our own module, from a fixed list)
+        command = [sys.executable, "-m", f"synccash.bench.{bench_name}", *extra]
+        result = subprocess.run(command, check=False)  # noqa: S603  (our own modules only)
         if result.returncode != 0:
             raise CliError(f"benchmark {bench_name} failed with exit code {result.returncode}")
