@@ -78,3 +78,21 @@ async def test_a_stopped_consumer_is_forgotten_only_without_pending_work(redis: 
     assert await queue.forget_consumer("w-old")
     consumers = await redis.xinfo_consumers(queue.stream, queue.group)
     assert [c["name"] for c in consumers] == []
+
+
+async def test_recovery_reaches_stuck_entries_behind_busy_ones(redis: Redis):
+    """XAUTOCLAIM's cursor walks the pending list, so idle entries behind busy ones are found."""
+    queue = RedisTaskQueue(redis, visibility_timeout_s=0.2)
+    for i in range(30):
+        await queue.enqueue(Task(TaskKind.ADVANCE, f"pay_{i}"))
+    taken = await queue.consume("crashed", count=30)
+    await anyio.sleep(0.3)
+    # The first 20 are taken over by a live consumer (idle time reset); the last 10 stay stuck.
+    await redis.xclaim(
+        queue.stream, queue.group, "busy", 0, [d.id for d in taken[:20]], justid=True
+    )
+    recovered = []
+    for _ in range(4):  # each call scans at most 10 entries of the pending list
+        recovered += await queue.consume("survivor", count=1)
+    assert recovered
+    assert {d.task.payment_id for d in recovered} <= {f"pay_{i}" for i in range(20, 30)}

@@ -40,7 +40,8 @@ from synccash.core.ports import Clock, Task
 _log = structlog.get_logger(__name__)
 
 # KEYS: stream, delayed zset, dead stream
-# ARGV: group, consumer, now_ms, min_idle_ms, max_deliveries, count, promote_batch, dead_maxlen
+# ARGV: group, consumer, now_ms, min_idle_ms, max_deliveries, count, promote_batch, dead_maxlen,
+#       XAUTOCLAIM start cursor (it walks the pending list across calls, back to 0-0 at the end)
 _PREPARE = """
 local stream, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer = ARGV[1], ARGV[2]
@@ -53,7 +54,7 @@ for _, member in ipairs(due) do
   redis.call('XADD', stream, '*', 'kind', t.k, 'payment_id', t.p, 'hint', t.h, 'enq', t.t)
   redis.call('ZREM', delayed, member)
 end
-local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[4], '0-0', 'COUNT', ARGV[6])
+local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[4], ARGV[9], 'COUNT', ARGV[6])
 local live, gone = {}, {}
 for _, entry in ipairs(claimed[2]) do
   local id, fields = entry[1], entry[2]
@@ -76,7 +77,7 @@ for _, entry in ipairs(claimed[2]) do
   end
 end
 local next_due = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
-return {live, gone, next_due[2] or false}
+return {live, gone, next_due[2] or false, claimed[1]}
 """
 
 
@@ -115,6 +116,7 @@ class RedisTaskQueue:
         self._dead_maxlen = dead_maxlen
         self._prepare = redis.register_script(_PREPARE)
         self._listeners: list[DeadLetterListener] = []
+        self._claim_cursor = "0-0"
 
     async def ensure_group(self) -> None:
         """Create the stream and consumer group if missing (idempotent)."""
@@ -167,9 +169,11 @@ class RedisTaskQueue:
                 count,
                 self._promote_batch,
                 self._dead_maxlen,
+                self._claim_cursor,
             ],
         )
-        live, gone, next_due = cast("list[Any]", raw)
+        live, gone, next_due, cursor = cast("list[Any]", raw)
+        self._claim_cursor = _str(cursor)
         out = [self._delivery(entry[0], entry[1], int(entry[2]), now) for entry in live]
         for entry in gone:
             self._dead_lettered(entry[0], _pairs(entry[1]), int(entry[2]))
