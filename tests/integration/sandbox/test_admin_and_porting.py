@@ -120,3 +120,20 @@ async def test_admin_outage_window(http, combined, clock):
     assert (await http.post(f"{url}/airteltigo/auth/oauth2/token", json={})).status_code == 503
     app["airteltigo"].end_outage()
     assert (await http.post(f"{url}/airteltigo/auth/oauth2/token", json={})).status_code == 401
+
+
+async def test_admin_custom_scenario(http, combined):
+    """PUT /_admin/config scenarios turns an ordinary number into a rejecting one."""
+    _, url = combined
+    put = await http.put(
+        f"{url}/mtn/_admin/config",
+        json={"scenarios": {"0245551111": {"final": "failed", "reason": "APPROVAL_REJECTED"}}},
+    )
+    bad = await http.put(
+        f"{url}/mtn/_admin/config", json={"scenarios": {"0245551111": {"final": "maybe"}}}
+    )
+    driver = Driver("mtn", http, url)
+    reference, _ = await driver.collect("233245551111")
+    assert put.json()["scenarios"]["233245551111"]["reason"] == "APPROVAL_REJECTED"
+    assert bad.status_code == 400
+    assert await driver.state(reference) == ("FAILED", "APPROVAL_REJECTED")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from drivers import Driver
 
-from synccash.sandbox import GHANA_TEST_SUFFIXES, MTN_TEST_NUMBERS, ghana_test_number
+from synccash.sandbox import (
+    GHANA_TEST_SUFFIXES,
+    MTN_OBSERVED_SCENARIOS,
+    MTN_TEST_NUMBERS,
+    ghana_test_number,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -144,3 +149,14 @@ async def test_mtn_other_number_succeeds(http, combined):
     driver = Driver("mtn", http, url)
     reference, _ = await driver.collect("56733123453")
     assert await driver.state(reference) == SUCCESS["mtn"]
+
+
+async def test_mtn_observed_profile(http, combined, clock):
+    """With MTN_OBSERVED_SCENARIOS, 46733123453 stays PENDING and then ends FAILED/EXPIRED."""
+    app, url = combined
+    app["mtn"].config.scenarios.update(MTN_OBSERVED_SCENARIOS)
+    driver = Driver("mtn", http, url)
+    reference, _ = await driver.collect("46733123453")
+    assert await driver.state(reference) == ("PENDING", None)
+    clock.advance(app["mtn"].config.ongoing_seconds + 1)
+    assert await driver.state(reference) == ("FAILED", "EXPIRED")

@@ -57,6 +57,10 @@ NN=08                  62                           unavailable at submit, nothi
 NN=09                  —                            payer limit reached
 —                      56, 58, 59, 60, 63, 64       MTN's other documented failures
 =====================  ===========================  =================================
+
+Own test numbers: ``sandbox.config.scenarios["233241234567"] = Scenario("mine", "failed",
+"APPROVAL_REJECTED")`` (or PUT ``/_admin/config`` ``{"scenarios": {number: {...}}}``);
+``MTN_OBSERVED_SCENARIOS`` switches MTN to its observed (not portal) behaviour.
 """
 
 from synccash.sandbox._combined import (
@@ -72,6 +76,7 @@ from synccash.sandbox._combined import (
 from synccash.sandbox._faults import Faults
 from synccash.sandbox._numbers import (
     GHANA_TEST_SUFFIXES,
+    MTN_OBSERVED_SCENARIOS,
     MTN_TEST_NUMBERS,
     PREFIXES,
     Scenario,
@@ -103,6 +108,7 @@ __all__ = [
     "DEFAULT_BALANCE_MINOR",
     "GHANA_TEST_SUFFIXES",
     "MOUNTS",
+    "MTN_OBSERVED_SCENARIOS",
     "MTN_TEST_NUMBERS",
     "PREFIXES",
     "SERVE_APPROVAL_DELAY",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import anyio
-from attrs import fields
+from attrs import asdict, fields
 
 from synccash.sandbox._asgi import (
     Handler,
@@ -20,7 +20,7 @@ from synccash.sandbox._asgi import (
     send_response,
     wait_for_disconnect,
 )
-from synccash.sandbox._numbers import PROVIDERS, ProviderName
+from synccash.sandbox._numbers import PROVIDERS, ProviderName, Scenario, canonical
 from synccash.sandbox._sandbox import ApprovalDelay, ProviderSandbox
 from synccash.sandbox._world import SandboxError
 
@@ -177,6 +177,11 @@ def _admin_router(sandbox: ProviderSandbox) -> Router:
             config.ongoing_seconds = float(body["ongoing_seconds"])
         if "merchant_balance_minor" in body:
             config.merchant_balance_minor = int(body["merchant_balance_minor"])
+        for number, spec in body.get("scenarios", {}).items():
+            key = canonical(number)
+            if key is None:
+                raise SandboxError(f"not a number: {number!r}")
+            config.scenarios[key] = Scenario(**{"name": "custom", **spec})
         config.credentials.update(body.get("credentials", {}))
         config.options.update(body.get("options", {}))
         return Response.json(200, _config_json(sandbox))
@@ -223,4 +228,5 @@ def _config_json(sandbox: ProviderSandbox) -> dict[str, Any]:
         "ongoing_seconds": config.ongoing_seconds,
         "merchant_balance_minor": config.merchant_balance_minor,
         "options": config.options,
+        "scenarios": {number: asdict(scenario) for number, scenario in config.scenarios.items()},
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final, Literal
 
-from attrs import frozen
+from attrs import field, frozen, validators
 
 #: Provider ids, the same strings SyncCash uses (``mtn``, ``airteltigo``, ``telecel``).
 ProviderName = Literal["mtn", "airteltigo", "telecel"]
@@ -81,7 +81,9 @@ class Scenario:
     """
 
     name: str
-    final: Literal["success", "failed"] | None = "success"
+    final: Literal["success", "failed"] | None = field(
+        default="success", validator=validators.in_(("success", "failed", None))
+    )
     reason: str | None = None
     ongoing: bool = False
     reject_on_submit: bool = False
@@ -138,6 +140,13 @@ MTN_TEST_NUMBERS: Final[dict[str, Scenario]] = {
         "could_not_perform_transaction", "failed", "COULD_NOT_PERFORM_TRANSACTION"
     ),
     "46733123464": Scenario("transfer_type_unknown", "failed", "TRANSFERTYPE_UNKNOWN"),
+}
+
+
+#: MTN's "observed" profile (reference 1.8): 46733123453 stays PENDING, then ends
+#: FAILED/EXPIRED instead of succeeding. Use as ``config.scenarios`` overrides.
+MTN_OBSERVED_SCENARIOS: Final[dict[str, Scenario]] = {
+    "46733123453": Scenario("payer_ongoing_observed", "failed", "EXPIRED", ongoing=True),
 }
 
 

@@ -147,6 +147,8 @@ class SandboxConfig:
     merchant_balance_minor: int = 100_000_000
     credentials: dict[str, str] = field(factory=dict)
     options: dict[str, Any] = field(factory=dict)
+    #: Per-number overrides of the test-number table (canonical number -> Scenario).
+    scenarios: dict[str, Scenario] = field(factory=dict)
 
 
 class TokenStore:
@@ -262,6 +264,11 @@ class ProviderSandbox:
         self.faults.update(**changes)
         return self.faults
 
+    def scenario(self, msisdn: str) -> Scenario:
+        """What a number does on this sandbox: a config override, else the test-number table."""
+        key = canonical(msisdn) or msisdn
+        return self.config.scenarios.get(key) or scenario_for(key)
+
     def start_outage(self, seconds: float | None = None) -> None:
         """Every provider request gets 503 for ``seconds`` (None: until ``end_outage``)."""
         until = None if seconds is None else self.clock() + seconds
@@ -337,7 +344,7 @@ class ProviderSandbox:
         provider-side validation that only shows in the final state).
         """
         key = canonical(msisdn) or msisdn
-        scenario = scenario_for(key) if kind != "refund" else SUCCESS
+        scenario = self.scenario(key) if kind != "refund" else SUCCESS
         now = self.clock()
         due: float | None = now
         if kind == "collection":

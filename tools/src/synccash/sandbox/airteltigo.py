@@ -66,7 +66,7 @@ from typing import Any, Final
 from synccash.sandbox._app import SandboxApp
 from synccash.sandbox._asgi import Request, Response, Router
 from synccash.sandbox._money import to_cedis, to_minor
-from synccash.sandbox._numbers import canonical, nsn, scenario_for
+from synccash.sandbox._numbers import canonical, nsn
 from synccash.sandbox._sandbox import Attempt, Callback, ProviderSandbox, SandboxConfig
 from synccash.sandbox._world import SandboxWorld
 
@@ -251,7 +251,7 @@ class _Airtel:
         if self.sandbox.attempt(txn_id) is not None:
             return _business_error("Duplicate transaction id", "ESB000001")
         key = canonical(msisdn) or msisdn
-        if scenario_for(key).reject_on_submit:
+        if self.sandbox.scenario(key).reject_on_submit:
             return self._unavailable()
         self.sandbox.accept(
             "collection",
@@ -406,7 +406,7 @@ class _Airtel:
         if self.sandbox.attempt(txn_id) is not None:
             return _business_error("Duplicate transaction id", "DP00900001017")
         key = canonical(msisdn) or msisdn
-        if scenario_for(key).reject_on_submit:
+        if self.sandbox.scenario(key).reject_on_submit:
             return self._unavailable()
         attempt = self.sandbox.accept(
             "disbursement",
@@ -441,13 +441,13 @@ class _Airtel:
         number = request.params["msisdn"]
         key = canonical(number) if len(number) == 9 else None
         wallet = self.sandbox.world.on_provider(key, "airteltigo") if key else None
-        if wallet is None or scenario_for(wallet.msisdn).reason == "PAYER_NOT_FOUND":
+        if wallet is None or self.sandbox.scenario(wallet.msisdn).reason == "PAYER_NOT_FOUND":
             return _business_error("User not found", "DP02200000000", code="404")
         data = {
             "first_name": wallet.given_name,
             "last_name": wallet.family_name,
             "msisdn": nsn(wallet.msisdn),
-            "is_barred": scenario_for(wallet.msisdn).reason == "NOT_ALLOWED",
+            "is_barred": self.sandbox.scenario(wallet.msisdn).reason == "NOT_ALLOWED",
             "is_pin_set": True,
             "grade": "SUBS",
             "registration": {"status": "SUBS"},

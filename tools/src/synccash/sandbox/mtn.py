@@ -69,7 +69,7 @@ from urllib.parse import urlparse
 from synccash.sandbox._app import SandboxApp
 from synccash.sandbox._asgi import Request, Response, Router
 from synccash.sandbox._money import to_decimal_string, to_minor
-from synccash.sandbox._numbers import canonical, scenario_for
+from synccash.sandbox._numbers import canonical
 from synccash.sandbox._sandbox import Attempt, Callback, ProviderSandbox, SandboxConfig
 from synccash.sandbox._world import SandboxWorld
 
@@ -300,7 +300,7 @@ class _Mtn:
             return Response.empty(202)
         party = body["payer" if kind == "collection" else "payee"]
         msisdn = str(party["partyId"]) if party["partyIdType"] == "MSISDN" else ""
-        if scenario_for(canonical(msisdn) or msisdn).reject_on_submit:
+        if self.sandbox.scenario(msisdn).reject_on_submit:
             return _error(503, "SERVICE_UNAVAILABLE")
         forced = "INVALID_CALLBACK_URL_HOST" if wrong_host else None
         if msisdn.startswith("0") or len(msisdn) <= 9:
@@ -413,7 +413,7 @@ class _Mtn:
             return None
         number = request.params["holder"]
         key = canonical(number)
-        if key is None or scenario_for(key).reason == "PAYER_NOT_FOUND":
+        if key is None or self.sandbox.scenario(key).reason == "PAYER_NOT_FOUND":
             return None
         return self.sandbox.world.on_provider(key, "mtn")
 

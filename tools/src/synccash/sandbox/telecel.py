@@ -66,7 +66,7 @@ from urllib.parse import urlparse
 from synccash.sandbox._app import SandboxApp
 from synccash.sandbox._asgi import Request, Response, Router
 from synccash.sandbox._money import to_cedis, to_minor
-from synccash.sandbox._numbers import canonical, scenario_for
+from synccash.sandbox._numbers import canonical
 from synccash.sandbox._sandbox import Attempt, Callback, ProviderSandbox, SandboxConfig
 from synccash.sandbox._world import SandboxWorld
 
@@ -207,7 +207,7 @@ class _Hubtel:
             if (existing.msisdn, existing.amount_minor, existing.kind) != (key, amount, kind):
                 return _invalid("ClientReference", "ClientReference already used.")
             return self._accepted(existing)
-        scenario = scenario_for(key)
+        scenario = self.sandbox.scenario(key)
         if scenario.reject_on_submit:
             return self.wire_unavailable()
         if not collection and self.sandbox.config.merchant_balance_minor < amount:
@@ -351,7 +351,7 @@ class _Hubtel:
             )
         key = canonical(query.get("customermsisdn", ""))
         wallet = self.sandbox.world.on_provider(key, "telecel") if key else None
-        if wallet is not None and scenario_for(wallet.msisdn).reason == "PAYER_NOT_FOUND":
+        if wallet is not None and self.sandbox.scenario(wallet.msisdn).reason == "PAYER_NOT_FOUND":
             wallet = None
         data = {
             "isRegistered": wallet is not None,
