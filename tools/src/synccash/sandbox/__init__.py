@@ -15,9 +15,12 @@ Usage::
     sandbox = mtn.create_sandbox(world, http_client=callback_client)  # client is injected
     app = mtn.create_app(sandbox)            # ASGI app; serve it or use httpx.ASGITransport
     sandbox.set_faults(error_rate=0.1, timeout_after_accept_rate=0.05, hold_seconds=30, seed=7)
-    sandbox.config.approval_delay = ApprovalDelay(1.0, 3.0)
+    sandbox.start_outage(60)                                # 503 for 60 s (None: until end_outage())
+    sandbox.config.approval_delay = ApprovalDelay(1.0, 3.0)  # or build with create_sandbox(...)
     [e for e in sandbox.ledger if e.kind == "debit"]        # LedgerEntry values
+    sandbox.ledger.debits("233245550000"); sandbox.ledger.for_reference(ref)
     sandbox.transactions                                    # every accepted request (Attempt)
+    sandbox.attempt(ref); sandbox.by_provider_txn_id(txn_id); sandbox.callbacks_sent
 
     async with serving(app) as base_url: ...                # uvicorn on 127.0.0.1, random port
 
@@ -25,6 +28,12 @@ Usage::
     combined["airteltigo"].set_faults(outage=True)                  # per-provider sandbox
     async with combined.running(): ...    # embedded (ASGITransport): runs timers and callbacks
     await serve("mtn", "127.0.0.1", 8101)  # CLI: one provider at the root (None = all three)
+
+Tests inject ``clock=ManualClock()`` and ``clock.advance(s)``: approval delays, token
+expiry and outage windows follow it (pending attempts settle on the next request).
+``sandbox.reset()`` forgets attempts, ledger, faults and tokens and restores the config
+the sandbox was built with. In ASGITransport mode there is no network timeout, so
+``timeout_after_accept`` simply holds the response ``hold_seconds``.
 
 Each provider module (``mtn``, ``airteltigo``, ``telecel``) has ``create_sandbox(world,
 http_client=…, clock=…, seed=…)``, ``create_app(sandbox)``, ``DEFAULT_CREDENTIALS`` (the
@@ -35,13 +44,17 @@ Admin API on every sandbox app (under its mount prefix): ``GET /_admin/ledger``,
 ``GET|PUT /_admin/wallets``, ``GET|PUT /_admin/faults``, ``POST /_admin/reset``
 (``?wallets=true`` also forgets wallets), ``GET /_admin/transactions``,
 ``GET|PUT /_admin/config``, ``POST /_admin/tokens/expire``, ``POST /_admin/settle``.
+``PUT /_admin/faults`` takes any ``Faults`` field plus ``outage_for_seconds``.
 
 Wallets not registered are created on first use, with the world's default
 balance, on the network their prefix says (MTN 24 25 53 54 55 59; Telecel 20
-50; AT 26 27 56 57 23). On the wire: MTN and Telecel use ``233XXXXXXXXX``, AT
-the 9-digit national number.
+50; AT 26 27 56 57 23); MTN's test numbers and other foreign numbers live on MTN.
+A number registered on another provider (ported) is unknown to the others' lookups
+and payments. On the wire: MTN and Telecel use ``233XXXXXXXXX``, AT the 9-digit
+national number.
 
-Test numbers (``TEST_NUMBERS``; everything else succeeds, subject to balance):
+Test numbers (``TEST_NUMBERS``; everything else succeeds, subject to balance). They
+apply to collections and to payouts (``PAYER_*`` reasons become ``PAYEE_*``):
 
 =====================  ===========================  =================================
 Ghana ``0XX00000NN``   MTN ``467331234NN``          outcome
