@@ -47,6 +47,8 @@ Choices where the reference is silent (documented here, not MTN facts):
 - One merchant float per sandbox serves both products' ``account/balance``.
 - Option ``require_content_length`` (off by default): a body-less POST without a
   ``Content-Length`` header gets MTN's HTML ``411 Length Required``.
+- Callback URLs may be plain http and IP hosts (MTN demands HTTPS on 443 and a domain;
+  the sandbox runs next to its client).
 - Option ``callback_host`` (the API user's ``providerCallbackHost``; None = any): a
   collection/transfer whose ``X-Callback-Url`` is on another host is accepted and ends
   FAILED ``INVALID_CALLBACK_URL_HOST`` with no callback.
