@@ -87,7 +87,7 @@ class OutboxRelay:
                 return 0
             await self._publish(rows)
             if self._webhooks is not None:
-                await self._schedule_webhooks(rows)
+                await self._schedule_webhooks(self._webhooks, rows)
             await mark([r.id for r in rows], self._clock.now())
         self._metrics.outbox_published.inc(len(rows))
         self._count_attempts(rows)
@@ -121,8 +121,9 @@ class OutboxRelay:
         for row in rows:
             await publisher.publish(row.id, row.payment_id, row.type, row.payload)
 
-    async def _schedule_webhooks(self, rows: Sequence[OutboxRow]) -> None:
-        assert self._webhooks is not None  # noqa: S101 - checked by the caller
+    async def _schedule_webhooks(
+        self, webhooks: WebhookDispatcher, rows: Sequence[OutboxRow]
+    ) -> None:
         wanted = {r.payment_id for r in rows if is_merchant_event(r.type)} - self._urls.keys()
         if wanted:
             if len(self._urls) > _URL_CACHE_SIZE:
@@ -132,7 +133,7 @@ class OutboxRelay:
                     payment = await uow.payments.get(payment_id)
                     self._urls[payment_id] = None if payment is None else payment.webhook_url
         for row in rows:
-            await self._webhooks.schedule(row, self._urls.get(row.payment_id))
+            await webhooks.schedule(row, self._urls.get(row.payment_id))
 
     async def run(self, stop: anyio.Event, *, idle_s: float = 0.2) -> None:
         """Relay until `stop`; full batches go again at once, otherwise wait `idle_s`."""
