@@ -24,6 +24,7 @@ _log = structlog.get_logger(__name__)
 _URL_CACHE_SIZE = 50_000
 
 
+@runtime_checkable
 class RowsPublisher(Protocol):
     """An EventPublisher with a batch fast path (`RedisEventPublisher`)."""
 
@@ -114,9 +115,8 @@ class OutboxRelay:
         publisher = self._publisher
         if publisher is None:
             return
-        batch = getattr(publisher, "publish_rows", None)
-        if batch is not None:
-            await batch(rows)
+        if isinstance(publisher, RowsPublisher):
+            await publisher.publish_rows(rows)
             return
         for row in rows:
             await publisher.publish(row.id, row.payment_id, row.type, row.payload)
