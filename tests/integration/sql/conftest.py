@@ -138,7 +138,7 @@ async def _truncate(engine: AsyncEngine) -> None:
 @pytest.fixture
 async def pg_engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on the run's PostgreSQL database, emptied before the test."""
-    engine = make_engine(pg_url, pool_size=10, max_overflow=60)
+    engine = make_engine(pg_url, pool_size=5, max_overflow=20)
     await _truncate(engine)
     yield engine
     await engine.dispose()

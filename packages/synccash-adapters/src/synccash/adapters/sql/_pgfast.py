@@ -1,4 +1,4 @@
-"""PostgreSQL fast paths: a new payment, or a saved change, in ONE statement (one round trip).
+"""PostgreSQL fast paths: one round trip to add, save or load a payment with everything on it.
 
 Data-modifying CTEs (`WITH x AS (INSERT ...)`) run exactly once inside one statement, and
 foreign keys are checked at its end, so a payment and its attempts, events and outbox rows
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from attrs import frozen
@@ -28,17 +28,22 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     select,
     update,
     values,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from synccash.adapters.sql._mapping import (
+    attempt_from_row,
     attempt_to_row,
+    event_from_row,
     event_to_row,
     outbox_row,
+    payment_from_row,
     payment_to_row,
 )
 from synccash.adapters.sql._tables import outbox, payment_attempts, payment_events, payments
@@ -209,3 +214,39 @@ def save_params(
         params.update({f"e{i}_{k}": v for k, v in event_to_row(event).items()})
         params.update({f"o{i}_{k}": v for k, v in outbox_row(payment, event).items()})
     return params
+
+
+# --- a payment with its attempts and audit trail ------------------------------------------
+def _aggregated(table: Table, alias: str) -> Any:
+    """json_agg of every row of `table` for the payment, as arrays in column order, by seq."""
+    rows = table.alias(alias)
+    doc = func.json_agg(aggregate_order_by(func.json_build_array(*rows.columns), rows.c.seq))
+    return (
+        select(func.coalesce(doc, literal_column("'[]'::json"), type_=JSON()))
+        .where(rows.c.payment_id == payments.c.id)
+        .scalar_subquery()
+    )
+
+
+@functools.cache
+def children_columns() -> tuple[Any, Any]:
+    """The two extra columns a PostgreSQL payment SELECT carries: attempts and events."""
+    return (
+        _aggregated(payment_attempts, "child_attempts").label("attempts_doc"),
+        _aggregated(payment_events, "child_events").label("events_doc"),
+    )
+
+
+def _from_doc(table: Table, doc: Sequence[Any]) -> dict[str, Any]:
+    row = dict(zip((c.name for c in table.columns), doc, strict=True))
+    for c in table.columns:
+        if isinstance(c.type, UtcDateTime) and row[c.name] is not None:
+            row[c.name] = datetime.fromisoformat(row[c.name]).astimezone(UTC)
+    return row
+
+
+def payment_with_children(row: Any) -> Payment:
+    """A Payment from a children_columns() row (the JSON docs mapped column by column)."""
+    attempts = [attempt_from_row(_from_doc(payment_attempts, d)) for d in row["attempts_doc"]]
+    events = [event_from_row(_from_doc(payment_events, d)) for d in row["events_doc"]]
+    return payment_from_row(row, attempts, events)

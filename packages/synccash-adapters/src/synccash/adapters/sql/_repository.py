@@ -28,9 +28,11 @@ from synccash.adapters.sql._mapping import (
 from synccash.adapters.sql._pgfast import (
     ATTEMPT_MUTABLE,
     IMMUTABLE,
+    children_columns,
     compile_new_payment,
     compile_save,
     new_payment_params,
+    payment_with_children,
     save_params,
 )
 from synccash.adapters.sql._tables import outbox, payment_attempts, payment_events, payments
@@ -172,7 +174,7 @@ class SqlPaymentRepository:
     # --- reads ------------------------------------------------------------------
     async def get(self, payment_id: str, merchant_id: str | None = None) -> Payment | None:
         """One payment (scoped to a merchant when given), or None."""
-        stmt = select(payments).where(payments.c.id == payment_id)
+        stmt = self._select().where(payments.c.id == payment_id)
         if merchant_id is not None:
             stmt = stmt.where(payments.c.merchant_id == merchant_id)
         return await self._one(stmt)
@@ -180,7 +182,7 @@ class SqlPaymentRepository:
     async def get_by_idempotency_key(self, merchant_id: str, key: str) -> Payment | None:
         """The payment created with this merchant's idempotency key, or None."""
         return await self._one(
-            select(payments).where(
+            self._select().where(
                 payments.c.merchant_id == merchant_id, payments.c.idempotency_key == key
             )
         )
@@ -190,11 +192,11 @@ class SqlPaymentRepository:
         owner = select(payment_attempts.c.payment_id).where(
             payment_attempts.c.reference == reference
         )
-        return await self._one(select(payments).where(payments.c.id.in_(owner.scalar_subquery())))
+        return await self._one(self._select().where(payments.c.id.in_(owner.scalar_subquery())))
 
     async def list(self, merchant_id: str, query: PaymentQuery) -> PaymentPage:
         """A merchant's payments, newest first, keyset-paginated on (created_at, id)."""
-        stmt = select(payments).where(payments.c.merchant_id == merchant_id)
+        stmt = self._select().where(payments.c.merchant_id == merchant_id)
         if query.state is not None:
             stmt = stmt.where(payments.c.state == query.state.value)
         if query.provider is not None:
@@ -286,9 +288,17 @@ class SqlPaymentRepository:
         items = await self._hydrate([row])
         return items[0]
 
+    def _select(self) -> Select[Any]:
+        """Payments; on PostgreSQL with their attempts and events aggregated in (one round trip)."""
+        if self._postgres:
+            return select(payments, *children_columns())
+        return select(payments)
+
     async def _hydrate(self, rows: Sequence[Any]) -> builtins.list[Payment]:
         if not rows:
             return []
+        if self._postgres:
+            return [payment_with_children(r) for r in rows]
         ids = [r["id"] for r in rows]
         attempts: dict[str, builtins.list[Attempt]] = {i: [] for i in ids}
         events: dict[str, builtins.list[PaymentEvent]] = {i: [] for i in ids}
