@@ -37,7 +37,7 @@ async def test_timeout_after_accept_still_debits(http, mtn_url, mtn_sandbox):
     """The client times out, yet the request was processed: the debit is in the ledger once."""
     headers = await auth(http, mtn_url)
     mtn_sandbox.set_faults(timeout_after_accept_rate=1.0, hold_seconds=30)
-    async with httpx.AsyncClient(timeout=0.3) as impatient:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.3)) as impatient:
         with pytest.raises(httpx.ReadTimeout):
             await request_to_pay(
                 http=impatient, base=mtn_url, headers=headers, msisdn=PAYER, reference=None
