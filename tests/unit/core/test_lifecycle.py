@@ -310,6 +310,8 @@ async def test_other_merchants_cannot_see_a_payment(app):
 async def test_sweep_reenqueues_overdue_payments(app, clock):
     """The database sweep finds every payment whose next action is due (Redis is not the record)."""
     ids = [(await app.payments.initiate(_cmd(key=f"k{i}"))).payment.id for i in range(3)]
+    assert await app.lifecycle.sweep_due() == 0  # just due: their own tasks are queued
+    clock.advance(seconds=11)
     assert await app.lifecycle.sweep_due() == 3
     for payment_id in ids:
         await _run(app, clock, payment_id)
@@ -343,3 +345,17 @@ async def test_explicit_wallets_are_not_second_guessed(app, clock, gateway):
         app, clock, (await app.payments.initiate(_cmd(wallets=wallets))).payment.id
     )
     assert payment.provider is ProviderId.MTN
+
+
+async def test_waiting_payment_schedules_its_next_look(app, clock, gateway):
+    """After a step that must wait, a delayed task is queued for the next action time."""
+    gateway.script(MTN, Script(status=(ProviderOutcome.pending("PENDING"),)))
+    result = await app.payments.initiate(_cmd())
+    await app.lifecycle.advance(result.payment.id)
+    payment = await app.payments.get("m1", result.payment.id)
+    assert payment.state is PaymentState.PROCESSING
+    stats = await app.queue.stats()
+    assert stats.delayed >= 1
+    clock.set(payment.next_action_at)
+    deliveries = await app.queue.consume("c1", count=10, block_ms=0)
+    assert any(d.task.payment_id == payment.id for d in deliveries)

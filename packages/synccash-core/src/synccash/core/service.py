@@ -95,12 +95,13 @@ def parse_wallets(
     for raw in wallets:
         provider = ProviderId.parse(raw.provider)
         msisdn = Msisdn.parse(raw.msisdn)
-        balance = Money.parse(raw.balance, currency) if raw.balance is not None else None
-        if (provider, msisdn.e164) in seen:
+        balance = None if raw.balance is None else Money.parse(raw.balance, currency)
+        key = (provider, msisdn.e164)
+        if key in seen:
             raise ValidationError(
                 f"wallet {provider.value}:{msisdn.masked} is listed twice", code="duplicate_wallet"
             )
-        seen.add((provider, msisdn.e164))
+        seen.add(key)
         parsed.append(Wallet(provider, msisdn, balance))
     return tuple(parsed)
 
@@ -122,6 +123,9 @@ def parse_payee(msisdn: str | None, account: str | None) -> Payee:
 def _parse_amount(raw: str, currency: str, policy: PaymentPolicy) -> Money:
     check_currency(currency)
     amount = Money.parse(raw, currency)
+    low, high = policy.min_amount, policy.max_amount
+    if amount.currency == low.currency == high.currency and low.minor <= amount.minor <= high.minor:
+        return amount  # the usual case, by plain int compares; errors come from the check below
     if amount < policy.min_amount or amount > policy.max_amount:
         raise AmountOutOfRange(
             f"amount {amount.to_decimal_string()} is outside the allowed range "
@@ -390,11 +394,16 @@ class LifecycleService:
             await self._check_status(task.payment_id, task.hint)
         await self.advance(task.payment_id)
 
-    async def sweep_due(self, limit: int = 500) -> int:
-        """Re-enqueue every payment whose next action is overdue (the database is the record)."""
+    async def sweep_due(self, limit: int = 500, grace_seconds: float = 10.0) -> int:
+        """Re-enqueue every payment whose next action is overdue (the database is the record).
+
+        Each step already schedules its own next task; the sweep is the safety net for
+        tasks lost with Redis or a crashed worker, so it only takes payments overdue by
+        more than `grace_seconds` (not ones whose delayed task is about to run).
+        """
         now = self._clock.now()
         async with self._uow() as uow:
-            ids = await uow.payments.due(now, limit)
+            ids = await uow.payments.due(now - timedelta(seconds=grace_seconds), limit)
         for payment_id in ids:
             await self._queue.enqueue(Task(TaskKind.ADVANCE, payment_id))
         return len(ids)
@@ -407,11 +416,18 @@ class LifecycleService:
             except ConcurrencyConflict:
                 # Another worker moved it on; reload and look again.
                 continue
+            if isinstance(more, datetime):
+                # Waiting (a poll, a retry, a lease): schedule the next look. Identical
+                # delayed tasks collapse in the queue; the sweep covers a lost one.
+                await self._queue.enqueue(Task(TaskKind.ADVANCE, payment_id), at=more)
+                return
             if not more:
                 return
+        await self._queue.enqueue(Task(TaskKind.ADVANCE, payment_id))
 
     # ---- one step ----------------------------------------------------------
-    async def _step(self, payment_id: str) -> bool:
+    async def _step(self, payment_id: str) -> bool | datetime:
+        """One step. True: take another; False: nothing to do; a datetime: look again then."""
         send: tuple[Attempt, AttemptRequest] | None = None
         poll: Attempt | None = None
         async with self._uow() as uow:
@@ -419,8 +435,10 @@ class LifecycleService:
             if payment is None or payment.state.is_final:
                 return False
             now = self._clock.now()
-            if payment.next_action_at is None or payment.next_action_at > now:
+            if payment.next_action_at is None:
                 return False
+            if payment.next_action_at > now:
+                return payment.next_action_at
             state = payment.state
             if state is PaymentState.CONFIRMED:
                 refund = payment.open_refund
@@ -495,7 +513,6 @@ class LifecycleService:
                 poll.provider, self._gateway.status(poll.provider, poll.kind, poll.reference)
             )
             await self._apply(payment_id, poll.reference, outcome, via="status")
-            return False
         return True
 
     def _expire_if_due(self, payment: Payment, now: datetime) -> bool:
