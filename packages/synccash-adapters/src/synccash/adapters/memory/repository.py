@@ -87,15 +87,23 @@ class InMemoryStore:
     outbox: dict[str, OutboxRow] = field(factory=dict)
     published: dict[str, datetime] = field(factory=dict)
     blocklist: dict[str, str] = field(factory=dict)
+    # indexes, like the database's unique constraints: O(1) idempotency and callback lookups
+    keys: dict[tuple[str, str], str] = field(factory=dict)  # (merchant, key) -> payment id
+    references: dict[str, str] = field(factory=dict)  # attempt reference -> payment id
 
     def key_owner(self, merchant_id: str, key: str | None) -> str | None:
         """The id of the committed payment holding this idempotency key, if any."""
-        if key is None:
-            return None
-        for row in self.rows.values():
-            if row.payment.merchant_id == merchant_id and row.payment.idempotency_key == key:
-                return row.payment.id
-        return None
+        return None if key is None else self.keys.get((merchant_id, key))
+
+    def put(self, snapshot: Payment, events: Sequence[PaymentEvent]) -> None:
+        """Store a committed snapshot, append its new events and index it."""
+        row = self.rows.setdefault(snapshot.id, _Row(snapshot))
+        row.payment = snapshot
+        row.events.extend(events)
+        if snapshot.idempotency_key is not None:
+            self.keys[(snapshot.merchant_id, snapshot.idempotency_key)] = snapshot.id
+        for attempt in snapshot.attempts:
+            self.references[attempt.reference] = snapshot.id
 
 
 @define
@@ -220,17 +228,19 @@ class InMemoryPaymentRepository:
 
     async def get_by_idempotency_key(self, merchant_id: str, key: str) -> Payment | None:
         """The payment created with this merchant's idempotency key, or None."""
-        for payment in self._visible():
+        for payment in self._staged.payments.values():
             if payment.merchant_id == merchant_id and payment.idempotency_key == key:
                 return self._load(payment)
-        return None
+        owner = self._store.key_owner(merchant_id, key)
+        return None if owner is None else self._load(self._current(owner))
 
     async def get_by_attempt_reference(self, reference: str) -> Payment | None:
         """The payment owning the attempt with this reference, or None."""
-        for payment in self._visible():
+        for payment in self._staged.payments.values():
             if payment.attempt_by_reference(reference) is not None:
                 return self._load(payment)
-        return None
+        owner = self._store.references.get(reference)
+        return None if owner is None else self._load(self._current(owner))
 
     async def list(self, merchant_id: str, query: PaymentQuery) -> PaymentPage:
         """A merchant's payments, newest first, keyset-paginated on (created_at, id)."""
@@ -337,9 +347,7 @@ class InMemoryUnitOfWork:
                 await self.rollback()
                 raise ConcurrencyConflict(f"payment {pid} changed concurrently; reload and retry")
         for pid, snapshot in staged.payments.items():
-            row = store.rows.setdefault(pid, _Row(snapshot))
-            row.payment = snapshot
-            row.events.extend(staged.events.get(pid, []))
+            store.put(snapshot, staged.events.get(pid, []))
         for out in staged.outbox:
             store.outbox[out.id] = out
         for entry in staged.written.values():
