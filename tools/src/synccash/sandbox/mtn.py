@@ -20,6 +20,12 @@ sandbox behaviour in ``shared/reference/provider-apis.md`` section 1:
   ``callback_method``), ``User-Agent: LWAC Http Client 1.0``, no auth header, body =
   the status resource (it never contains the reference id).
 
+- Sandbox user provisioning: ``POST /v1_0/apiuser`` (``X-Reference-Id`` = the new user
+  id, body ``{"providerCallbackHost"}``) -> 201; ``POST /v1_0/apiuser/{id}/apikey`` ->
+  201 ``{"apiKey"}``; ``GET /v1_0/apiuser/{id}`` -> ``{"providerCallbackHost",
+  "targetEnvironment"}``; either product's subscription key works. Provisioned users
+  can get tokens for both products, besides the configured credentials.
+
 Choices where the reference is silent (documented here, not MTN facts):
 
 - Gateway 401s use the Azure APIM shape ``{"statusCode":401,"message":…}`` for a
@@ -64,6 +70,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import secrets
 import uuid
 from typing import Any, Final
 from urllib.parse import urlparse
@@ -171,6 +178,61 @@ class _Wire:
 class _Mtn:
     def __init__(self, sandbox: ProviderSandbox) -> None:
         self.sandbox = sandbox
+        #: API users created through the provisioning API: id -> {providerCallbackHost, apiKey}.
+        self.users: dict[str, dict[str, str]] = {}
+
+    # -- sandbox user provisioning (sandbox-user-provisioning.json) ------------------------
+
+    def any_subscription_error(self, request: Request) -> Response | None:
+        refusals = [self.subscription_error(request, product) for product in _PRODUCTS]
+        return None if any(r is None for r in refusals) else refusals[0]
+
+    async def create_user(self, request: Request) -> Response:
+        refused = self.any_subscription_error(request)
+        if refused is not None:
+            return refused
+        reference = request.headers.get("x-reference-id", "")
+        try:
+            host = request.json()["providerCallbackHost"]
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "BAD_REQUEST", "providerCallbackHost is required.")
+        if not _is_uuid4(reference):
+            return _error(400, "BAD_REQUEST", "X-Reference-Id must be a UUID version 4.")
+        if reference in self.users:
+            return _error(
+                409,
+                "RESOURCE_ALREADY_EXIST",
+                "Duplicated reference id. Creation of resource failed.",
+            )
+        self.users[reference] = {"providerCallbackHost": str(host)}
+        return Response.empty(201)
+
+    async def create_api_key(self, request: Request) -> Response:
+        refused = self.any_subscription_error(request)
+        if refused is not None:
+            return refused
+        if self.options["require_content_length"] and "content-length" not in request.headers:
+            return Response(411, _HTML_411, (("content-type", "text/html; charset=us-ascii"),))
+        user = self.users.get(request.params["user"])
+        if user is None:
+            return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+        user["apiKey"] = secrets.token_hex(16)
+        return Response.json(201, {"apiKey": user["apiKey"]})
+
+    async def get_user(self, request: Request) -> Response:
+        refused = self.any_subscription_error(request)
+        if refused is not None:
+            return refused
+        user = self.users.get(request.params["user"])
+        if user is None:
+            return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+        return Response.json(
+            200,
+            {
+                "providerCallbackHost": user["providerCallbackHost"],
+                "targetEnvironment": self.options["target_environment"],
+            },
+        )
 
     @property
     def options(self) -> dict[str, Any]:
@@ -230,11 +292,10 @@ class _Mtn:
             user, _, key = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             user, key = "", ""
-        if (
-            scheme.lower() != "basic"
-            or user != self.cred(product, "user_id")
-            or key != self.cred(product, "api_key")
-        ):
+        configured = (self.cred(product, "user_id"), self.cred(product, "api_key"))
+        provisioned = self.users.get(user, {}).get("apiKey")
+        valid = (user, key) == configured or (provisioned is not None and key == provisioned)
+        if scheme.lower() != "basic" or not valid:
             return Response.json(401, {"error": "invalid_client"})
         ttl = int(self.options["token_ttl_seconds"])
         token = self.sandbox.tokens.issue(product, ttl)
@@ -473,6 +534,9 @@ def create_app(sandbox: ProviderSandbox | None = None) -> SandboxApp:
     mtn = _Mtn(sandbox)
     router = Router()
     router.add("POST", "/{product}/token/", _only_products(mtn.token))
+    router.add("POST", "/v1_0/apiuser", mtn.create_user)
+    router.add("POST", "/v1_0/apiuser/{user}/apikey", mtn.create_api_key)
+    router.add("GET", "/v1_0/apiuser/{user}", mtn.get_user)
 
     def bind(fn: Any, product: str, kind: str) -> Any:
         async def handler(request: Request) -> Response:
