@@ -103,3 +103,18 @@ def test_invalid_scenario_names_the_bad_key(runner, env, tmp_path):
     result = runner.invoke(app, ["route", "simulate", str(bad)], env=env)
     assert result.exit_code == 2
     assert "providers.mtn.success[0] value: must be between 0 and 1" in result.stderr
+
+
+def test_synccash_beats_single_attempt_baselines_and_matches_failover_in_the_outage():
+    """On the MTN outage SyncCash beats every naive policy and matches cheapest+failover.
+
+    Matching means within half a point (filtered wallets are not a last resort: see
+    /work/notes/SIMULATION_FINDINGS.md), with fewer failovers (fewer prompts to payers).
+    """
+    result = simulate(load_scenario(OUTAGE), payments=1000)
+    ours = result.by_name("synccash")
+    for name in ("cheapest-only", "mtn-only", "round-robin"):
+        assert ours.success_rate > result.by_name(name).success_rate + 0.05
+    fair = result.by_name("cheapest+failover")
+    assert ours.success_rate >= fair.success_rate - 0.005
+    assert ours.failovers < fair.failovers
