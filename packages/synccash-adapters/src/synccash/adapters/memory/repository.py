@@ -114,6 +114,10 @@ class InMemoryStore:
     # indexes, like the database's unique constraints: O(1) idempotency and callback lookups
     keys: dict[tuple[str, str], str] = field(factory=dict)  # (merchant, key) -> payment id
     references: dict[str, str] = field(factory=dict)  # attempt reference -> payment id
+    # what the database's (payer, created_at), (payee_key, created_at) and attempt msisdn
+    # indexes serve: payment ids touching an MSISDN (as payer or attempt) or a payee
+    by_msisdn: dict[str, set[str]] = field(factory=dict)
+    by_payee: dict[str, set[str]] = field(factory=dict)
 
     def key_owner(self, merchant_id: str, key: str | None) -> str | None:
         """The id of the committed payment holding this idempotency key, if any."""
@@ -128,6 +132,13 @@ class InMemoryStore:
             self.keys[(snapshot.merchant_id, snapshot.idempotency_key)] = snapshot.id
         for attempt in snapshot.attempts:
             self.references[attempt.reference] = snapshot.id
+            self.by_msisdn.setdefault(attempt.msisdn.e164, set()).add(snapshot.id)
+        self.by_msisdn.setdefault(snapshot.payer.e164, set()).add(snapshot.id)
+        self.by_payee.setdefault(snapshot.payee.key, set()).add(snapshot.id)
+
+    def payments_of(self, ids: set[str] | None, exclude: str) -> list[Payment]:
+        """The committed payments with these ids, except `exclude`."""
+        return [self.rows[i].payment for i in ids or () if i != exclude]
 
 
 @define
@@ -444,12 +455,11 @@ class InMemoryRiskContext:
         self, *, payer: Msisdn, payee_key: str, amount: Money, at: datetime, exclude_payment_id: str
     ) -> RiskSignals:
         """The payer/payee history and list checks as of `at`."""
-        others = [
-            r.payment for r in self._store.rows.values() if r.payment.id != exclude_payment_id
-        ]
+        store = self._store
+        touching_payer = store.payments_of(store.by_msisdn.get(payer.e164), exclude_payment_id)
         history = [
             p
-            for p in others
+            for p in touching_payer
             if p.payer == payer
             and at - MONTH < p.created_at <= at
             and p.amount.currency == amount.currency
@@ -459,11 +469,11 @@ class InMemoryRiskContext:
         amounts = [p.amount.minor for p in history]
         prompts = [
             a.created_at
-            for p in others
+            for p in touching_payer
             for a in p.attempts
             if a.kind is AttemptKind.COLLECT and a.msisdn == payer and a.created_at <= at
         ]
-        into_payee = [p for p in others if p.payee.key == payee_key]
+        into_payee = store.payments_of(store.by_payee.get(payee_key), exclude_payment_id)
         earlier_payers = {p.payer for p in into_payee if p.created_at <= at - HOUR}
         new_payers = {
             p.payer
