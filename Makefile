@@ -33,5 +33,8 @@ bench: bench-core
 bench-core: setup
 	$(UV) run python -m synccash.bench.core
 
+bench-db: setup
+	$(UV) run python -m synccash.bench.db
+
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis
