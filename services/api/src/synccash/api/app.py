@@ -17,7 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 from synccash.adapters.coordination import Locks, RateLimiter
 from synccash.adapters.settings import Settings
 from synccash.api.context import ApiContainer, ApiContext, PaymentUseCases
-from synccash.api.guards import STATE_KEY, current_principal
+from synccash.api.guards import STATE_KEY, admit
 from synccash.api.observability import ACCESS_LOGGER, AccessLog, configure_logging
 from synccash.api.problems import handle_exception
 from synccash.api.routes import callbacks, health, misc, payments
@@ -66,17 +66,13 @@ def _build(
     def provide_payments() -> PaymentUseCases:
         return context.container.payments
 
-    def provide_context() -> ApiContext:
-        return context
-
     v1 = Router("/api/v1", route_handlers=[*payments.ROUTES, *misc.ROUTES, *callbacks.ROUTES])
     app = Litestar(
         route_handlers=[v1, *health.ROUTES],
         dependencies={
             "payments": Provide(provide_payments, sync_to_thread=False),
-            "api": Provide(provide_context, sync_to_thread=False),
-            "principal": Provide(current_principal, sync_to_thread=False),
         },
+        before_request=admit,
         exception_handlers={Exception: handle_exception},
         openapi_config=_openapi(),
         request_max_body_size=context.settings.max_body_bytes,

@@ -155,4 +155,3 @@ class ApiContext:
 
 #: Handler parameter types for the app-level dependencies (no per-request validation).
 Payments = SkipValidation[PaymentUseCases]
-Api = SkipValidation[ApiContext]

@@ -10,7 +10,8 @@ from litestar.exceptions import HTTPException
 from litestar.params import PathParameter
 
 from synccash.adapters.providers import parse_callback
-from synccash.api.context import Api, Payments
+from synccash.api.context import Payments
+from synccash.api.guards import api_context
 from synccash.api.schemas import CallbackAck
 from synccash.core.errors import DomainError
 from synccash.core.providers import ProviderId
@@ -33,7 +34,6 @@ async def provider_callback(
     request: Request[Any, Any, Any],
     provider: Annotated[str, PathParameter(description="mtn, airteltigo or telecel")],
     payments: Payments,
-    api: Api,
     reference: Annotated[
         str | None, PathParameter(description="our attempt reference (MTN callback URL)")
     ] = None,
@@ -57,7 +57,7 @@ async def provider_callback(
     except Exception:
         outcome = "error"
         _log.exception("callback handling failed (answered 200 anyway)")
-    api.metrics.callbacks.labels(label, outcome).inc()
+    api_context(request).metrics.callbacks.labels(label, outcome).inc()
     return CallbackAck()
 
 

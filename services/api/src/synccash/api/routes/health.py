@@ -9,7 +9,7 @@ import anyio
 from litestar import Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from synccash.api.context import Api
+from synccash.api.guards import api_context
 from synccash.api.problems import problem_response, problem_responses
 from synccash.api.schemas import CheckOut, DetailedHealthOut, HealthOut
 
@@ -28,8 +28,9 @@ async def health_live() -> HealthOut:
     summary="Readiness: 503 when the database is unreachable",
     responses=problem_responses(503),
 )
-async def health_ready(request: Request[Any, Any, Any], api: Api) -> Response[Any]:
+async def health_ready(request: Request[Any, Any, Any]) -> Response[Any]:
     """Ready to take traffic only while the database answers."""
+    api = api_context(request)
     try:
         with anyio.fail_after(CHECK_TIMEOUT_SECONDS):
             await api.container.check_database()
@@ -52,8 +53,9 @@ async def _timed(check: Any) -> Any:
     summary="Database, Redis and each provider with latency and overall status",
     responses={503: problem_responses(503)[503]},
 )
-async def health_detailed(api: Api) -> Response[DetailedHealthOut]:
+async def health_detailed(request: Request[Any, Any, Any]) -> Response[DetailedHealthOut]:
     """Every dependency; status is ok, degraded (Redis or a provider down) or down (database)."""
+    api = api_context(request)
     container = api.container
     checks: dict[str, CheckOut] = {}
     try:
@@ -109,8 +111,9 @@ def _provider_check(info: Any) -> CheckOut:
     summary="Prometheus metrics",
     media_type=CONTENT_TYPE_LATEST,
 )
-async def metrics(api: Api) -> Response[bytes]:
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Requests, latencies, payments initiated, rate limiting, callbacks, queue depth."""
+    api = api_context(request)
     stats = getattr(api.container, "queue", None)
     read = getattr(stats, "stats", None)
     if callable(read):

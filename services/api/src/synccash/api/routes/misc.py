@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import get, post
+from litestar import Request, get, post
 from litestar.params import JSONBody, QueryParameter
 
 from synccash.api.auth import Scope
-from synccash.api.context import Api, Payments
-from synccash.api.guards import CurrentPrincipal, requires
+from synccash.api.context import Payments
+from synccash.api.guards import api_context, current_principal, merchant_route
 from synccash.api.routes._common import BEARER, errors, wallet_inputs
 from synccash.api.schemas import DailyReportOut, RouteQuote, RouteQuoteRequest
 from synccash.api.views import jsonable
@@ -21,7 +21,7 @@ from synccash.core.commands import QuoteRequest
 @post(
     "/routing/quote",
     status_code=200,
-    guards=[requires(Scope.PAYMENTS_READ)],
+    opt=merchant_route(Scope.PAYMENTS_READ),
     security=BEARER,
     responses=errors(400, 413, 422),
     summary="What the router would choose now, with fees and the full explanation",
@@ -30,7 +30,7 @@ from synccash.core.commands import QuoteRequest
 )
 async def quote_route(data: JSONBody[RouteQuoteRequest], payments: Payments) -> RouteQuote:
     """POST /api/v1/routing/quote."""
-    request = QuoteRequest(
+    query = QuoteRequest(
         amount=data.amount,
         payer_msisdn=data.payer.msisdn,
         wallets=wallet_inputs(data.payer.wallets),
@@ -38,7 +38,7 @@ async def quote_route(data: JSONBody[RouteQuoteRequest], payments: Payments) -> 
         payee_account=data.payee.merchant_account if data.payee else None,
         currency=data.currency,
     )
-    decision, risk = await payments.quote(request)
+    decision, risk = await payments.quote(query)
     chosen = decision.chosen
     return RouteQuote(
         amount=data.amount,
@@ -52,23 +52,23 @@ async def quote_route(data: JSONBody[RouteQuoteRequest], payments: Payments) -> 
 
 @get(
     "/reports/daily",
-    guards=[requires(Scope.REPORTS_READ)],
+    opt=merchant_route(Scope.REPORTS_READ),
     security=BEARER,
     responses=errors(400),
     summary="The merchant's daily report (UTC day): counts and sums by state and provider",
     tags=["reports"],
 )
 async def daily_report(
-    principal: CurrentPrincipal,
+    *,
+    request: Request[Any, Any, Any],
     payments: Payments,
-    api: Api,
     day: Annotated[
         date | None, QueryParameter(name="date", description="UTC day, YYYY-MM-DD (default today)")
     ] = None,
 ) -> DailyReportOut:
     """GET /api/v1/reports/daily?date=YYYY-MM-DD."""
-    on = day if day is not None else api.container.clock.now().date()
-    report = await payments.daily_report(principal.merchant_id, on)
+    on = day if day is not None else api_context(request).container.clock.now().date()
+    report = await payments.daily_report(current_principal(request).merchant_id, on)
     return msgspec.convert(report.explain(), DailyReportOut)
 
 

@@ -10,8 +10,8 @@ from litestar import Request, Response, get, post
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from synccash.api.auth import Scope
-from synccash.api.context import Api, Payments
-from synccash.api.guards import CurrentPrincipal, requires
+from synccash.api.context import Payments
+from synccash.api.guards import api_context, current_principal, merchant_route
 from synccash.api.idempotency import HEADER, MAX_KEY_LENGTH, fingerprint, in_flight
 from synccash.api.routes._common import BEARER, errors, replay_response, wallet_inputs
 from synccash.api.schemas import (
@@ -45,7 +45,7 @@ PaymentId = Annotated[str, PathParameter(description="Payment id", max_length=64
 @post(
     "/payments/initiate",
     status_code=202,
-    guards=[requires(Scope.PAYMENTS_WRITE, idempotency_key=True)],
+    opt=merchant_route(Scope.PAYMENTS_WRITE, idempotency_key=True),
     security=BEARER,
     responses={**replay_response(), **errors(400, 409, 413, 422)},
     summary="Create a payment",
@@ -58,11 +58,10 @@ async def initiate_payment(
     request: Request[Any, Any, Any],
     data: JSONBody[InitiatePaymentRequest],
     idempotency_key: IdempotencyKey,
-    principal: CurrentPrincipal,
     payments: Payments,
-    api: Api,
 ) -> Response[PaymentResource]:
     """POST /api/v1/payments/initiate."""
+    principal, api = current_principal(request), api_context(request)
     key = idempotency_key.strip()
     body = await request.body()
     command = InitiatePayment(
@@ -95,56 +94,59 @@ async def initiate_payment(
 
 @get(
     "/payments/{payment_id:str}/status",
-    guards=[requires(Scope.PAYMENTS_READ)],
+    opt=merchant_route(Scope.PAYMENTS_READ),
     security=BEARER,
     responses=errors(404),
     summary="A payment's state, provider, attempts and timestamps",
     tags=["payments"],
 )
 async def get_payment_status(
-    *, payment_id: PaymentId, principal: CurrentPrincipal, payments: Payments
+    *, request: Request[Any, Any, Any], payment_id: PaymentId, payments: Payments
 ) -> PaymentStatus:
     """GET /api/v1/payments/{id}/status."""
-    return payment_status(await payments.get(principal.merchant_id, payment_id))
+    merchant = current_principal(request).merchant_id
+    return payment_status(await payments.get(merchant, payment_id))
 
 
 @get(
     "/payments/{payment_id:str}",
-    guards=[requires(Scope.PAYMENTS_READ)],
+    opt=merchant_route(Scope.PAYMENTS_READ),
     security=BEARER,
     responses=errors(404),
     summary="The full payment resource with its audit trail",
     tags=["payments"],
 )
 async def get_payment(
-    *, payment_id: PaymentId, principal: CurrentPrincipal, payments: Payments
+    *, request: Request[Any, Any, Any], payment_id: PaymentId, payments: Payments
 ) -> PaymentDetail:
     """GET /api/v1/payments/{id}."""
-    payment = await payments.get(principal.merchant_id, payment_id)
-    events = await payments.events(principal.merchant_id, payment_id)
+    merchant = current_principal(request).merchant_id
+    payment = await payments.get(merchant, payment_id)
+    events = await payments.events(merchant, payment_id)
     return payment_detail(payment, events)
 
 
 @post(
     "/payments/{payment_id:str}/cancel",
     status_code=200,
-    guards=[requires(Scope.PAYMENTS_WRITE)],
+    opt=merchant_route(Scope.PAYMENTS_WRITE),
     security=BEARER,
     responses=errors(404, 409),
     summary="Cancel a payment while nothing is at a provider",
     tags=["payments"],
 )
 async def cancel_payment(
-    *, payment_id: PaymentId, principal: CurrentPrincipal, payments: Payments
+    *, request: Request[Any, Any, Any], payment_id: PaymentId, payments: Payments
 ) -> PaymentResource:
     """POST /api/v1/payments/{id}/cancel."""
-    return payment_resource(await payments.cancel(principal.merchant_id, payment_id))
+    merchant = current_principal(request).merchant_id
+    return payment_resource(await payments.cancel(merchant, payment_id))
 
 
 @post(
     "/payments/{payment_id:str}/refund",
     status_code=202,
-    guards=[requires(Scope.PAYMENTS_WRITE, idempotency_key=True)],
+    opt=merchant_route(Scope.PAYMENTS_WRITE, idempotency_key=True),
     security=BEARER,
     responses=errors(400, 404, 409, 413, 422),
     summary="Refund a CONFIRMED payment in full (no amount) or in part",
@@ -152,14 +154,14 @@ async def cancel_payment(
 )
 async def refund_payment(
     *,
+    request: Request[Any, Any, Any],
     payment_id: PaymentId,
     idempotency_key: IdempotencyKey,
-    principal: CurrentPrincipal,
     payments: Payments,
-    api: Api,
     data: JSONBody[RefundRequest | None] = None,
 ) -> PaymentResource:
     """POST /api/v1/payments/{id}/refund."""
+    principal, api = current_principal(request), api_context(request)
     key = idempotency_key.strip()
     amount = data.amount if data is not None else None
     async with in_flight(api.locks, principal.merchant_id, f"refund:{payment_id}:{key}"):
@@ -181,7 +183,7 @@ def _state(raw: str | None) -> PaymentState | None:
 
 @get(
     "/payments",
-    guards=[requires(Scope.PAYMENTS_READ)],
+    opt=merchant_route(Scope.PAYMENTS_READ),
     security=BEARER,
     responses=errors(400, 422),
     summary="The merchant's payments, newest first, with filters and cursor pagination",
@@ -190,7 +192,6 @@ def _state(raw: str | None) -> PaymentState | None:
 async def list_payments(
     *,
     request: Request[Any, Any, Any],
-    principal: CurrentPrincipal,
     payments: Payments,
     state_name: Annotated[
         str | None, QueryParameter(name="state", description="a state name, e.g. CONFIRMED")
@@ -213,6 +214,7 @@ async def list_payments(
     ] = None,
 ) -> PaymentList:
     """GET /api/v1/payments."""
+    principal = current_principal(request)
     query = PaymentQuery(
         state=_state(state_name),
         provider=ProviderId.parse(provider) if provider is not None else None,
