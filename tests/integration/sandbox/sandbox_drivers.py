@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
-from at_helpers import at_headers, pay
-from mtn_helpers import auth, request_to_pay, rtp_status
-from telecel_helpers import receive, status
+from sandbox_at_wire import at_headers, pay
+from sandbox_mtn_wire import auth, request_to_pay, rtp_status
+from sandbox_telecel_wire import receive, status
 
 
 class Driver:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from at_helpers import at_headers
-from drivers import Driver
-from mtn_helpers import auth
-from telecel_helpers import POS, basic
+from sandbox_at_wire import at_headers
+from sandbox_drivers import Driver
+from sandbox_mtn_wire import auth
+from sandbox_telecel_wire import POS, basic
 
 pytestmark = pytest.mark.integration
 

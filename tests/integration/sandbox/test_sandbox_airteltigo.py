@@ -9,7 +9,7 @@ import json
 import uuid
 
 import pytest
-from at_helpers import at_headers, enquiry, pay
+from sandbox_at_wire import at_headers, enquiry, pay
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mtn_helpers import auth, request_to_pay
+from sandbox_mtn_wire import auth, request_to_pay
 
 from synccash.sandbox import ApprovalDelay, mtn, serving
 

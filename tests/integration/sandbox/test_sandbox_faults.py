@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from drivers import Driver
-from mtn_helpers import auth, request_to_pay, rtp_status
+from sandbox_drivers import Driver
+from sandbox_mtn_wire import auth, request_to_pay, rtp_status
 
 pytestmark = pytest.mark.integration
 

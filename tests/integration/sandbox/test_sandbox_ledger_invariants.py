@@ -6,7 +6,7 @@ import uuid
 
 import anyio
 import pytest
-from mtn_helpers import auth, request_to_pay
+from sandbox_mtn_wire import auth, request_to_pay
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import base64
 import uuid
 
 import pytest
-from mtn_helpers import ENV, auth, request_to_pay, rtp_body, rtp_status, subscription
+from sandbox_mtn_wire import ENV, auth, request_to_pay, rtp_body, rtp_status, subscription
 
 pytestmark = pytest.mark.integration
 

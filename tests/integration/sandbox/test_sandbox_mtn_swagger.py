@@ -20,7 +20,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from mtn_helpers import auth, request_to_pay, rtp_body, rtp_status, subscription
+from sandbox_mtn_wire import auth, request_to_pay, rtp_body, rtp_status, subscription
 
 from synccash.sandbox.mtn import DEFAULT_CREDENTIALS
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from drivers import Driver
+from sandbox_drivers import Driver
 
 from synccash.sandbox import (
     GHANA_TEST_SUFFIXES,

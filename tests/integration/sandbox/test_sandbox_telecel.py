@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from telecel_helpers import POS, basic, receive, status
+from sandbox_telecel_wire import POS, basic, receive, status
 
 pytestmark = pytest.mark.integration
 
