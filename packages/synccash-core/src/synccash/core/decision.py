@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from datetime import date
 
 from attrs import frozen
-from synccash.core.routing import Router, RoutingDecision, RoutingRequest
 
 from synccash.core.fraud import (
     DEFAULT_FRAUD_POLICY,
@@ -22,6 +21,7 @@ from synccash.core.money import Money
 from synccash.core.payment import Payee, Wallet
 from synccash.core.providers import ProviderId
 from synccash.core.reliability import ProviderHealth
+from synccash.core.routing import Router, RoutingDecision, RoutingRequest
 
 
 @frozen
@@ -45,13 +45,14 @@ def evaluate(
     fraud_policy: FraudPolicy = DEFAULT_FRAUD_POLICY,
 ) -> Evaluation:
     """Run fraud (when signals are known) and routing for one payment."""
-    risk = assess(amount, signals, fraud_policy) if signals is not None else None
-    sent_today = signals.payer_sum_24h if signals is not None else Money.zero(amount.currency)
-    request = RoutingRequest(
-        amount=amount,
-        wallets=wallets,
-        payee=payee,
-        on=on,
-        payer_sent_today=sent_today,
-    )
+    if signals is None:
+        risk = None
+        sent_today = Money.zero(amount.currency)
+    else:
+        risk = assess(amount, signals, fraud_policy)
+        sent_today = signals.payer_sum_24h
+    request = RoutingRequest(amount, wallets, payee, on, (), _NOTHING, sent_today)
     return Evaluation(risk, router.decide(request, health, seed))
+
+
+_NOTHING: frozenset[ProviderId] = frozenset()

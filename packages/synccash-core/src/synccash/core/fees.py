@@ -423,10 +423,34 @@ class FeeBook:
         levy_exempt: bool = False,
     ) -> FeeQuote:
         """Quote a transfer. `payer_sent_today` is the payer's earlier levy-relevant total that day."""
+        self.check_quotable(amount, payer_sent_today)
+        return self.quote_checked(
+            provider, kind, amount, on, payer_sent_today, levy_exempt=levy_exempt
+        )[0]
+
+    @staticmethod
+    def check_quotable(amount: Money, payer_sent_today: Money) -> None:
+        """Raise unless `amount` and the payer's day total can be quoted (GHS, not negative)."""
         if amount.currency != "GHS" or payer_sent_today.currency != "GHS":
             raise UnsupportedCurrency(f"fees are only known for GHS, not {amount.currency}")
         if amount.minor < 0 or payer_sent_today.minor < 0:
             raise InvalidAmount("fee quotes need a non-negative amount and day total")
+
+    def quote_checked(
+        self,
+        provider: ProviderId,
+        kind: TransferKind,
+        amount: Money,
+        on: date,
+        payer_sent_today: Money,
+        *,
+        levy_exempt: bool = False,
+    ) -> tuple[FeeQuote, int]:
+        """`quote` for inputs that already passed `check_quotable`, with its total fee in pesewas.
+
+        For callers quoting several wallets for one payment (routing): the
+        amount is checked once, and the call skips keyword-argument parsing.
+        """
         amount_minor = amount.minor
         plan = self._resolved.get((provider, kind, on))
         if plan is None:
@@ -450,7 +474,7 @@ class FeeBook:
         platform = plan.charging_platform
         platform_minor = 0 if platform is None else platform.fee_minor(amount_minor)
         cache = _MONEY_CACHE
-        return FeeQuote(
+        quote = FeeQuote(
             provider,
             kind,
             amount,
@@ -464,6 +488,7 @@ class FeeBook:
             cache.get(taxable) or _money(taxable),
             exempt_reason,
         )
+        return quote, provider_fee + levy_minor + platform_minor
 
 
 def transfer_kind(

@@ -354,10 +354,14 @@ def assess(
 ) -> RiskAssessment:
     """Run every rule on a payment of `amount` and decide allow / review / block."""
     minor = amount.minor
-    reasons = tuple(
-        reason for rule in RULES if (reason := rule(minor, signals, policy)) is not None
-    )
-    if not reasons:
+    found: list[RiskReason] | None = None  # a plain loop: no generator frame per payment
+    for rule in RULES:
+        reason = rule(minor, signals, policy)
+        if reason is not None:
+            if found is None:
+                found = []
+            found.append(reason)
+    if found is None:
         return _ALLOW  # review_score > 0 is enforced by FraudPolicy
-    score = sum(r.score for r in reasons)
-    return RiskAssessment(score, decide(score, policy), reasons)
+    score = sum(r.score for r in found)
+    return RiskAssessment(score, decide(score, policy), tuple(found))

@@ -60,7 +60,15 @@ def _splitmix64(x: int) -> int:
 
 def seeded_uniform(seed: int, stream: int = 0) -> float:
     """A deterministic draw in [0, 1) from a seed and a stream number."""
-    return _splitmix64((seed + stream * 0x9E3779B97F4A7C15) & _M64) / 18446744073709551616.0
+    return _draw(seed, stream)
+
+
+def _draw(seed: int, stream: int) -> float:
+    # seeded_uniform with SplitMix64 inlined (one call instead of two per draw).
+    z = (seed + stream * 0x9E3779B97F4A7C15 + 0x9E3779B97F4A7C15) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return (z ^ (z >> 31)) / 18446744073709551616.0
 
 
 @frozen
@@ -256,7 +264,9 @@ class Router:
         disallowed = request.disallowed
         on = request.on
         sent_today = request.payer_sent_today
-        quote = self._fees.quote
+        fees = self._fees
+        quote = fees.quote_checked
+        quotable = False  # amount and day total checked once, when the first wallet is quoted
         all_limits = self._limits
         min_success = policy.min_success
         rejected: list[Rejection] = []
@@ -282,21 +292,16 @@ class Router:
                     Rejection(wallet, "circuit_open", f"{provider} is failing; circuit open")
                 )
                 continue
+            if not quotable:
+                fees.check_quotable(amount, sent_today)
+                quotable = True
+            # transfer_kind(), inlined: this loop is the routing hot path
+            kind = same_kind if payee_network is None or payee_network is provider else cross_kind
             try:
-                fee = quote(
-                    provider=provider,
-                    # transfer_kind(), inlined: this loop is the routing hot path
-                    kind=same_kind
-                    if payee_network is None or payee_network is provider
-                    else cross_kind,
-                    amount=amount,
-                    on=on,
-                    payer_sent_today=sent_today,
-                )
+                fee, total_fee = quote(provider, kind, amount, on, sent_today)
             except FeeRuleMissing as exc:
                 rejected.append(Rejection(wallet, exc.code, exc.message))
                 continue
-            total_fee = fee.total_fee_minor
             balance = wallet.balance
             if balance is not None and balance.minor < amount_minor + total_fee:
                 rejected.append(_short_of_funds(wallet, balance, fee))
@@ -339,8 +344,8 @@ class Router:
 
         candidates = self._score(eligible, amount_minor, request.preferred)
         explored = False
-        if len(candidates) > 1 and seeded_uniform(seed) < policy.exploration_share:
-            pick = 1 + int(seeded_uniform(seed, 1) * (len(candidates) - 1))
+        if len(candidates) > 1 and _draw(seed, 0) < policy.exploration_share:
+            pick = 1 + int(_draw(seed, 1) * (len(candidates) - 1))
             candidates.insert(0, candidates.pop(pick))
             explored = True
         return RoutingDecision(tuple(candidates), tuple(rejected), explored, seed, policy)
