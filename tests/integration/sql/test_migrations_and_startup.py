@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from payments_factory import T0
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from synccash.adapters.settings import Settings
 from synccash.adapters.sql import (
@@ -87,6 +87,20 @@ async def test_check_schema_tells_to_migrate_an_empty_database(empty_pg, tmp_pat
             await check_schema(engine)
         finally:
             await engine.dispose()
+
+
+async def test_check_schema_refuses_a_newer_schema(tmp_path):
+    """A database migrated by newer code is refused with what to do."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/db.sqlite3"
+    await migrate(url)
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        with pytest.raises(SchemaBehind, match="newer than this code"):
+            await check_schema(engine)
+    finally:
+        await engine.dispose()
 
 
 async def test_check_schema_explains_an_unreachable_server():

@@ -143,7 +143,10 @@ def unreachable(engine: AsyncEngine, exc: BaseException) -> DatabaseUnavailable:
 
 async def check_schema(engine: AsyncEngine) -> None:
     """Fail fast, with what to do, if the database is unreachable or its schema is not head."""
-    from synccash.adapters.sql._migrate import head_revision  # noqa: PLC0415 (alembic is heavy)
+    from synccash.adapters.sql._migrate import (  # noqa: PLC0415 (alembic is heavy)
+        head_revision,
+        is_known_revision,
+    )
 
     try:
         async with engine.connect() as conn:
@@ -156,6 +159,11 @@ async def check_schema(engine: AsyncEngine) -> None:
     except (OSError, DBAPIError) as exc:
         raise unreachable(engine, exc) from exc
     head = head_revision()
+    if current is not None and current != head and not is_known_revision(current):
+        raise SchemaBehind(
+            f"database schema {current} is newer than this code (which knows up to {head}): "
+            "deploy the matching release, or `synccash migrate --downgrade` with the newer one"
+        )
     if current != head:
         raise SchemaBehind(
             f"database schema is behind: run `synccash migrate` "

@@ -8,6 +8,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -29,6 +30,14 @@ def head_revision() -> str:
     if head is None:
         raise RuntimeError("no migrations found")
     return head
+
+
+def is_known_revision(revision: str) -> bool:
+    """True if this code ships a migration with that id."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def _run_command(connection: Connection, action: str, revision: str) -> None:
