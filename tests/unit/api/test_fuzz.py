@@ -72,7 +72,7 @@ def fuzz_client() -> Iterator[tuple[TestClient, dict[str, str]]]:
         yield client, {"Authorization": f"Bearer {token}"}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=_bodies, path=st.sampled_from(["/api/v1/payments/initiate", "/api/v1/routing/quote"]))
 def test_no_input_gives_a_server_error(fuzz_client, body, path):
     """Any JSON body: a 2xx, or a 4xx problem document, never a 5xx."""
