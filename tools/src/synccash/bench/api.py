@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from synccash.adapters.settings import Settings
 from synccash.adapters.sql import migrate
-from synccash.api.auth import mint_token
 
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -89,6 +89,21 @@ def _flush_redis() -> None:
         client.flushdb()
     finally:
         client.close()
+
+
+def _token(settings: Settings) -> str:
+    # The merchant token format of synccash.api.auth.mint_token, minted here because the
+    # import layers keep benchmarks from importing the API package.
+    now = int(time.time())
+    claims = {
+        "sub": "bench-merchant",
+        "merchant_id": "bench-merchant",
+        "scope": "payments:write",
+        "iss": settings.jwt_issuer,
+        "iat": now,
+        "exp": now + 3600,
+    }
+    return jwt.encode(claims, settings.jwt_secret_key, algorithm="HS256")
 
 
 def _free_port() -> int:
@@ -282,8 +297,7 @@ def main() -> None:
     database_url = asyncio.run(_fresh_database())
     _flush_redis()
     env = _env(database_url)
-    settings = Settings.from_env(env)
-    token = mint_token(settings, "bench-merchant", ["payments:write"], ttl_seconds=3600)
+    token = _token(Settings.from_env(env))
     port = _free_port()
     server = _start_api(env, port, args.workers)
     try:
