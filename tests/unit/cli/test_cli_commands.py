@@ -111,3 +111,12 @@ def test_bench_lists_modules_and_rejects_unknown_ones(runner, env):
     result = runner.invoke(app, ["bench", "warp-speed"], env=env)
     assert result.exit_code == 2
     assert "unknown benchmark 'warp-speed'" in result.stderr
+
+
+def test_serve_with_an_unreachable_database_exits_1(runner, env):
+    """A configured PostgreSQL that refuses connections stops serve with the reason."""
+    url = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"
+    result = runner.invoke(app, ["serve", "--port", "0"], env={**env, "DATABASE_URL": url})
+    assert result.exit_code == 1
+    assert "unreachable" in result.stderr
+    assert "Traceback" not in result.output

@@ -77,8 +77,12 @@ def serve(
     sock = bind(host, port)
     if port == 0:  # an ephemeral port: callbacks need the real one
         settings = _embedded_settings(host, sock.getsockname()[1])
+    from synccash.adapters.sql import DatabaseError  # noqa: PLC0415
+
     try:
         anyio.run(lambda: run_embedded(settings, sock, concurrency=concurrency, on_ready=_announce))
+    except DatabaseError as exc:  # unreachable, or a PostgreSQL schema not migrated yet
+        raise CliError(str(exc)) from None
     finally:
         sock.close()
     err_console.print("SyncCash stopped.")
