@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Protocol
 
 import anyio
@@ -23,6 +24,8 @@ from synccash.sandbox._asgi import (
 from synccash.sandbox._numbers import PROVIDERS, ProviderName, Scenario, canonical
 from synccash.sandbox._sandbox import ApprovalDelay, ProviderSandbox
 from synccash.sandbox._world import SandboxError
+
+_log = logging.getLogger(__name__)
 
 
 class ProviderWire(Protocol):
@@ -93,7 +96,12 @@ class SandboxApp:
                 return Response.json(matched, {"error": "no such admin route"})
             return self.wire.no_route(matched)
         handler, params = matched
-        return await handler(request.with_params(params))
+        try:
+            return await handler(request.with_params(params))
+        except Exception:
+            # What a provider's gateway does with an unforeseen request: a 5xx in its shape.
+            _log.exception("sandbox handler failed on %s %s", request.method, request.path)
+            return self.wire.server_error(500)
 
 
 def _body(request: Request) -> Any:

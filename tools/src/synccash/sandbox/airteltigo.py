@@ -234,7 +234,7 @@ class _Airtel:
             return refused
         try:
             body = request.json()
-            subscriber, txn = body["subscriber"], body["transaction"]
+            subscriber, txn = _objects(body["subscriber"], body["transaction"])
             txn_id, msisdn = str(txn["id"]), str(subscriber["msisdn"])
         except (ValueError, KeyError, TypeError):
             return _business_error("Invalid request body", "ESB000008")
@@ -358,7 +358,8 @@ class _Airtel:
         if refused is not None:
             return refused
         try:
-            money_id = str(request.json()["transaction"]["airtel_money_id"])
+            (txn,) = _objects(request.json()["transaction"])
+            money_id = str(txn["airtel_money_id"])
         except (ValueError, KeyError, TypeError):
             return _business_error("Invalid request body", "ESB000008")
         reference = f"refund:{money_id}"
@@ -391,7 +392,7 @@ class _Airtel:
             return refused
         try:
             body = request.json()
-            payee, txn = body["payee"], body["transaction"]
+            payee, txn = _objects(body["payee"], body["transaction"])
             txn_id, msisdn = str(txn["id"]), str(payee["msisdn"])
             reference = str(body["reference"])
         except (ValueError, KeyError, TypeError):
@@ -464,6 +465,13 @@ class _Airtel:
             "account_status": "ACTIVE",
         }
         return envelope(data, response_code="DP02100000001")
+
+
+def _objects(*values: Any) -> tuple[dict[str, Any], ...]:
+    """The values, each checked to be a JSON object (TypeError otherwise)."""
+    if not all(isinstance(v, dict) for v in values):
+        raise TypeError("expected JSON objects")
+    return values
 
 
 def create_app(sandbox: ProviderSandbox | None = None) -> SandboxApp:
