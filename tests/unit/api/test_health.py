@@ -77,3 +77,4 @@ async def test_metrics_count_requests_by_route_and_status(client, initiate):
     assert 'route="/api/v1/payments/{payment_id}/status",status="401"' in text
     assert 'synccash_payments_initiated_total{currency="GHS"} 1.0' in text
     assert "synccash_api_request_duration_seconds_bucket" in text
+    assert 'synccash_queue_depth{depth="ready"} 1.0' in text  # the initiated payment's task
