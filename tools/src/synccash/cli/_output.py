@@ -17,13 +17,19 @@ def print_json(value: Any) -> None:
     console.print(json.dumps(value, indent=2, sort_keys=True, default=str), markup=False)
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    """A rich table; numeric-looking columns are right-aligned by the caller's choice of header."""
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    numeric: Iterable[str] = (),
+) -> Table:
+    """A rich table; the `numeric` columns are right-aligned."""
+    right = set(numeric)
     result = Table(title=title, title_justify="left")
     for name in columns:
-        numeric = name.endswith((" ", "(GHS)", "%", "ms", "score", "count"))
-        justify: JustifyMethod = "right" if numeric else "left"
-        result.add_column(name.strip(), justify=justify)
+        justify: JustifyMethod = "right" if name in right else "left"
+        result.add_column(name, justify=justify)
     for row in rows:
         result.add_row(*("" if cell is None else str(cell) for cell in row))
     return result

@@ -218,7 +218,12 @@ def list_payments(
         for p in page.get("items", [])
     ]
     console.print(
-        table("payments", ("id", "state", "amount (GHS)", "provider", "created_at"), rows)
+        table(
+            "payments",
+            ("id", "state", "amount (GHS)", "provider", "created_at"),
+            rows,
+            numeric=("amount (GHS)",),
+        )
     )
     if page.get("next_cursor"):
         err_console.print(f"more: --cursor {page['next_cursor']}")
@@ -258,4 +263,5 @@ def daily(
     for name in ("by_state", "by_provider"):
         buckets = report.get(name) or {}
         rows = [(k, b.get("count"), b.get("amount"), b.get("fees")) for k, b in buckets.items()]
-        console.print(table(name, (name[3:], "count", "amount (GHS)", "fees (GHS)"), rows))
+        amounts = ("count", "amount (GHS)", "fees (GHS)")
+        console.print(table(name, (name[3:], *amounts), rows, numeric=amounts))

@@ -78,7 +78,8 @@ def _quote_table(decision: RoutingDecision, amount: Money) -> None:
         "rank", "provider", "wallet", "fee (GHS)", "levy (GHS)", "total fee (GHS)",
         "success %", "p95 ms", "score",
     )  # fmt: skip
-    console.print(table(f"route quote for GHS {amount.to_decimal_string()}", columns, rows))
+    title = f"route quote for GHS {amount.to_decimal_string()}"
+    console.print(table(title, columns, rows, numeric=columns[3:]))
     for r in decision.rejected:
         console.print(
             f"filtered: {r.wallet.provider.value} {r.wallet.msisdn.masked}: {r.code}: {r.message}"
@@ -200,13 +201,13 @@ def _summary(result: SimulationResult) -> None:
         )
     columns = (
         "policy", "success %", "confirmed", "fees paid (GHS)", "fee/payment (GHS)",
-        "failovers count", "attempts count", "no route count", "time to final ms",
+        "failovers", "attempts", "no route", "time to final (ms)",
     )  # fmt: skip
     title = (
         f"{result.scenario.name}: {result.payments} payments over {result.scenario.hours:g} h, "
         f"seed {result.seed}"
     )
-    console.print(table(title, columns, rows))
+    console.print(table(title, columns, rows, numeric=columns[1:]))
     ours = result.by_name("synccash")
     best = max((r for r in result.results if r.name != "synccash"), key=lambda r: r.success_rate)
     delta = 100 * (ours.success_rate - best.success_rate)
