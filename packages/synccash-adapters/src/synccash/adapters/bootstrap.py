@@ -329,7 +329,11 @@ async def _embedded_gateway(
     from synccash.adapters.providers import build_gateway  # noqa: PLC0415
 
     try:
-        from synccash.sandbox import SandboxWorld, create_combined_app  # noqa: PLC0415
+        from synccash.sandbox import (  # noqa: PLC0415
+            SERVE_APPROVAL_DELAY,
+            SandboxWorld,
+            create_combined_app,
+        )
     except ImportError as exc:  # pragma: no cover - only without synccash-tools installed
         msg = (
             "SANDBOX_MODE=embedded needs the provider sandboxes from synccash-tools; "
@@ -339,7 +343,8 @@ async def _embedded_gateway(
 
     callback_http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(5.0)))
     world = SandboxWorld()
-    app = create_combined_app(world, http_client=callback_http)
+    # Payers take a moment to approve on their phones; callbacks then finish the payment.
+    app = create_combined_app(world, http_client=callback_http, approval_delay=SERVE_APPROVAL_DELAY)
     await stack.enter_async_context(app.running())
     stack.push_async_callback(app.aclose)
     clients: dict[ProviderId, httpx.AsyncClient] = {}
