@@ -1,7 +1,7 @@
 """`synccash pay …` and `synccash report daily`: a small client of a running SyncCash API."""
 
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Final
 
 import typer
@@ -245,7 +245,7 @@ def daily(
 ) -> None:
     """The merchant's daily report: counts and sums by state and provider."""
     if day is None:
-        day = date.today().isoformat()  # noqa: DTZ011  (the user's "today" for a default)
+        day = datetime.now(UTC).date().isoformat()  # reports are by UTC day
     try:
         date.fromisoformat(day)
     except ValueError:

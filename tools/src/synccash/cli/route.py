@@ -154,11 +154,11 @@ def quote(
             f"amount {money.to_decimal_string()} is outside the allowed range "
             f"{settings.min_amount.to_decimal_string()}-{settings.max_amount.to_decimal_string()} GHS"
         )
-    day = date.today() if on is None else _parse_day(on)  # noqa: DTZ011
+    now = datetime.now(UTC)
+    day = now.date() if on is None else _parse_day(on)
     payer_msisdn = Msisdn.parse(payer)
     wallets = validate_wallets(payer_msisdn, parse_wallets(wallet), "GHS")
     target = parse_payee(payee, None if payee is not None else merchant_account or "merchant")
-    now = datetime.now(UTC)
     health = _health_overrides(success, circuit_open, now)
     decision = Router().decide(RoutingRequest(money, wallets, target, day), health, seed)
     if as_json:
