@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import jwt
 
-from conftest import SECRET
 from synccash.cli.main import app
 
 
@@ -17,7 +16,7 @@ def test_mint_prints_a_token_alone_on_the_last_line_that_decodes_with_the_secret
     )
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[-1]
-    claims = jwt.decode(token, SECRET, algorithms=["HS256"], issuer="synccash")
+    claims = jwt.decode(token, env["JWT_SECRET_KEY"], algorithms=["HS256"], issuer="synccash")
     assert claims["merchant_id"] == "shop-42"
     assert claims["scope"] == "payments:read"
     assert claims["exp"] - claims["iat"] == 600
@@ -27,7 +26,7 @@ def test_mint_defaults_to_every_scope(runner, env):
     """Without --scope the token carries all three scopes."""
     result = runner.invoke(app, ["token", "mint", "--merchant", "m"], env=env)
     token = result.stdout.strip().splitlines()[-1]
-    claims = jwt.decode(token, SECRET, algorithms=["HS256"], issuer="synccash")
+    claims = jwt.decode(token, env["JWT_SECRET_KEY"], algorithms=["HS256"], issuer="synccash")
     assert set(claims["scope"].split()) == {"payments:write", "payments:read", "reports:read"}
 
 
