@@ -30,6 +30,9 @@ def check_currency(currency: str) -> str:
     return currency
 
 
+_set_field: Final = object.__setattr__  # how a frozen class sets its own fields
+
+
 def _check_minor(value: object) -> int:
     # bool is an int subclass; True pesewas is a bug, not an amount.
     if not isinstance(value, int) or isinstance(value, bool):
@@ -37,7 +40,7 @@ def _check_minor(value: object) -> int:
     return value
 
 
-@frozen(order=False)
+@frozen(order=False, init=False)
 class Money:
     """An amount in integer minor units of one currency (GHS: pesewas).
 
@@ -48,11 +51,15 @@ class Money:
     minor: int
     currency: str = "GHS"
 
-    def __attrs_post_init__(self) -> None:
-        # Hot path: a plain int in GHS needs no further checks (type() excludes bool).
-        if type(self.minor) is not int or self.currency != "GHS":
-            _check_minor(self.minor)
-            check_currency(self.currency)
+    def __init__(self, minor: int, currency: str = "GHS") -> None:
+        """Validate and set; a plain int in GHS (the hot path) needs one comparison."""
+        # Hand-written rather than attrs' __init__ + __attrs_post_init__: Money is built
+        # several times per payment decision. type() is int excludes bool.
+        if type(minor) is not int or currency != "GHS":
+            _check_minor(minor)
+            check_currency(currency)
+        _set_field(self, "minor", minor)
+        _set_field(self, "currency", currency)
 
     @classmethod
     def parse(cls, text: object, currency: str = "GHS") -> Money:

@@ -46,8 +46,6 @@ _OPEN: Final = CircuitState.OPEN
 _SAME_NETWORK: Final = TransferKind.SAME_NETWORK
 _CROSS_NETWORK: Final = TransferKind.CROSS_NETWORK
 _MERCHANT_PAYMENT: Final = TransferKind.MERCHANT_PAYMENT
-# (index, wallet, fee, total fee minor, success probability, p95 latency ms)
-_Eligible = tuple[int, Wallet, FeeQuote, int, float, int]
 
 
 def _splitmix64(x: int) -> int:
@@ -223,14 +221,12 @@ class Router:
     ) -> None:
         """Use the given provider profiles, fee book (default: seed values) and policy."""
         self._profiles = dict(profiles)
-        # Hot-path view of the profiles: provider -> (can collect, min minor, max minor).
+        # Hot-path view of the profiles: provider -> (min minor, max minor), for the
+        # providers that can collect (a missing entry is the `capability` rejection).
         self._limits = {
-            p: (
-                Capability.COLLECT in prof.capabilities,
-                prof.min_amount.minor,
-                prof.max_amount.minor,
-            )
+            p: (prof.min_amount.minor, prof.max_amount.minor)
             for p, prof in self._profiles.items()
+            if Capability.COLLECT in prof.capabilities
         }
         self._fees = fee_book if fee_book is not None else default_fee_book()
         self._policy = policy if policy is not None else RoutingPolicy()
@@ -252,7 +248,12 @@ class Router:
         seed: int,
     ) -> RoutingDecision:
         """Filter, score and rank the request's wallets; see the module docstring."""
+        # One pass filters and scores (a score needs nothing from the other wallets),
+        # a second one applies the elimination gap, which needs the best success rate.
         policy = self._policy
+        w_success, w_cost = policy.success_weight, policy.cost_weight
+        w_latency, w_preference = policy.latency_weight, policy.preference_weight
+        min_success = policy.min_success
         amount = request.amount
         amount_minor = amount.minor
         payee_msisdn = request.payee.msisdn
@@ -262,17 +263,18 @@ class Router:
         else:
             same_kind, cross_kind = _SAME_NETWORK, _CROSS_NETWORK
         disallowed = request.disallowed
+        preferred = request.preferred
+        n_pref = len(preferred)
         on = request.on
         sent_today = request.payer_sent_today
         fees = self._fees
         quote = fees.quote_checked
         quotable = False  # amount and day total checked once, when the first wallet is quoted
         all_limits = self._limits
-        min_success = policy.min_success
         rejected: list[Rejection] = []
-        # (index, wallet, fee, total fee minor, success, latency) passing the hard filters
-        eligible: list[_Eligible] = []
+        ranked: list[tuple[float, int, Candidate]] = []  # (-score, wallet index, candidate)
         best = 0.0
+        worst = 1.0
 
         for index, wallet in enumerate(request.wallets):
             provider = wallet.provider
@@ -280,17 +282,15 @@ class Router:
                 rejected.append(_disallowed(wallet))
                 continue
             limits = all_limits.get(provider)
-            if limits is None or not limits[0]:
+            if limits is None:
                 rejected.append(_incapable(wallet))
                 continue
-            if not limits[1] <= amount_minor <= limits[2]:
+            if not limits[0] <= amount_minor <= limits[1]:
                 rejected.append(_outside_limits(wallet, limits))
                 continue
             h = health.get(provider)
             if h is not None and h.circuit is _OPEN:
-                rejected.append(
-                    Rejection(wallet, "circuit_open", f"{provider} is failing; circuit open")
-                )
+                rejected.append(_circuit_open(wallet))
                 continue
             if not quotable:
                 fees.check_quotable(amount, sent_today)
@@ -311,60 +311,14 @@ class Router:
             else:
                 success, latency = h.success_rate, h.p95_latency_ms
             if success < min_success:
-                rejected.append(
-                    Rejection(
-                        wallet,
-                        "eliminated",
-                        f"{provider} success rate {success:.2f} is below the minimum "
-                        f"{min_success:.2f}",
-                    )
-                )
+                rejected.append(_below_minimum(wallet, success, min_success))
                 continue
-            eligible.append((index, wallet, fee, total_fee, success, latency))
             best = max(best, success)
+            worst = min(worst, success)
 
-        if len(eligible) > 1:
-            floor = best - policy.elimination_gap
-            if any(e[4] < floor for e in eligible):
-                kept = []
-                for entry in eligible:
-                    if entry[4] < floor:
-                        w = entry[1]
-                        rejected.append(
-                            Rejection(
-                                w,
-                                "eliminated",
-                                f"{w.provider} success rate {entry[4]:.2f} is more than "
-                                f"{policy.elimination_gap:.2f} below the best ({best:.2f})",
-                            )
-                        )
-                    else:
-                        kept.append(entry)
-                eligible = kept
-
-        candidates = self._score(eligible, amount_minor, request.preferred)
-        explored = False
-        if len(candidates) > 1 and _draw(seed, 0) < policy.exploration_share:
-            pick = 1 + int(_draw(seed, 1) * (len(candidates) - 1))
-            candidates.insert(0, candidates.pop(pick))
-            explored = True
-        return RoutingDecision(tuple(candidates), tuple(rejected), explored, seed, policy)
-
-    def _score(
-        self,
-        eligible: list[_Eligible],
-        amount_minor: int,
-        preferred: tuple[ProviderId, ...],
-    ) -> list[Candidate]:
-        policy = self._policy
-        w_success, w_cost = policy.success_weight, policy.cost_weight
-        w_latency, w_preference = policy.latency_weight, policy.preference_weight
-        ranked: list[tuple[float, int, Candidate]] = []
-        n_pref = len(preferred)
-        for index, wallet, fee, total_fee, success, latency in eligible:
             cost = total_fee / amount_minor if amount_minor else 0.0
-            if n_pref and wallet.provider in preferred:
-                preference = (n_pref - preferred.index(wallet.provider)) / n_pref
+            if n_pref and provider in preferred:
+                preference = (n_pref - preferred.index(provider)) / n_pref
             else:
                 preference = 0.0
             latency_s = latency / 1000
@@ -381,10 +335,28 @@ class Router:
                 "preference": preference,
             }
             ranked.append((-score, index, Candidate(wallet, fee, success, latency, score, factors)))
+
         if len(ranked) > 1:
+            floor = best - policy.elimination_gap
+            if worst < floor:
+                kept = []
+                for entry in ranked:
+                    candidate = entry[2]
+                    if candidate.success_probability < floor:
+                        rejected.append(_far_below_best(candidate, policy.elimination_gap, best))
+                    else:
+                        kept.append(entry)
+                ranked = kept
             # (-score, index) is unique per entry, so tuples never compare the Candidates.
             ranked.sort()
-        return [r[2] for r in ranked]
+
+        candidates = [entry[2] for entry in ranked]
+        explored = False
+        if len(candidates) > 1 and _draw(seed, 0) < policy.exploration_share:
+            pick = 1 + int(_draw(seed, 1) * (len(candidates) - 1))
+            candidates.insert(0, candidates.pop(pick))
+            explored = True
+        return RoutingDecision(tuple(candidates), tuple(rejected), explored, seed, policy)
 
 
 # Rejections off the hot path: built only when a wallet is filtered out.
@@ -396,12 +368,33 @@ def _incapable(wallet: Wallet) -> Rejection:
     return Rejection(wallet, "capability", f"{wallet.provider} cannot collect payments")
 
 
-def _outside_limits(wallet: Wallet, limits: tuple[bool, int, int]) -> Rejection:
+def _outside_limits(wallet: Wallet, limits: tuple[int, int]) -> Rejection:
     return Rejection(
         wallet,
         "amount_limits",
-        f"{wallet.provider} takes GHS {Money(limits[1]).to_decimal_string()} to "
-        f"{Money(limits[2]).to_decimal_string()} per transaction",
+        f"{wallet.provider} takes GHS {Money(limits[0]).to_decimal_string()} to "
+        f"{Money(limits[1]).to_decimal_string()} per transaction",
+    )
+
+
+def _circuit_open(wallet: Wallet) -> Rejection:
+    return Rejection(wallet, "circuit_open", f"{wallet.provider} is failing; circuit open")
+
+
+def _below_minimum(wallet: Wallet, success: float, min_success: float) -> Rejection:
+    return Rejection(
+        wallet,
+        "eliminated",
+        f"{wallet.provider} success rate {success:.2f} is below the minimum {min_success:.2f}",
+    )
+
+
+def _far_below_best(candidate: Candidate, gap: float, best: float) -> Rejection:
+    return Rejection(
+        candidate.wallet,
+        "eliminated",
+        f"{candidate.wallet.provider} success rate {candidate.success_probability:.2f} is more "
+        f"than {gap:.2f} below the best ({best:.2f})",
     )
 
 
