@@ -97,6 +97,24 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> CompiledStatement:
     return CompiledStatement(compiled.string, names, bind)
 
 
+_COMPILED: dict[tuple[str, str, str, int, int], CompiledStatement] = {}
+
+
+def _cached(
+    kind: str,
+    dialect: Dialect,
+    attempts: int,
+    events: int,
+    build: Callable[[Dialect, int, int], CompiledStatement],
+) -> CompiledStatement:
+    """One compilation per statement kind, driver and shape (not per engine)."""
+    key = (kind, dialect.name, str(dialect.driver), attempts, events)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = build(dialect, attempts, events)
+    return compiled
+
+
 def _bound(table: Table, prefix: str) -> dict[str, Any]:
     return {c.name: bindparam(f"{prefix}{c.name}", type_=c.type) for c in table.columns}
 
@@ -114,7 +132,6 @@ def _guarded_rows(table: Table, prefix: str, count: int, guard: Any) -> Any:
 
 
 # --- a new payment ------------------------------------------------------------------
-@functools.cache
 def _new_payment_compiled(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
     ctes = [insert(payments).values(_bound(payments, "p_")).cte("new_payment")]
     if attempts:
@@ -128,7 +145,7 @@ def _new_payment_compiled(dialect: Dialect, attempts: int, events: int) -> Compi
 
 def compile_new_payment(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
     """INSERT ... WITH ... of a payment with this many attempts and (>= 1) new events."""
-    return _new_payment_compiled(dialect, attempts, events)
+    return _cached("new", dialect, attempts, events, _new_payment_compiled)
 
 
 def new_payment_params(payment: Payment, fresh: Sequence[PaymentEvent]) -> dict[str, Any]:
@@ -143,7 +160,6 @@ def new_payment_params(payment: Payment, fresh: Sequence[PaymentEvent]) -> dict[
 
 
 # --- a saved change ---------------------------------------------------------------------
-@functools.cache
 def _save_compiled(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
     changed = {
         c.name: bindparam(f"p_{c.name}", type_=c.type)
@@ -196,7 +212,7 @@ def compile_save(dialect: Dialect, attempts: int, events: int) -> CompiledStatem
 
     Returns one row: 1 if the version matched (everything written), 0 if not (nothing written).
     """
-    return _save_compiled(dialect, attempts, events)
+    return _cached("save", dialect, attempts, events, _save_compiled)
 
 
 def save_params(
