@@ -31,8 +31,16 @@ def write_chart(result: SimulationResult, path: Path) -> None:
                 for b in policy.buckets
             ]
             rates.append(rates[-1])
-            width = 2.6 if policy.name == "synccash" else 1.3
-            top.plot(hours, rates, label=policy.name, linewidth=width, drawstyle="steps-post")
+            ours = policy.name == "synccash"
+            top.plot(
+                hours,
+                rates,
+                label=policy.name,
+                linewidth=2.6 if ours else 1.3,
+                drawstyle="steps-post",
+                zorder=3 if ours else 2,  # SyncCash on top where lines coincide
+                alpha=1.0 if ours else 0.8,
+            )
         top.set_ylabel("success rate (%)")
         top.set_ylim(0, 100)
         top.grid(alpha=0.3)
