@@ -22,6 +22,9 @@ _SEPARATORS: Final = re.compile(r"[\s\-().]")
 _NSN_RE: Final = re.compile(r"[25][0-9]{8}")
 # The common clean forms in one match (fast path); anything else takes the
 # step-by-step path below, which also words the error.
+_NSN_LEN: Final = 9
+_NATIONAL_LEN: Final = 10  # 0 + NSN
+_E164_LEN: Final = 12  # 233 + NSN
 _CLEAN_RE: Final = re.compile(r"(?:\+233|00233|233|0)?([25][0-9]{8})")
 
 #: NSN two-digit prefix -> network that originally issued the range.
@@ -42,7 +45,18 @@ class Msisdn:
     def parse(cls, raw: object) -> Msisdn:
         """Normalise 0241234567, 241234567, 233241234567, +233 24 123 4567 or 00233…."""
         if type(raw) is str:
-            clean = _CLEAN_RE.fullmatch(raw) or _CLEAN_RE.fullmatch(_SEPARATORS.sub("", raw))
+            # Fast paths (same result as the step-by-step path below, without its
+            # intermediate strings): plain digits, then one regex over the usual forms.
+            size = len(raw)
+            if size == _NATIONAL_LEN and raw[0] == "0":
+                nsn = raw[1:]
+            elif size == _E164_LEN and raw.startswith("233"):
+                nsn = raw[3:]
+            else:
+                nsn = raw
+            if len(nsn) == _NSN_LEN and nsn.isdigit() and nsn.isascii() and nsn[:2] in PREFIX_HINTS:
+                return cls("233" + nsn)
+            clean = _CLEAN_RE.fullmatch(_SEPARATORS.sub("", raw))
             if clean is not None:
                 nsn = clean.group(1)
                 if nsn[:2] in PREFIX_HINTS:

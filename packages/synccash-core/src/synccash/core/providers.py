@@ -21,11 +21,12 @@ class ProviderId(enum.StrEnum):
     @classmethod
     def parse(cls, value: object) -> ProviderId:
         """Parse a provider name (case-insensitive, a few well-known aliases)."""
-        if isinstance(value, ProviderId):
+        if type(value) is str:
+            exact = _EXACT.get(value)
+            if exact is not None:  # fast path: an exact name or alias, no exception
+                return exact
+        elif isinstance(value, ProviderId):
             return value
-        exact = _EXACT.get(value) if type(value) is str else None
-        if exact is not None:  # fast path: an exact name or alias, no exception
-            return exact
         if not isinstance(value, str):
             raise UnknownProvider(f"provider must be a string, got {type(value).__name__}")
         key = value.strip().lower()
