@@ -67,12 +67,12 @@ def test_merchant_operations_document_auth_and_problems(document):
     assert {"id", "state", "amount", "currency", "provider", "failure_code"} <= resource.keys()
 
 
-def test_every_merchant_operation_documents_401_and_429(document):
-    """All bearer-protected operations list the auth and rate-limit problems."""
+def test_every_merchant_operation_documents_400_401_403_429(document):
+    """All bearer-protected operations list the parameter, auth and rate-limit problems."""
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             if operation.get("security"):
-                assert {"401", "403", "429"} <= operation["responses"].keys(), (path, method)
+                assert {"400", "401", "403", "429"} <= operation["responses"].keys(), (path, method)
 
 
 def test_docs_pages_are_served(served):

@@ -12,11 +12,12 @@ from synccash.api.schemas import PaymentResource, WalletIn
 from synccash.core.commands import WalletInput
 
 BEARER: Final[list[dict[str, list[str]]]] = [{"bearerAuth": []}]
-AUTH_ERRORS: Final = (401, 403, 429)
+#: Every merchant operation can answer these: bad parameters/headers, auth, rate limit.
+AUTH_ERRORS: Final = (400, 401, 403, 429)
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
-    """Problem responses for the auth/rate errors plus `statuses`."""
+    """Problem responses for bad parameters, auth and rate errors plus `statuses`."""
     return problem_responses(*sorted({*AUTH_ERRORS, *statuses}))
 
 

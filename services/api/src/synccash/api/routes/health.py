@@ -7,6 +7,7 @@ from typing import Any, Final
 
 import anyio
 from litestar import Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from synccash.api.guards import api_context
@@ -51,7 +52,11 @@ async def _timed(check: Any) -> Any:
     ["/api/v1/health/detailed", "/health/detailed"],
     tags=["health"],
     summary="Database, Redis and each provider with latency and overall status",
-    responses={503: problem_responses(503)[503]},
+    responses={
+        503: ResponseSpec(
+            data_container=DetailedHealthOut, description="The database is down (status: down)"
+        )
+    },
 )
 async def health_detailed(request: Request[Any, Any, Any]) -> Response[DetailedHealthOut]:
     """Every dependency; status is ok, degraded (Redis or a provider down) or down (database)."""
