@@ -69,6 +69,21 @@ async def test_nothing_is_visible_before_commit_and_rollback_discards(backend):
     assert [e.type for e in payment.new_events] == ["payment.initiated"]
 
 
+async def test_unit_of_work_stays_atomic_after_a_commit(backend):
+    """Writes after a first commit are again all-or-nothing (no autocommit left behind)."""
+    for round_ in ("a", "b"):  # the second round likely reuses the pooled connection
+        async with backend.uow() as uow:
+            await uow.payments.add(make_payment(f"{round_}1"))
+            await uow.commit()
+            await uow.payments.add(make_payment(f"{round_}2"))
+            first = await uow.payments.get(f"{round_}1")
+            first.cancel(T0)
+            await uow.payments.save(first)
+            await uow.rollback()
+        assert await _load(backend, f"{round_}2") is None
+        assert (await _load(backend, f"{round_}1")).state is PaymentState.INITIATED
+
+
 async def test_save_bumps_version_and_clears_new_events_only_at_commit(backend):
     """save() increments the version; new_events stay until the commit succeeds."""
     await _store(backend, make_payment("p1"))

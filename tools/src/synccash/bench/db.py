@@ -1,12 +1,12 @@
 """Database benchmark: initiate transactions through the repository vs pgbench, same SQL work.
 
 One initiate = one commit holding a payment row, its first audit event and one outbox row.
-A third line runs the same statement on bare asyncpg (no SQLAlchemy, no unit of work): the
-ceiling for any Python client on this machine. The repository side runs N concurrent asyncio tasks through SqlUnitOfWork on PostgreSQL; the
-pgbench side runs the very statement the repository sends (BEGIN; the one INSERT ... WITH
-writing payment + event + outbox row; COMMIT), prepared, with N clients. So the ratio measures
-what Python, SQLAlchemy and asyncpg cost on top of the database's own work. Both write to a
-throwaway database that this run creates and drops.
+The repository side runs N concurrent asyncio tasks through SqlUnitOfWork on PostgreSQL
+(add + commit: one INSERT ... WITH statement, sent on its own without BEGIN/COMMIT, so one
+round trip). pgbench runs that very statement, prepared, with N clients. A third line runs
+it on bare asyncpg (no SQLAlchemy, no unit of work): the ceiling for a Python client on this
+machine. So the ratio measures what Python, SQLAlchemy and asyncpg cost on top of the
+database's own work. Everything goes to a throwaway database this run creates and drops.
 
     uv run python -m synccash.bench.db [--seconds 10] [--concurrency 32]
 
@@ -81,7 +81,7 @@ def _literal(name: str, value: object) -> str:
 
 
 def pgbench_script(dialect: Dialect) -> str:
-    """BEGIN; the repository's own new-payment statement with literal values; END."""
+    """The repository's own new-payment statement with literal values (autocommit, as it sends it)."""
     sample = new_payment(0)
     compiled = compile_new_payment(dialect, 0, len(sample.new_events))
     values = compiled.bind(new_payment_params(sample, sample.new_events))
@@ -89,7 +89,7 @@ def pgbench_script(dialect: Dialect) -> str:
         i + 1: _literal(n, v) for i, (n, v) in enumerate(zip(compiled.names, values, strict=True))
     }
     body = re.sub(r"\$(\d+)", lambda m: by_position[int(m.group(1))], compiled.sql)
-    return f"\\set n random(1, 9000000000000000000)\nBEGIN;\n{body};\nEND;\n"
+    return f"\\set n random(1, 9000000000000000000)\n{body};\n"
 
 
 def new_payment(n: int) -> Payment:
@@ -180,7 +180,7 @@ async def driver_rate(url: str, seconds: float, concurrency: int) -> Rate:
         payment = new_payment(next(counter))
         compiled = compile_new_payment(dialect, 0, len(payment.new_events))
         args = compiled.bind(new_payment_params(payment, payment.new_events))
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn:
             await conn.execute(compiled.sql, *args)
 
     try:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
+import asyncpg
 from attrs import define, field
 from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import sqlite
@@ -91,29 +92,35 @@ class SqlPaymentRepository:
         self._conn = connection
         self._tracker = tracker
         self._postgres = connection.dialect.name == "postgresql"
+        # PostgreSQL: a new payment that is the unit's first write waits here for commit,
+        # which then sends it alone, without BEGIN/COMMIT (one statement is atomic by itself)
+        self._deferred: tuple[str, tuple[Any, ...], _Written, int] | None = None
 
     # --- writes -----------------------------------------------------------------
     async def add(self, payment: Payment) -> None:
-        """Insert a new payment; a duplicate idempotency key (or id) is a ConcurrencyConflict."""
+        """Insert a new payment; a duplicate idempotency key (or id) is a ConcurrencyConflict.
+
+        On PostgreSQL, when this is the unit of work's first statement, the insert is sent
+        at commit() as one statement without BEGIN/COMMIT (an initiate is one round trip),
+        so the conflict surfaces there, or at the unit's next repository call.
+        """
+        await self.flush()
         entry = self._tracker.track(payment)
         fresh = payment.new_events[entry.events_written :]
-        try:
-            if self._postgres and fresh:
-                # the hot path: payment, attempts, events and outbox rows in one round trip
-                compiled = compile_new_payment(
-                    self._conn.dialect, len(payment.attempts), len(fresh)
-                )
-                await self._conn.exec_driver_sql(
-                    compiled.sql, compiled.bind(new_payment_params(payment, fresh))
-                )
-                entry.events_written += len(fresh)
+        if self._postgres and fresh:
+            # the hot path: payment, attempts, events and outbox rows in one statement
+            compiled = compile_new_payment(self._conn.dialect, len(payment.attempts), len(fresh))
+            args = compiled.bind(new_payment_params(payment, fresh))
+            if not self._conn.in_transaction():
+                self._deferred = (compiled.sql, args, entry, len(fresh))
                 return
+            await self._insert_new(compiled.sql, args, payment)
+            entry.events_written += len(fresh)
+            return
+        try:
             await self._conn.execute(insert(payments), payment_to_row(payment))
         except IntegrityError as exc:
-            raise ConcurrencyConflict(
-                f"payment {payment.id} or idempotency key {payment.idempotency_key!r} "
-                f"of merchant {payment.merchant_id} already exists"
-            ) from exc
+            raise _duplicate(payment) from exc
         if payment.attempts:
             await self._conn.execute(
                 insert(payment_attempts),
@@ -121,8 +128,49 @@ class SqlPaymentRepository:
             )
         await self._write_events(entry)
 
+    async def _insert_new(self, sql: str, args: tuple[Any, ...], payment: Payment) -> None:
+        try:
+            await self._conn.exec_driver_sql(sql, args)
+        except IntegrityError as exc:
+            raise _duplicate(payment) from exc
+
+    async def flush(self) -> None:
+        """Send a deferred new payment inside the unit's transaction (before any other call)."""
+        if self._deferred is None:
+            return
+        sql, args, entry, count = self._deferred
+        self._deferred = None
+        await self._insert_new(sql, args, entry.payment)
+        entry.events_written += count
+
+    async def commit_deferred_alone(self) -> bool:
+        """If the unit's only write is a deferred new payment, send it alone (autocommit).
+
+        It goes straight to the asyncpg connection: outside a transaction one statement
+        commits by itself, and SQLAlchemy's transaction bookkeeping would cost more client
+        CPU than the statement. Returns True if it did (nothing else is left to commit).
+        """
+        if self._deferred is None or self._conn.in_transaction():
+            return False
+        sql, args, entry, count = self._deferred
+        self._deferred = None
+        driver = (await self._conn.get_raw_connection()).driver_connection
+        if driver is None:
+            raise RuntimeError("the pooled connection is closed")
+        try:
+            await driver.execute(sql, *args)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise _duplicate(entry.payment) from exc
+        entry.events_written += count
+        return True
+
+    def discard_deferred(self) -> None:
+        """Rollback: forget a deferred insert that was never sent."""
+        self._deferred = None
+
     async def save(self, payment: Payment) -> None:
         """Optimistic update: only if the stored version is the one this payment was read at."""
+        await self.flush()
         entry = self._tracker.track(payment)
         expected = payment.version
         fresh = payment.new_events[entry.events_written :]
@@ -174,6 +222,7 @@ class SqlPaymentRepository:
     # --- reads ------------------------------------------------------------------
     async def get(self, payment_id: str, merchant_id: str | None = None) -> Payment | None:
         """One payment (scoped to a merchant when given), or None."""
+        await self.flush()
         stmt = self._select().where(payments.c.id == payment_id)
         if merchant_id is not None:
             stmt = stmt.where(payments.c.merchant_id == merchant_id)
@@ -181,6 +230,7 @@ class SqlPaymentRepository:
 
     async def get_by_idempotency_key(self, merchant_id: str, key: str) -> Payment | None:
         """The payment created with this merchant's idempotency key, or None."""
+        await self.flush()
         return await self._one(
             self._select().where(
                 payments.c.merchant_id == merchant_id, payments.c.idempotency_key == key
@@ -189,6 +239,7 @@ class SqlPaymentRepository:
 
     async def get_by_attempt_reference(self, reference: str) -> Payment | None:
         """The payment owning the attempt with this reference, or None."""
+        await self.flush()
         owner = select(payment_attempts.c.payment_id).where(
             payment_attempts.c.reference == reference
         )
@@ -196,6 +247,7 @@ class SqlPaymentRepository:
 
     async def list(self, merchant_id: str, query: PaymentQuery) -> PaymentPage:
         """A merchant's payments, newest first, keyset-paginated on (created_at, id)."""
+        await self.flush()
         stmt = self._select().where(payments.c.merchant_id == merchant_id)
         if query.state is not None:
             stmt = stmt.where(payments.c.state == query.state.value)
@@ -228,6 +280,7 @@ class SqlPaymentRepository:
 
     async def due(self, now: datetime, limit: int) -> Sequence[str]:
         """Overdue non-final payments, claimed with FOR UPDATE SKIP LOCKED on PostgreSQL."""
+        await self.flush()
         stmt = (
             select(payments.c.id)
             .where(
@@ -243,6 +296,7 @@ class SqlPaymentRepository:
 
     async def events(self, payment_id: str) -> Sequence[PaymentEvent]:
         """The audit trail, in order."""
+        await self.flush()
         rows = await self._conn.execute(
             select(payment_events)
             .where(payment_events.c.payment_id == payment_id)
@@ -252,6 +306,7 @@ class SqlPaymentRepository:
 
     async def daily_totals(self, merchant_id: str, day: date) -> Sequence[DailyRow]:
         """Counts and sums of the merchant's payments created on `day` (UTC)."""
+        await self.flush()
         start = datetime.combine(day, time(0), tzinfo=UTC)
         stmt = (
             select(
@@ -323,6 +378,13 @@ class SqlPaymentRepository:
         for r in event_rows.mappings():
             events[r["payment_id"]].append(event_from_row(r))
         return [payment_from_row(r, attempts[r["id"]], events[r["id"]]) for r in rows]
+
+
+def _duplicate(payment: Payment) -> ConcurrencyConflict:
+    return ConcurrencyConflict(
+        f"payment {payment.id} or idempotency key {payment.idempotency_key!r} "
+        f"of merchant {payment.merchant_id} already exists"
+    )
 
 
 def daily_row_key(row: DailyRow) -> tuple[str, str]:

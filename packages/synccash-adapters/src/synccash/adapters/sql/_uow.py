@@ -43,13 +43,20 @@ class SqlUnitOfWork:
 
     async def rollback_on(self, conn: AsyncConnection) -> None:
         """Roll back `conn` if it is inside a transaction."""
+        self.payments.discard_deferred()
         if conn.in_transaction():
             await conn.rollback()
         self._tracker.rolled_back()
 
     async def commit(self) -> None:
         """Commit; only then are the written events no longer `new_events`."""
-        await self._connection.commit()
+        try:
+            if not await self.payments.commit_deferred_alone():
+                await self.payments.flush()
+                await self._connection.commit()
+        except BaseException:
+            await self.rollback_on(self._connection)
+            raise
         self._tracker.committed()
 
     async def rollback(self) -> None:
