@@ -58,6 +58,9 @@ async def test_detailed_lists_database_redis_and_providers(client):
     assert checks["database"]["status"] == "ok"
     assert "latency_ms" in checks["database"]
     assert checks["redis"]["status"] == "not_configured"
+    assert all(
+        checks[f"provider:{name}"]["latency_ms"] >= 0 for name in ("mtn", "airteltigo", "telecel")
+    )
     assert {k for k in checks if k.startswith("provider:")} == {
         "provider:mtn",
         "provider:airteltigo",

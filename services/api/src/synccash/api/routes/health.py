@@ -15,6 +15,8 @@ from synccash.api.problems import problem_response, problem_responses
 from synccash.api.schemas import CheckOut, DetailedHealthOut, HealthOut
 
 CHECK_TIMEOUT_SECONDS: Final = 3.0
+# Provider checks report a measured round trip, else the health window's median latency.
+_LATENCY_KEYS: Final = ("latency_ms", "latency", "p50_latency_ms")
 
 
 @get(["/api/v1/health", "/api/v1/health/live", "/health/live"], tags=["health"], summary="Liveness")
@@ -96,12 +98,11 @@ async def health_detailed(request: Request[Any, Any, Any]) -> Response[DetailedH
 def _provider_check(info: Any) -> CheckOut:
     if not isinstance(info, dict):
         return CheckOut(status=str(info))
-    status = str(info.get("status", "unknown"))
-    latency = info.get("latency_ms", info.get("latency"))
+    latency = next((info[k] for k in _LATENCY_KEYS if isinstance(info.get(k), int | float)), None)
     rest = {k: v for k, v in info.items() if k not in ("status", "latency_ms", "latency")}
     return CheckOut(
-        status=status,
-        latency_ms=float(latency) if isinstance(latency, int | float) else None,
+        status=str(info.get("status", "unknown")),
+        latency_ms=float(latency) if latency is not None else None,
         detail={
             k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
             for k, v in rest.items()
