@@ -360,3 +360,42 @@ def test_quote_rejects_negative_day_totals():
         BOOK.quote(
             provider=MTN, kind=P2P, amount=ghs("1"), on=date(2024, 1, 1), payer_sent_today=Money(-1)
         )
+
+
+@given(amount=amounts, on=days, provider=providers, kind=kinds, sent=amounts)
+def test_quote_checked_is_quote_with_its_total(amount, on, provider, kind, sent):
+    """The routing entry point gives the same quote as `quote`, plus the total fee."""
+    for levy_exempt in (False, True):
+        expected = BOOK.quote(
+            provider=provider,
+            kind=kind,
+            amount=amount,
+            on=on,
+            payer_sent_today=sent,
+            levy_exempt=levy_exempt,
+        )
+        actual, total = BOOK.quote_checked(
+            provider, kind, amount, on, sent, levy_exempt=levy_exempt
+        )
+        assert expected == actual
+        assert expected.total_fee.minor == total
+
+
+@pytest.mark.parametrize(("amount", "sent"), [(Money(-1), Money(0)), (Money(100), Money(-5))])
+def test_check_quotable_refuses_negative_inputs(amount, sent):
+    """What quote refuses, check_quotable refuses too (routing checks once per payment)."""
+    with pytest.raises(InvalidAmount):
+        FeeBook.check_quotable(amount, sent)
+
+
+def test_platform_fee_quoted_through_the_plan_each_day():
+    """A dated platform fee applies only from its start day, also after earlier quotes."""
+    book = default_fee_book(
+        FeeRule.percentage("platform-1pct", 100, valid_from=date(2026, 1, 1), max_fee=Money(200))
+    )
+    before = book.quote(provider=TEL, kind=P2P, amount=ghs("100"), on=date(2025, 12, 31))
+    after = book.quote(provider=TEL, kind=P2P, amount=ghs("100"), on=date(2026, 1, 1))
+    again = book.quote(provider=TEL, kind=P2P, amount=ghs("100"), on=date(2025, 12, 31))
+    assert (before.platform_fee, before.platform_rule_id) == (Money(0), None)
+    assert (after.platform_fee, after.platform_rule_id) == (Money(100), "platform-1pct")
+    assert again == before

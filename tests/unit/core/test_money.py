@@ -100,3 +100,14 @@ def test_sum_is_exact(values):
     for value in values:
         total = total + Money(value)
     assert total.minor == sum(values)
+
+
+def test_constructor_refuses_unsupported_currency():
+    """Money(…, "USD") is refused like Money.parse(…, "USD")."""
+    with pytest.raises(UnsupportedCurrency):
+        Money(100, "USD")
+
+
+def test_parse_accepts_an_int_of_whole_units():
+    """An int is whole units, the same as its decimal string."""
+    assert Money.parse(12) == Money.parse("12") == Money(1200)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from attrs import frozen
@@ -114,11 +115,11 @@ def run(seconds: float) -> float:
     return measure(seconds).wall_per_s
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=5.0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     measure(min(0.5, args.seconds))  # warm-up: caches, branch history, first-use imports
     rate = measure(args.seconds)
     print(f"decisions={rate.decisions} wall_s={rate.wall_seconds:.2f} cpu_s={rate.cpu_seconds:.2f}")

@@ -73,10 +73,10 @@ class Money:
             # str methods beat a regex match here; isascii() keeps other scripts' digits out.
             units, dot, frac = text.partition(".")
             if (
-                units.isdigit()
-                and units.isascii()
+                text.isascii()
+                and units.isdigit()
                 and len(units) <= _MAX_UNITS_DIGITS
-                and (not dot or (frac.isdigit() and frac.isascii() and len(frac) <= 2))
+                and (not dot or (frac.isdigit() and len(frac) <= 2))
             ):
                 return cls(int(units + frac + _PAD[len(frac)]), currency)
         check_currency(currency)
