@@ -160,9 +160,12 @@ class PrivatePostgres:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, argv: list[str]) -> None:
-        subprocess.run(  # noqa: S603  (fixed PostgreSQL programs)
-            _as_postgres_user(argv), check=True, capture_output=True, cwd=self.directory
+        done = subprocess.run(  # noqa: S603  (fixed PostgreSQL programs)
+            _as_postgres_user(argv), check=False, capture_output=True, cwd=self.directory
         )
+        if done.returncode:
+            output = (done.stdout + done.stderr).decode(errors="replace").strip()
+            raise RuntimeError(f"{Path(argv[0]).name} failed ({done.returncode}): {output}")
 
     def _ctl(self, action: str, *extra: str) -> None:
         options = (
@@ -194,10 +197,10 @@ class PrivatePostgres:
         return time.monotonic() - started
 
     def close(self) -> None:
-        """Stop the instance and delete its data."""
-        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
+        """Stop the instance and delete its directory."""
+        with contextlib.suppress(RuntimeError, FileNotFoundError):
             self._run([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"])
-        shutil.rmtree(self.data, ignore_errors=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class ClusterPostgres:

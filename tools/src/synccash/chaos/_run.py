@@ -185,7 +185,12 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
     postgres: Postgres = (
         ClusterPostgres(config.shared_postgres_url)
         if config.shared_postgres_url
-        else await anyio.to_thread.run_sync(lambda: PrivatePostgres(workdir / "pg", free_port()))
+        # its own temp dir: the `postgres` account must reach it (pytest's tmp dirs are 0700)
+        else await anyio.to_thread.run_sync(
+            lambda: PrivatePostgres(
+                Path(tempfile.mkdtemp(prefix="synccash-chaos-pg-")), free_port()
+            )
+        )
     )
     try:
         return await _run(config, workdir, postgres)

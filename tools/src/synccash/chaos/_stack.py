@@ -47,18 +47,18 @@ async def _admin(url: str, statement: str) -> None:
         await engine.dispose()
 
 
-async def create_database(postgres: Postgres) -> str:
+async def create_database(postgres: Postgres, name: str = DATABASE) -> str:
     """A fresh, migrated database for the run; its URL."""
-    await _admin(postgres.admin_url, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    await _admin(postgres.admin_url, f'CREATE DATABASE "{DATABASE}"')
-    url = make_url(postgres.admin_url).set(database=DATABASE).render_as_string(hide_password=False)
+    await _admin(postgres.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await _admin(postgres.admin_url, f'CREATE DATABASE "{name}"')
+    url = make_url(postgres.admin_url).set(database=name).render_as_string(hide_password=False)
     await migrate(url)
     return url
 
 
-async def drop_database(postgres: Postgres) -> None:
+async def drop_database(postgres: Postgres, name: str = DATABASE) -> None:
     """Drop the run's database."""
-    await _admin(postgres.admin_url, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    await _admin(postgres.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def flush_redis(url: str) -> None:
@@ -127,7 +127,14 @@ class Stack:
 
     @classmethod
     def build(
-        cls, env: Mapping[str, str], log_dir: Path, *, api_port: int, sandbox_port: int, seed: int
+        cls,
+        env: Mapping[str, str],
+        log_dir: Path,
+        *,
+        api_port: int,
+        sandbox_port: int,
+        seed: int,
+        workers: int = 2,
     ) -> Stack:
         """The programs, not started yet."""
         cli = _cli()
@@ -140,7 +147,7 @@ class Stack:
         api = Program("api", [cli, "api", "--port", str(api_port)], env, log_dir)
         workers = [
             Program(f"worker-{n}", [cli, "worker", "--concurrency", "16"], env, log_dir)
-            for n in (1, 2)
+            for n in range(1, workers + 1)
         ]
         return cls(
             sandbox,
