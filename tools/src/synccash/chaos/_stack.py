@@ -145,14 +145,14 @@ class Stack:
             log_dir,
         )
         api = Program("api", [cli, "api", "--port", str(api_port)], env, log_dir)
-        workers = [
+        consumers = [
             Program(f"worker-{n}", [cli, "worker", "--concurrency", "16"], env, log_dir)
             for n in range(1, workers + 1)
         ]
         return cls(
             sandbox,
             api,
-            workers,
+            consumers,
             f"http://127.0.0.1:{api_port}",
             f"http://127.0.0.1:{sandbox_port}",
         )
