@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from attrs import frozen
@@ -164,15 +165,19 @@ async def repository_rate(url: str, seconds: float, concurrency: int) -> Rate:
 async def driver_rate(url: str, seconds: float, concurrency: int) -> Rate:
     """The same payments and statement on bare asyncpg: the Python driver's own ceiling."""
     parsed = make_url(url)
-    pool = await asyncpg.create_pool(
-        host=parsed.host,
-        port=parsed.port,
-        user=parsed.username,
-        password=parsed.password,
-        database=parsed.database,
-        min_size=concurrency,
-        max_size=concurrency,
-    )
+    # plain connections handed around by a queue: asyncpg's pool would add a reset
+    # round trip on every release that neither the repository nor pgbench pays
+    connections: asyncio.Queue[Any] = asyncio.Queue()
+    for _ in range(concurrency):
+        connections.put_nowait(
+            await asyncpg.connect(
+                host=parsed.host,
+                port=parsed.port,
+                user=parsed.username,
+                password=parsed.password,
+                database=parsed.database,
+            )
+        )
     dialect: Dialect = postgresql_asyncpg.dialect()  # type: ignore[no-untyped-call]
     counter = itertools.count(10**9)
 
@@ -180,13 +185,17 @@ async def driver_rate(url: str, seconds: float, concurrency: int) -> Rate:
         payment = new_payment(next(counter))
         compiled = compile_new_payment(dialect, 0, len(payment.new_events))
         args = compiled.bind(new_payment_params(payment, payment.new_events))
-        async with pool.acquire() as conn:
+        conn = await connections.get()
+        try:
             await conn.execute(compiled.sql, *args)
+        finally:
+            connections.put_nowait(conn)
 
     try:
         return await _drive(one, seconds, concurrency)
     finally:
-        await pool.close()
+        while not connections.empty():
+            await connections.get_nowait().close()
 
 
 def pgbench_rate(url: str, seconds: float, concurrency: int) -> float:
