@@ -33,6 +33,11 @@ class KycTier(enum.StrEnum):
     ENHANCED = "enhanced"
 
 
+# Bound once: an Enum class attribute look-up costs ~0.1 µs on Python 3.11.
+_ENHANCED: Final = KycTier.ENHANCED
+_MEDIUM: Final = KycTier.MEDIUM
+
+
 @frozen
 class RiskSignals:
     """Everything the fraud rules need to know about the world, read through the RiskContext port.
@@ -117,9 +122,9 @@ class KycLimits:
 
     def for_tier(self, tier: KycTier) -> KycLimit:
         """The limits of one tier."""
-        if tier is KycTier.ENHANCED:
+        if tier is _ENHANCED:
             return self.enhanced
-        if tier is KycTier.MEDIUM:
+        if tier is _MEDIUM:
             return self.medium
         return self.minimum
 

@@ -31,6 +31,7 @@ def check_currency(currency: str) -> str:
 
 
 _set_field: Final = object.__setattr__  # how a frozen class sets its own fields
+_new_object: Final = object.__new__
 
 
 def _check_minor(value: object) -> int:
@@ -78,7 +79,11 @@ class Money:
                 and len(units) <= _MAX_UNITS_DIGITS
                 and (not dot or (frac.isdigit() and len(frac) <= 2))
             ):
-                return cls(int(units + frac + _PAD[len(frac)]), currency)
+                # Already validated: set the two fields without another __init__ call.
+                money = _new_object(cls)
+                _set_field(money, "minor", int(units + frac + _PAD[len(frac)]))
+                _set_field(money, "currency", currency)
+                return money
         check_currency(currency)
         if isinstance(text, bool) or not isinstance(text, str | int):
             raise InvalidAmount(

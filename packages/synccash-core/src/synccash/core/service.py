@@ -92,8 +92,9 @@ def parse_wallets(
         return (Wallet(payer.network_hint, payer),)
     parsed: list[Wallet] = []
     seen: set[tuple[ProviderId, str]] = set()
+    parse_provider = ProviderId.parse  # looked up once: attribute access on an Enum is slow
     for raw in wallets:
-        provider = ProviderId.parse(raw.provider)
+        provider = parse_provider(raw.provider)
         msisdn = Msisdn.parse(raw.msisdn)
         balance = None if raw.balance is None else Money.parse(raw.balance, currency)
         key = (provider, msisdn.e164)
