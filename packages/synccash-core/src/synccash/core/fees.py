@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any, Final, NamedTuple
 
-from attrs import field, frozen
+from attrs import field, fields, frozen
 
 from synccash.core.errors import DomainError, InvalidAmount, UnsupportedCurrency, ValidationError
 from synccash.core.money import Money
@@ -318,6 +318,13 @@ class FeeQuote:
         }
 
 
+_new_object: Final = object.__new__
+#: FeeQuote's slot setters in field order, for the quoting hot path.
+_QUOTE_SLOT_SETTERS: Final[tuple[Callable[[FeeQuote, object], None], ...]] = tuple(
+    getattr(FeeQuote, a.name).__set__ for a in fields(FeeQuote)
+)
+if len(_QUOTE_SLOT_SETTERS) != 12:  # pragma: no cover - guards quote_checked against drift
+    raise RuntimeError("FeeQuote changed shape: update FeeBook.quote_checked")
 _MONEY_CACHE: dict[int, Money] = {0: _ZERO}
 _RESOLVED_CACHE_SIZE: Final = 4_096
 
@@ -474,20 +481,22 @@ class FeeBook:
         platform = plan.charging_platform
         platform_minor = 0 if platform is None else platform.fee_minor(amount_minor)
         cache = _MONEY_CACHE
-        quote = FeeQuote(
-            provider,
-            kind,
-            amount,
-            cache.get(provider_fee) or _money(provider_fee),
-            cache.get(levy_minor) or _money(levy_minor),
-            cache.get(platform_minor) or _money(platform_minor),
-            on,
-            plan.rule.id,
-            plan.levy_id,
-            plan.platform_id,
-            cache.get(taxable) or _money(taxable),
-            exempt_reason,
-        )
+        # FeeQuote(...) without attrs' frozen __init__ (12 generic setattr calls): its
+        # slots' own setters, in field order. test_fees checks this equals FeeQuote(...).
+        quote = _new_object(FeeQuote)
+        put = _QUOTE_SLOT_SETTERS
+        put[0](quote, provider)
+        put[1](quote, kind)
+        put[2](quote, amount)
+        put[3](quote, cache.get(provider_fee) or _money(provider_fee))
+        put[4](quote, cache.get(levy_minor) or _money(levy_minor))
+        put[5](quote, cache.get(platform_minor) or _money(platform_minor))
+        put[6](quote, on)
+        put[7](quote, plan.rule.id)
+        put[8](quote, plan.levy_id)
+        put[9](quote, plan.platform_id)
+        put[10](quote, cache.get(taxable) or _money(taxable))
+        put[11](quote, exempt_reason)
         return quote, provider_fee + levy_minor + platform_minor
 
 
