@@ -158,3 +158,23 @@ async def test_outbox_claims_are_disjoint_across_relays(pg_engine):
     assert len(seconds) == 1
     assert not set(firsts) & set(seconds)
     assert [r.payment_id for r in await outbox.fetch_unpublished(10)] == seconds
+
+
+async def test_connection_lost_before_a_lone_insert_is_not_reused(pg_engine):
+    """A server-side kill before commit fails that commit and leaves a healthy pool behind."""
+    async with SqlUnitOfWork(pg_engine) as uow:
+        await uow.payments.add(make_payment("lost"))
+        raw = await uow._conn.get_raw_connection()
+        backend_pid = raw.driver_connection.get_server_pid()
+        async with pg_engine.connect() as admin:
+            await admin.execute(text(f"SELECT pg_terminate_backend({backend_pid})"))
+        with pytest.raises(Exception) as failure:
+            await uow.commit()
+        assert not isinstance(failure.value, ConcurrencyConflict)
+
+    for _ in range(3):  # every pooled connection still works
+        async with SqlUnitOfWork(pg_engine) as uow:
+            assert await uow.payments.get("lost") is None
+    await _store(pg_engine, make_payment("after"))
+    async with SqlUnitOfWork(pg_engine) as uow:
+        assert (await uow.payments.get("after")).id == "after"

@@ -161,6 +161,11 @@ class SqlPaymentRepository:
             await driver.execute(sql, *args)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise _duplicate(entry.payment) from exc
+        except Exception:
+            # SQLAlchemy did not see this failure and the connection's state is unknown
+            # (lost, or asyncpg mid-protocol): take it out of the pool
+            await self._conn.invalidate()
+            raise
         entry.events_written += count
         return True
 
