@@ -1,7 +1,8 @@
-"""Minimal reproductions of the refund bugs the chaos run found (embedded stack, no servers).
+"""Regression tests for two refund bugs the chaos run found (embedded stack, no servers).
 
-Both are strict xfails: they fail today for the reason given and will turn into errors
-(XPASS) once fixed, so whoever fixes the bug removes the marker.
+1. AT Money refunds are full only: a partial refund must be refused, not sent as a full one.
+2. Refund references must be UUID v4 (MTN's X-Reference-Id), while staying deterministic
+   per (payment, idempotency key) so a replayed refund request finds its attempt.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-
-import pytest
 
 from synccash.adapters.bootstrap import Container, bootstrap
 from synccash.adapters.settings import Settings
@@ -70,14 +69,13 @@ async def _confirmed(container: Container, provider: str, msisdn: str, amount: s
 async def _refund(container: Container, payment: Payment, amount: str | None) -> Payment:
     await container.payments.refund(MERCHANT, payment.id, amount, "refund-1")
     await container.lifecycle.advance(payment.id)
+    payment = await container.payments.get(MERCHANT, payment.id)
+    refund = payment.open_refund
+    if refund is not None:  # accepted, pending: ask now instead of waiting for the first poll
+        await container.lifecycle.handle(Task(TaskKind.CHECK_STATUS, payment.id, refund.reference))
     return await container.payments.get(MERCHANT, payment.id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: AT Money refunds are full only, but SyncCash accepts a partial refund on an "
-    "airteltigo payment, sends a full refund and records the partial amount",
-)
 async def test_partial_refund_on_airteltigo_moves_only_the_refunded_amount(tmp_path):
     """A GHS 10.00 refund of a GHS 20.00 AT payment refunds 10.00 at AT (or is refused)."""
     async with embedded(tmp_path) as container:
@@ -91,11 +89,6 @@ async def test_partial_refund_on_airteltigo_moves_only_the_refunded_amount(tmp_p
     assert refunded_at_provider == payment.refunded_minor == 1000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: refund references are uuid5 (PaymentService.refund), MTN requires a UUID v4 "
-    "X-Reference-Id: every MTN refund is answered 400 and recorded as rejected",
-)
 async def test_full_refund_on_mtn_is_accepted(tmp_path):
     """A full refund of an MTN payment reaches REFUNDED."""
     async with embedded(tmp_path) as container:

@@ -1,6 +1,7 @@
 """The whole payment lifecycle on in-memory ports and the scripted fake provider."""
 
 import asyncio
+import uuid
 
 import pytest
 
@@ -288,6 +289,8 @@ async def test_full_and_partial_refunds(app, clock, gateway):
     payment = await _run(app, clock, payment.id)
     assert payment.state is PaymentState.REFUNDED
     refunds = list(gateway.debits([AttemptKind.REFUND]))
+    refund_refs = [a.reference for a in payment.attempts if a.kind is AttemptKind.REFUND]
+    assert all(uuid.UUID(ref).version == 4 for ref in refund_refs)  # MTN needs v4 references
     assert [r.amount_minor for r in refunds] == [4000, 6000]
 
 
@@ -359,3 +362,16 @@ async def test_waiting_payment_schedules_its_next_look(app, clock, gateway):
     clock.set(payment.next_action_at)
     deliveries = await app.queue.consume("c1", count=10, block_ms=0)
     assert any(d.task.payment_id == payment.id for d in deliveries)
+
+
+async def test_partial_refund_refused_where_the_provider_refunds_only_in_full(app, clock):
+    """AT Money refunds only in full: a partial refund is refused up front."""
+    wallets = (WalletInput("airteltigo", "0261234567"),)
+    cmd = _cmd(wallets=wallets, payer="0261234567", amount="20.00")
+    payment = await _run(app, clock, (await app.payments.initiate(cmd)).payment.id)
+    assert payment.state is PaymentState.CONFIRMED
+    with pytest.raises(PaymentNotRefundable, match="only in full"):
+        await app.payments.refund("m1", payment.id, "10.00", "r1")
+    await app.payments.refund("m1", payment.id, None, "r2")
+    payment = await _run(app, clock, payment.id)
+    assert payment.state is PaymentState.REFUNDED

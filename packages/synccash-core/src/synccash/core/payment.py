@@ -372,8 +372,8 @@ class Payment:
         attempt.updated_at = at
         if outcome.provider_transaction_id:
             attempt.provider_transaction_id = outcome.provider_transaction_id
-        if outcome.provider_code:
-            attempt.error_code = outcome.provider_code
+        if outcome.provider_code and outcome.kind.value not in ("succeeded", "pending"):
+            attempt.error_code = outcome.provider_code  # the audit event keeps every code
         if outcome.reason is not None:
             attempt.failure_reason = outcome.reason
         self.record(

@@ -71,6 +71,7 @@ class Capability(enum.StrEnum):
     COLLECT = "collect"
     DISBURSE = "disburse"
     REFUND = "refund"
+    PARTIAL_REFUND = "partial_refund"  # refund less than the whole payment
     NAME_LOOKUP = "name_lookup"
     BALANCE = "balance"
 
@@ -107,7 +108,13 @@ DEFAULT_PROFILES: Final[dict[ProviderId, ProviderProfile]] = {
     ProviderId.TELECEL: ProviderProfile(
         ProviderId.TELECEL,
         frozenset(
-            {Capability.COLLECT, Capability.DISBURSE, Capability.REFUND, Capability.NAME_LOOKUP}
+            {
+                Capability.COLLECT,
+                Capability.DISBURSE,
+                Capability.REFUND,
+                Capability.PARTIAL_REFUND,  # refunds go out as Send Money of any amount
+                Capability.NAME_LOOKUP,
+            }
         ),
         Money(100),
         Money(2_500_000),

@@ -31,6 +31,7 @@ from synccash.core.errors import (
     DomainError,
     IdempotencyKeyReused,
     PaymentNotFound,
+    PaymentNotRefundable,
     ValidationError,
 )
 from synccash.core.fraud import DEFAULT_FRAUD_POLICY, FraudPolicy, RiskAssessment, RiskDecision
@@ -271,7 +272,10 @@ class PaymentService:
         self, merchant_id: str, payment_id: str, amount: str | None, idempotency_key: str
     ) -> Payment:
         """Start a full (amount=None) or partial refund of a CONFIRMED payment; replay-safe per key."""
-        reference = str(uuid.uuid5(_REFUND_NAMESPACE, f"{payment_id}:{idempotency_key}"))
+        # Deterministic per (payment, key) so a replayed request finds its attempt, and
+        # shaped as a UUID v4 because providers (MTN's X-Reference-Id) require v4.
+        digest = uuid.uuid5(_REFUND_NAMESPACE, f"{payment_id}:{idempotency_key}")
+        reference = str(uuid.UUID(bytes=digest.bytes, version=4))
         async with self._uow() as uow:
             payment = await uow.payments.get(payment_id, merchant_id)
             if payment is None:
@@ -291,6 +295,12 @@ class PaymentService:
             payment.check_refund(value)
             paid = payment.succeeded_attempt
             assert paid is not None  # noqa: S101  (CONFIRMED implies a succeeded attempt)
+            profile = DEFAULT_PROFILES[paid.provider]
+            if value != payment.refundable and not profile.can(Capability.PARTIAL_REFUND):
+                raise PaymentNotRefundable(
+                    f"{paid.provider.display_name} refunds only in full: refund "
+                    f"{payment.refundable.to_decimal_string()} or nothing"
+                )
             now = self._clock.now()
             payment.add_attempt(
                 reference=reference,
