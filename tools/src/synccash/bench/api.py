@@ -171,14 +171,29 @@ def _wait_ready(port: int, timeout: float = 60.0) -> None:
     raise SystemExit("the API did not become ready")
 
 
+def _family(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return [pid, *kids]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server and its workers (load-independent cost)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for one in _family(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def _rss_mb(pid: int) -> float:
     """RSS of the server and its children (uvicorn workers), in MB."""
     total_kb = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for one in pids:
+    for one in _family(pid):
         try:
             for line in Path(f"/proc/{one}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -303,8 +318,14 @@ def main() -> None:
     try:
         _wait_ready(port)
         _drive(port, token, 2.0, 16, None)  # warm-up: pools, caches, JIT-free but lazy imports
+        cpu_before = _cpu_seconds(server.pid)
         saturated = _drive(port, token, args.seconds, args.connections, None)
+        cpu_ms = (_cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, saturated["requests"])
         print(f"saturation ({args.connections} connections): {json.dumps(saturated)}")
+        print(
+            f"API CPU per initiate: {cpu_ms:.2f} ms "
+            f"(about {1000 / max(cpu_ms, 0.01):.0f} req/s per fully used core)"
+        )
         paced = _drive(port, token, args.seconds, 32, args.rate)
         print(f"paced ({args.rate:.0f} req/s offered): {json.dumps(paced)}")
         rss = _rss_mb(server.pid)
