@@ -36,5 +36,11 @@ bench-core: setup
 bench-db: setup
 	$(UV) run python -m synccash.bench.db
 
+# Chaos: 2,000 payments through API + 2 workers + sandboxes + PostgreSQL + Redis (separate
+# processes) while providers fail, workers are killed, Redis is wiped and PostgreSQL restarts;
+# prints `chaos payments=… lost=… double_debits=… mismatched=… stuck=…` (exit 1 if any > 0).
+chaos: setup
+	$(UV) run python -m synccash.bench.chaos --payments 2000
+
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis
