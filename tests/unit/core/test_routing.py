@@ -18,7 +18,7 @@ from synccash.core.msisdn import Msisdn
 from synccash.core.payment import Payee, Wallet
 from synccash.core.providers import DEFAULT_PROFILES, Capability, ProviderId
 from synccash.core.reliability import CircuitState, HealthSample, HealthTracker, ProviderHealth
-from synccash.core.routing import Router, RoutingPolicy, RoutingRequest, seeded_uniform
+from synccash.core.routing import Candidate, Router, RoutingPolicy, RoutingRequest, seeded_uniform
 
 MTN = ProviderId.MTN
 TEL = ProviderId.TELECEL
@@ -372,3 +372,26 @@ def test_policy_rejects_nonsense(bad):
     with pytest.raises(ValidationError) as err:
         RoutingPolicy(**bad)
     assert err.value.code == "invalid_policy"
+
+
+def test_candidates_carry_every_field_they_were_scored_with():
+    """Each candidate equals one built by Candidate(...) from its wallet, quote and health."""
+    hl = {MTN: health(MTN, 0.9, 3_000), TEL: health(TEL, 0.8, 1_500), AT: health(AT, 0.95, 800)}
+    payee = Payee(msisdn=Msisdn.parse("0241112223"))
+    router = Router(policy=NO_EXPLORE)
+    d = router.decide(request("250", payee=payee), hl, 0)
+    assert len(d.candidates) == 3
+    for c in d.candidates:
+        provider = c.wallet.provider
+        kind = TransferKind.SAME_NETWORK if provider is MTN else TransferKind.CROSS_NETWORK
+        fee = router.fee_book.quote(provider=provider, kind=kind, amount=ghs("250"), on=DAY)
+        cost = fee.total_fee.minor / 25_000
+        latency_s = hl[provider].p95_latency_ms / 1000
+        score = hl[provider].success_rate - cost - 0.002 * latency_s
+        factors = {"success": hl[provider].success_rate, "cost": cost}
+        factors |= {"latency_s": latency_s, "preference": 0.0}
+        expected = Candidate(
+            c.wallet, fee, hl[provider].success_rate, hl[provider].p95_latency_ms, score, factors
+        )
+        assert expected == c
+        assert json.dumps(c.explain())

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Final
 
-from attrs import frozen
+from attrs import fields, frozen
 
 from synccash.core.errors import ValidationError
 from synccash.core.fees import FeeBook, FeeQuote, FeeRuleMissing, TransferKind, default_fee_book
@@ -156,6 +156,15 @@ class Candidate:
         }
 
 
+_new_object: Final = object.__new__
+#: Candidate's slot setters in field order (routing builds one Candidate per eligible wallet).
+_CANDIDATE_SLOT_SETTERS: Final = tuple(
+    getattr(Candidate, a.name).__set__ for a in fields(Candidate)
+)
+if len(_CANDIDATE_SLOT_SETTERS) != 6:  # pragma: no cover - guards Router.decide against drift
+    raise RuntimeError("Candidate changed shape: update Router.decide")
+
+
 @frozen
 class Rejection:
     """A wallet the hard filters removed, and why."""
@@ -230,6 +239,14 @@ class Router:
         }
         self._fees = fee_book if fee_book is not None else default_fee_book()
         self._policy = policy if policy is not None else RoutingPolicy()
+        # The policy is frozen: its numbers for the hot path, read in one go.
+        self._weights = (
+            self._policy.success_weight,
+            self._policy.cost_weight,
+            self._policy.latency_weight,
+            self._policy.preference_weight,
+            self._policy.min_success,
+        )
 
     @property
     def policy(self) -> RoutingPolicy:
@@ -251,9 +268,7 @@ class Router:
         # One pass filters and scores (a score needs nothing from the other wallets),
         # a second one applies the elimination gap, which needs the best success rate.
         policy = self._policy
-        w_success, w_cost = policy.success_weight, policy.cost_weight
-        w_latency, w_preference = policy.latency_weight, policy.preference_weight
-        min_success = policy.min_success
+        w_success, w_cost, w_latency, w_preference, min_success = self._weights
         amount = request.amount
         amount_minor = amount.minor
         payee_msisdn = request.payee.msisdn
@@ -275,6 +290,9 @@ class Router:
         ranked: list[tuple[float, int, Candidate]] = []  # (-score, wallet index, candidate)
         best = 0.0
         worst = 1.0
+        put_wallet, put_fee, put_success, put_latency, put_score, put_factors = (
+            _CANDIDATE_SLOT_SETTERS
+        )
 
         for index, wallet in enumerate(request.wallets):
             provider = wallet.provider
@@ -313,8 +331,11 @@ class Router:
             if success < min_success:
                 rejected.append(_below_minimum(wallet, success, min_success))
                 continue
-            best = max(best, success)
-            worst = min(worst, success)
+            # Comparisons rather than max()/min(): two builtin calls per wallet add up here.
+            if success > best:  # noqa: PLR1730
+                best = success
+            if success < worst:  # noqa: PLR1730
+                worst = success
 
             cost = total_fee / amount_minor if amount_minor else 0.0
             if n_pref and provider in preferred:
@@ -334,7 +355,16 @@ class Router:
                 "latency_s": latency_s,
                 "preference": preference,
             }
-            ranked.append((-score, index, Candidate(wallet, fee, success, latency, score, factors)))
+            # Candidate(wallet, fee, success, latency, score, factors), filled slot by slot
+            # (see _CANDIDATE_SLOT_SETTERS; test_routing compares it with the constructor).
+            candidate = _new_object(Candidate)
+            put_wallet(candidate, wallet)
+            put_fee(candidate, fee)
+            put_success(candidate, success)
+            put_latency(candidate, latency)
+            put_score(candidate, score)
+            put_factors(candidate, factors)
+            ranked.append((-score, index, candidate))
 
         if len(ranked) > 1:
             floor = best - policy.elimination_gap
