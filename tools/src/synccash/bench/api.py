@@ -11,7 +11,7 @@ than the server on a 2-core machine). Two phases:
 Every request has its own Idempotency-Key, so every one creates and commits a payment.
 The last line is `initiate_rps=<saturation> p50_ms=<paced p50> p99_ms=<paced p99> rss_mb=<API RSS>`.
 
-    uv run python -m synccash.bench.api [--seconds 10] [--connections 64] [--rate 300] [--workers 1]
+    uv run python -m synccash.bench.api [--seconds 10] [--connections 16] [--rate 300] [--workers 1]
 """
 
 from __future__ import annotations
@@ -299,7 +299,7 @@ def main() -> None:
     """Run the benchmark and print the summary line last."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--connections", type=int, default=16)  # <= the DB pool (20)
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--load", help=argparse.SUPPRESS)
