@@ -25,7 +25,7 @@ from synccash.core.fraud import (
 )
 from synccash.core.money import Money, ghs
 
-QUIET = RiskSignals(payee_known_to_payer=True)
+QUIET = RiskSignals(payee_known_to_payer=True, kyc_tier=KycTier.MINIMUM)
 
 
 def codes(amount: str, signals: RiskSignals, policy: FraudPolicy = DEFAULT_FRAUD_POLICY):

@@ -94,6 +94,8 @@ async def test_secrets_never_in_outcomes_or_logs(fake, caplog):
     structlog.configure(
         processors=[structlog.processors.KeyValueRenderer()],
         logger_factory=structlog.stdlib.LoggerFactory(),
+        # Other tests (the CLI's) may have left a level filter configured: log everything here.
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
     )
     try:
         text = await _exercise_failures(fake, caplog)

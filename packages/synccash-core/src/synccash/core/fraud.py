@@ -58,7 +58,10 @@ class RiskSignals:
     prompts_to_payer_10m: int = 0
     prompts_to_payer_1h: int = 0
     distinct_new_payers_to_payee_1h: int = 0
-    kyc_tier: KycTier = KycTier.MINIMUM
+    # The payer's tier is only known where a provider or the merchant tells us; until then
+    # pre-check against the most permissive tier (the provider still enforces the real one
+    # with PAYER_LIMIT_REACHED) rather than block every payment above GHS 3,000.
+    kyc_tier: KycTier = KycTier.ENHANCED
 
 
 class RiskDecision(enum.StrEnum):
