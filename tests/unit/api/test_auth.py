@@ -106,9 +106,9 @@ async def test_sub_claim_alone_names_the_merchant(client):
 async def test_wrong_scope_is_403(client, auth):
     """A read-only token cannot create payments."""
     headers = auth(scopes=["payments:read"], key="k")
-    assert_problem(
-        await client.post(URL, json=initiate_body(), headers=headers), 403, "insufficient_scope"
-    )
+    response = await client.post(URL, json=initiate_body(), headers=headers)
+    assert_problem(response, 403, "insufficient_scope")
+    assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
 
 
 async def test_reports_need_reports_scope(client, auth):

@@ -66,6 +66,7 @@ async def test_key_in_flight_is_409(container, auth):
             "/api/v1/payments/initiate", json=initiate_body(), headers=auth(key="busy-key")
         )
     assert_problem(response, 409, "idempotency_key_in_flight")
+    assert response.headers["retry-after"] == "1"
 
 
 async def test_fifty_concurrent_identical_requests_create_one_payment(client, auth, initiate):

@@ -198,13 +198,18 @@ def _from_http(exc: HTTPException) -> tuple[int, str, str, dict[str, str]]:
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """The one exception handler: domain, API and framework errors to problem+json."""
     if isinstance(exc, DomainError):
-        return problem_response(request, domain_status(exc), exc.code, exc.message)
+        # In flight: the first request finishes within seconds; tell the client when to retry.
+        retry = retry_after_header(1) if isinstance(exc, IdempotencyKeyInFlight) else None
+        return problem_response(request, domain_status(exc), exc.code, exc.message, headers=retry)
     if isinstance(exc, RequestProblem):
         return problem_response(
             request, exc.status, exc.code, exc.detail, headers=exc.headers, errors=exc.errors
         )
     if isinstance(exc, AuthError):
-        headers = {"WWW-Authenticate": 'Bearer realm="synccash"'} if exc.status == 401 else None
+        challenge = 'Bearer realm="synccash"'
+        if exc.status == 403:
+            challenge += ', error="insufficient_scope"'  # RFC 6750 section 3.1
+        headers = {"WWW-Authenticate": challenge}
         return problem_response(request, exc.status, exc.code, exc.message, headers=headers)
     if isinstance(exc, ValidationException):
         status, code, detail, errors = _from_validation(exc)
