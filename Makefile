@@ -28,13 +28,27 @@ unit: setup
 test: lint typecheck
 	$(UV) run pytest -q $(PYTEST_ARGS)
 
-bench: bench-core
+# Benchmarks print numbers (never timed tests). `make bench` runs them all (~10 min on two
+# cores), writes bench/results.json (cores, date, commit, load average) and prints a table;
+# each bench-<name> runs one and updates its entry in bench/results.json.
+.PHONY: bench-scaling
+bench: setup
+	$(UV) run python -m synccash.bench.run_all
 
 bench-core: setup
-	$(UV) run python -m synccash.bench.core
+	$(UV) run python -m synccash.bench.run_all core
 
 bench-db: setup
-	$(UV) run python -m synccash.bench.db
+	$(UV) run python -m synccash.bench.run_all db
+
+bench-api: setup
+	$(UV) run python -m synccash.bench.run_all api
+
+bench-lifecycle: setup
+	$(UV) run python -m synccash.bench.run_all lifecycle
+
+bench-scaling: setup
+	$(UV) run python -m synccash.bench.run_all scaling
 
 # Chaos: 2,000 payments through API + 2 workers + sandboxes + PostgreSQL + Redis (separate
 # processes) while providers fail, workers are killed, Redis is wiped and PostgreSQL restarts;

@@ -22,8 +22,10 @@ payments with more than one debit.
     uv run python -m synccash.bench.lifecycle [--payments 3000] [--workers 2]
 
 Tuning through the environment (passed on to the API and workers): DATABASE_POOL_SIZE,
-DATABASE_MAX_OVERFLOW, LOG_LEVEL; BENCH_WORKER_CONCURRENCY (tasks per worker process),
-BENCH_API_WORKERS (uvicorn processes), BENCH_PG_URL, BENCH_REDIS_URL.
+DATABASE_MAX_OVERFLOW, LOG_LEVEL; BENCH_DATABASE (default synccash_bench),
+BENCH_WORKER_CONCURRENCY (tasks per worker process), BENCH_WORKER_POOL_SIZE,
+BENCH_API_WORKERS (uvicorn processes), BENCH_APPROVAL_MS (sandbox approval delay, default 0),
+BENCH_PAYEE (merchant | wallets), BENCH_PG_URL, BENCH_REDIS_URL.
 
 Last line: lifecycle_per_s=<n> pgbench_limit_per_s=<m> ratio=<n/m> lost=<k> double_debits=<d>
 """
@@ -58,7 +60,7 @@ PG_BASE: Final = os.environ.get(
     "BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL: Final = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-BENCH_DB: Final = "synccash_bench"
+BENCH_DB: Final = os.environ.get("BENCH_DATABASE", "synccash_bench")
 MERCHANT: Final = "bench-merchant"
 SECRET: Final = "bench-secret-key-long-enough-for-hs256-" + "l" * 24
 INITIATE_PATH: Final = "/api/v1/payments/initiate"
@@ -99,6 +101,18 @@ def children(pid: int) -> list[int]:
         return []
 
 
+_TICKS: Final = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
 def _synccash() -> str:
     exe = Path(sys.executable).parent / "synccash"
     return str(exe) if exe.exists() else (shutil.which("synccash") or "synccash")
@@ -106,7 +120,7 @@ def _synccash() -> str:
 
 def _spawn(command: Sequence[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603  (our own programs)
+        return subprocess.Popen(
             list(command),
             env=env,
             stdout=out,
@@ -134,7 +148,7 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: f
         if process.poll() is not None:
             raise SystemExit(f"{url}: process exited; log:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(url, timeout=2).status_code < 500:  # noqa: PLR2004
+            if httpx.get(url, timeout=2).status_code < 500:
                 return
         except httpx.HTTPError:
             pass
@@ -143,13 +157,15 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: f
 
 
 def serve_sandbox(port: int) -> None:
-    """The three sandboxes on one port: zero approval delay, no faults, no access log."""
+    """The three sandboxes on one port: no faults, no access log, approval after
+    BENCH_APPROVAL_MS milliseconds (default 0: the payer approves at once)."""
     import anyio  # noqa: PLC0415
     import uvicorn  # noqa: PLC0415
 
     from synccash.sandbox import ApprovalDelay, build_served_app  # noqa: PLC0415
 
-    app = build_served_app(None, approval_delay=ApprovalDelay(0.0, 0.0))
+    delay = float(os.environ.get("BENCH_APPROVAL_MS", "0")) / 1000
+    app = build_served_app(None, approval_delay=ApprovalDelay(delay, delay))
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, lifespan="on", log_level="warning", access_log=False
     )
@@ -276,6 +292,12 @@ class Stack:
             log,
         )
         _wait_http(f"{sandbox}/mtn/_admin/config", self.sandbox, log)
+        # Airtel registers the callback URL per application, not per request
+        httpx.put(
+            f"{sandbox}/airteltigo/_admin/config",
+            json={"options": {"callback_url": f"{self.api_url}/api/v1/callbacks/airteltigo"}},
+            timeout=10,
+        ).raise_for_status()
         log = self.logs / "api.log"
         self.api = _spawn(
             [
@@ -337,6 +359,16 @@ class Stack:
         finally:
             client.close()
 
+    def cpu_snapshot(self) -> dict[str, float]:
+        """CPU seconds so far per role: api, workers, sandbox, postgres (bench db backends)."""
+        backends = asyncio.run(_backend_pids(self.database_url))
+        return {
+            "api": sum(cpu_seconds(p) for p in self.api_pids()),
+            "workers": sum(cpu_seconds(p.pid) for p in self.worker_processes),
+            "sandbox": cpu_seconds(self.sandbox.pid) if self.sandbox else 0.0,
+            "postgres": sum(cpu_seconds(p) for p in backends),
+        }
+
     def api_pids(self) -> list[int]:
         """The API's process and its uvicorn worker processes."""
         return [] if self.api is None else [self.api.pid, *children(self.api.pid)]
@@ -351,9 +383,9 @@ class Stack:
         """Stop every process (workers first), keep the database for inspection."""
         for process in self.worker_processes:
             _stop(process)
-        for process in (self.api, self.sandbox):
-            if process is not None:
-                _stop(process)
+        for server in (self.api, self.sandbox):
+            if server is not None:
+                _stop(server)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Stack]:
@@ -421,7 +453,7 @@ async def _exchange(
     return status, body
 
 
-async def _initiate(
+async def _initiate(  # noqa: PLR0917  (the --load JSON spec, positionally)
     port: int, token: str, first: int, count: int, connections: int, rate: float | None
 ) -> dict[str, Any]:
     """Send `count` initiates on `connections` keep-alive connections (paced if `rate`)."""
@@ -444,7 +476,7 @@ async def _initiate(
                 at = wall + (time.perf_counter() - start)
                 payload = _request(port, token, f"{run}-{n}", _body(n))
                 status, body = await _exchange(reader, writer, payload)
-                if status == 202:  # noqa: PLR2004
+                if status == 202:
                     sent.append((json.loads(body)["id"], at, status))
                 else:
                     key = f"{status}:{body[:120].decode(errors='replace')}"
@@ -468,7 +500,7 @@ def run_load(
 ) -> dict[str, Any]:
     """Run the load generator in its own process (it must not share a core with this one)."""
     spec = json.dumps([port, token, first, count, connections, rate])
-    out = subprocess.run(  # noqa: S603
+    out = subprocess.run(
         [sys.executable, "-m", "synccash.bench.lifecycle", "--load", spec],
         check=False,
         capture_output=True,
@@ -491,11 +523,11 @@ class Outcome:
     timed_out: bool
 
 
-async def wait_terminal(database_url: str, ids: Sequence[str], timeout: float = 120.0) -> Outcome:
+async def wait_terminal(database_url: str, ids: Sequence[str], within_s: float = 120.0) -> Outcome:
     """Poll PostgreSQL (one query a tick) until every payment in `ids` is terminal."""
     conn = await asyncpg.connect(_dsn(database_url))
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within_s
         timed_out = False
         while True:
             row = await conn.fetchrow(
@@ -532,6 +564,18 @@ async def wait_terminal(database_url: str, ids: Sequence[str], timeout: float = 
     )
     confirmed = {r["id"]: r["confirmed"].timestamp() for r in events if r["confirmed"]}
     return Outcome(states, last, confirmed, timed_out)
+
+
+async def _backend_pids(database_url: str) -> list[int]:
+    conn = await asyncpg.connect(_dsn(database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return [int(r["pid"]) for r in rows]
 
 
 async def _attempt_references(database_url: str, ids: Sequence[str]) -> dict[str, str]:
@@ -571,7 +615,6 @@ def check_ledgers(stack: Stack, ids: Sequence[str], outcome: Outcome) -> LedgerC
     """lost = accepted but not CONFIRMED or with no debit; double = more than one debit."""
     by_reference = asyncio.run(_attempt_references(stack.database_url, ids))
     debits: dict[str, int] = {}
-    unmatched: dict[str, list[Any]] = {}
     with httpx.Client(timeout=60) as client:
         for provider in PROVIDERS:
             entries = client.get(f"{stack.sandbox_url}/{provider}/_admin/ledger").json()["entries"]
@@ -583,11 +626,7 @@ def check_ledgers(stack: Stack, ids: Sequence[str], outcome: Outcome) -> LedgerC
                 )
                 if payment is not None:
                     debits[payment] = debits.get(payment, 0) + 1
-                else:
-                    unmatched.setdefault(provider, []).append(entry)
     wanted = set(ids)
-    for provider, entries in unmatched.items():
-        print(f"{provider}: {len(entries)} debits of no bench payment, e.g. {entries[0]}")
     unconfirmed = len(ids) - outcome.states.get("CONFIRMED", 0)
     confirmed_ids = set(outcome.confirmed_at)
     without_debit = sum(1 for p in confirmed_ids if debits.get(p, 0) == 0)
@@ -617,6 +656,7 @@ class RunResult:
     timed_out: bool
     ids: tuple[str, ...]
     outcome: Outcome
+    cpu_ms_per_lifecycle: dict[str, float]
 
 
 def run_batch(
@@ -628,13 +668,21 @@ def run_batch(
     rate: float | None = None,
     timeout: float = 120.0,
 ) -> RunResult:
-    """Initiate `count` payments, wait until all are terminal, measure."""
+    """Initiate `count` payments, wait until all are terminal, measure (CPU per role too)."""
+    cpu_before = stack.cpu_snapshot()
+    load_cpu = _children_cpu()
     load = run_load(
         stack.api_port, stack.token(), first=first, count=count, connections=connections, rate=rate
     )
     accepted = [(str(a[0]), float(a[1])) for a in load["accepted"]]
     ids = tuple(a[0] for a in accepted)
-    outcome = asyncio.run(wait_terminal(stack.database_url, ids, timeout=timeout))
+    outcome = asyncio.run(wait_terminal(stack.database_url, ids, within_s=timeout))
+    cpu_after = stack.cpu_snapshot()
+    cpu = {role: cpu_after[role] - cpu_before[role] for role in cpu_before}
+    cpu["load_generator"] = _children_cpu() - load_cpu
+    per = max(len(ids), 1)
+    cpu_ms = {role: round(value / per * 1000, 3) for role, value in cpu.items()}
+    cpu_ms["total"] = round(sum(cpu.values()) / per * 1000, 3)
     seconds = max(outcome.last_terminal_at - float(load["first_at"]), 1e-9)
     latencies = [
         (outcome.confirmed_at[p] - at) * 1000 for p, at in accepted if p in outcome.confirmed_at
@@ -655,13 +703,18 @@ def run_batch(
         timed_out=outcome.timed_out,
         ids=ids,
         outcome=outcome,
+        cpu_ms_per_lifecycle=cpu_ms,
     )
 
 
+def _children_cpu() -> float:
+    import resource  # noqa: PLC0415
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 # --------------------------------------------------------------------------- pgbench
-_JSON_COLUMNS: Final = frozenset()
-
-
 def _literal(value: object) -> str:
     """An SQL literal pgbench will not mistake for a :variable."""
     if value is None:
@@ -678,7 +731,7 @@ def _literal(value: object) -> str:
     return f"E'{escaped}'"
 
 
-def _id_literal(column: str, value: object, ids: dict[str, str]) -> str:
+def _id_literal(value: object, ids: dict[str, str]) -> str:
     """Ids of the template lifecycle become per-transaction ids built from :n."""
     if isinstance(value, str) and value in ids:
         return f"({ids[value]})"
@@ -687,8 +740,8 @@ def _id_literal(column: str, value: object, ids: dict[str, str]) -> str:
 
 def _insert(table: str, row: dict[str, Any], ids: dict[str, str]) -> str:
     columns = ", ".join(row)
-    values = ", ".join(_id_literal(c, v, ids) for c, v in row.items())
-    return f"INSERT INTO {table} ({columns}) VALUES ({values});"
+    values = ", ".join(_id_literal(v, ids) for v in row.values())
+    return f"INSERT INTO {table} ({columns}) VALUES ({values});"  # noqa: S608  (bench script)
 
 
 async def _template_rows(database_url: str, payment_id: str) -> dict[str, Any]:
@@ -782,17 +835,17 @@ def lifecycle_script(rows: dict[str, Any]) -> str:
     )
     for version, step in enumerate(_STEPS, start=1):
         sets = [f"state = {_literal(step)}", f"version = {version + 1}", "updated_at = now()"]
-        sets += [f"{c} = {_id_literal(c, final[c], ids)}" for c in changed if c in final]
-        lines += [
-            "BEGIN;",
-            f"UPDATE payments SET {', '.join(sets)} "
-            f"WHERE id = ('pgb-' || :n) AND version = {version};",
-        ]
+        sets += [f"{c} = {_id_literal(final[c], ids)}" for c in changed if c in final]
+        update = (
+            f"UPDATE payments SET {', '.join(sets)} "  # noqa: S608  (bench script)
+            f"WHERE id = ('pgb-' || :n) AND version = {version};"
+        )
+        lines += ["BEGIN;", update]
         if step == "PROCESSING" and attempt is not None:
             lines.append(_insert("payment_attempts", {**attempt, "status": "PENDING"}, ids))
         if step == "CONFIRMED" and attempt is not None:
             lines.append(
-                f"UPDATE payment_attempts SET status = {_literal(attempt['status'])}, "
+                f"UPDATE payment_attempts SET status = {_literal(attempt['status'])}, "  # noqa: S608
                 f"provider_transaction_id = {_literal(attempt['provider_transaction_id'])}, "
                 f"poll_count = poll_count + 1, updated_at = now() "
                 f"WHERE reference = ({ids[attempt['reference']]});"
@@ -811,7 +864,7 @@ def pgbench_limit(database_url: str, template_payment: str, seconds: float, clie
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "lifecycle.sql"
         script.write_text(lifecycle_script(rows))
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [
                 pgbench,
                 "-n",
@@ -889,7 +942,9 @@ def main() -> None:
             warm = run_batch(stack, first=10_000_000, count=args.warmup, connections=16)
             print(f"warm-up: {warm.accepted} payments, {warm.states}")
         before = asyncio.run(commits(stack.database_url))
-        run = run_batch(stack, first=0, count=args.payments, connections=args.connections)
+        run = run_batch(
+            stack, first=0, count=args.payments, connections=args.connections, timeout=600
+        )
         per_lifecycle = (asyncio.run(commits(stack.database_url)) - before) / max(run.accepted, 1)
         check = check_ledgers(stack, run.ids, run.outcome)
         rss = stack.rss()
@@ -915,6 +970,14 @@ def main() -> None:
         f"ledger check: unconfirmed {check.unconfirmed}, confirmed without debit "
         f"{check.confirmed_without_debit}; load average during run {load_during}"
     )
+    cpu = run.cpu_ms_per_lifecycle
+    cores = os.cpu_count() or 1
+    print(
+        "CPU ms per lifecycle: "
+        + ", ".join(f"{role} {value:.2f}" for role, value in cpu.items())
+        + f" -> at most {cores * 1000 / max(cpu['total'], 1e-9):.0f} lifecycles/s on "
+        f"{cores} idle cores (Redis not counted)"
+    )
     print(f"pgbench, same lifecycle SQL ({args.pgbench_clients} clients): {limit:.0f}/s")
     ratio = run.lifecycle_per_s / limit if limit else 0.0
     if args.json:
@@ -931,6 +994,9 @@ def main() -> None:
                     "worker_concurrency": stack.worker_concurrency,
                     "latency_ms": run.latency_ms,
                     "commits_per_lifecycle": round(per_lifecycle, 2),
+                    "cpu_ms_per_lifecycle": cpu,
+                    "cpu_bound_estimate_per_s": round(cores * 1000 / max(cpu["total"], 1e-9)),
+                    "initiate_per_s": round(run.initiate_per_s, 1),
                     "load_average_during": load_during,
                     **rss,
                 },
