@@ -148,8 +148,15 @@ class Client:
         self.stats = LoadStats()
 
     async def _send(
-        self, method: str, path: str, key: str | None, body: dict[str, Any] | None
+        self,
+        method: str,
+        path: str,
+        key: str | None,
+        body: dict[str, Any] | None,
+        *,
+        retry_conflict: bool = False,
     ) -> httpx.Response | None:
+        """Send until answered; a 409 is an answer unless the same key may still be in flight."""
         headers = dict(self._headers)
         if key is not None:
             headers["Idempotency-Key"] = key
@@ -162,7 +169,8 @@ class Client:
                     self.stats.statuses[type(exc).__name__] += 1
                 else:
                     self.stats.statuses[f"{method} {response.status_code}"] += 1
-                    if response.status_code < 500 and response.status_code not in (409, 429):
+                    retry = response.status_code >= 500 or response.status_code == 429
+                    if not retry and not (retry_conflict and response.status_code == 409):
                         return response
                 self.stats.retries += 1
                 await anyio.sleep(delay)
@@ -172,7 +180,11 @@ class Client:
     async def initiate(self, plan: Planned, run_id: str) -> Accepted | None:
         """POST the payment until answered; the accepted payment, if any."""
         response = await self._send(
-            "POST", "/api/v1/payments/initiate", f"{run_id}-{plan.n}", plan.body
+            "POST",
+            "/api/v1/payments/initiate",
+            f"{run_id}-{plan.n}",
+            plan.body,
+            retry_conflict=True,  # 409: our earlier try with this key is still in flight
         )
         if response is None:
             self.stats.gave_up.append(plan.n)
