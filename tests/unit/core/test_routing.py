@@ -354,7 +354,23 @@ def test_a_failing_provider_is_avoided_then_tried_again_once_its_failures_age_ou
     later = t0 + timedelta(minutes=30)
     back = router.decide(request(wallets=(wallet(MTN), wallet(TEL))), tracker.snapshot(later), 0)
     assert back.rejected == ()
-    assert order(back) == [MTN, TEL]
+    # Still half-open (no probe yet): on probation, last, a failover target only.
+    assert order(back) == [TEL, MTN]
+    tracker.record(HealthSample(MTN, ok=True, latency_ms=900, at=later))  # the probe succeeds
+    closed = router.decide(request(wallets=(wallet(MTN), wallet(TEL))), tracker.snapshot(later), 0)
+    assert order(closed) == [MTN, TEL]
+
+
+def test_half_open_provider_leads_only_as_an_exploration_probe():
+    """A provider on probation is first only in about the exploration share of decisions."""
+    hl = {**HEALTHY, MTN: health(MTN, rate=0.99, circuit=CircuitState.HALF_OPEN)}
+    req = request(wallets=(wallet(MTN), wallet(TEL)))
+    router = Router(policy=RoutingPolicy(exploration_share=0.1))
+    firsts = [order(router.decide(req, hl, seed))[0] for seed in range(2000)]
+    share = firsts.count(MTN) / len(firsts)
+    assert 0.05 < share < 0.15
+    only = router.decide(request(wallets=(wallet(MTN),)), hl, 0)
+    assert order(only) == [MTN]  # the payer's only wallet is still tried
 
 
 @pytest.mark.parametrize(

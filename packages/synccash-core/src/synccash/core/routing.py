@@ -43,6 +43,7 @@ _M64: Final = (1 << 64) - 1
 _ZERO: Final = Money(0)
 # Enum members bound once: class attribute look-ups on an Enum cost ~0.1 µs each.
 _OPEN: Final = CircuitState.OPEN
+_HALF_OPEN: Final = CircuitState.HALF_OPEN
 _SAME_NETWORK: Final = TransferKind.SAME_NETWORK
 _CROSS_NETWORK: Final = TransferKind.CROSS_NETWORK
 _MERCHANT_PAYMENT: Final = TransferKind.MERCHANT_PAYMENT
@@ -381,6 +382,17 @@ class Router:
             ranked.sort()
 
         candidates = [entry[2] for entry in ranked]
+        if len(candidates) > 1:
+            # A half-open provider is on probation: it must not take all the traffic the
+            # moment its cool-down ends. It goes last (still a failover target) and gets
+            # first place only through the exploration draw below, i.e. as a probe.
+            probation = [
+                c
+                for c in candidates
+                if (h := health.get(c.wallet.provider)) is not None and h.circuit is _HALF_OPEN
+            ]
+            if probation and len(probation) < len(candidates):
+                candidates = [c for c in candidates if c not in probation] + probation
         explored = False
         if len(candidates) > 1 and _draw(seed, 0) < policy.exploration_share:
             pick = 1 + int(_draw(seed, 1) * (len(candidates) - 1))
