@@ -81,9 +81,10 @@ def test_every_operation_answers_within_its_contract(live):
     for n, result in enumerate(schema.get_all_operations()):
         operation = result.ok()
         fuzzed.append(operation.label)
-        # a merchant per operation: its 50 requests fit in one full rate-limit bucket
-        headers = {"Authorization": f"Bearer {live.token(f'{FUZZ_MERCHANT}-{n}')}"}
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            # a merchant per operation and mode: its requests fit in one full rate-limit bucket
+            merchant = f"{FUZZ_MERCHANT}-{n}-{mode.value}"
+            headers = {"Authorization": f"Bearer {live.token(merchant)}"}
             try:
                 _fuzz(operation, headers, mode)
             except Unsatisfiable:

@@ -266,7 +266,7 @@ def _detail(http: httpx.Client, token: str, payment_id: str) -> dict[str, Any]:
     return detail
 
 
-def _wait_for(http, token, payment_id, states: set[str], timeout: float = 40) -> dict[str, Any]:
+def _wait_for(http, token, payment_id, states: set[str], timeout: float = 90) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         detail = _detail(http, token, payment_id)
