@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from api_helpers import MERCHANT, assert_problem, initiate_body
 
 RESOURCE_FIELDS = {
@@ -136,6 +138,24 @@ async def test_list_rejects_an_unknown_state_and_provider(client, auth):
     assert_problem(
         await client.get("/api/v1/payments?limit=0", headers=auth()), 400, "invalid_parameter"
     )
+    for bad in ("created_to=0.5", "created_from=yesterday"):
+        assert_problem(
+            await client.get(f"/api/v1/payments?{bad}", headers=auth()), 400, "invalid_parameter"
+        )
+
+
+async def test_list_filters_by_creation_time(client, auth, initiate, container):
+    """created_from/created_to take ISO 8601 instants (naive ones are UTC)."""
+    await initiate()
+    now = container.clock.now()
+    later = (now.replace(tzinfo=None) + timedelta(hours=1)).isoformat()
+    earlier = (now - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    inside = await client.get(
+        "/api/v1/payments", params={"created_from": earlier, "created_to": later}, headers=auth()
+    )
+    after = await client.get("/api/v1/payments", params={"created_from": later}, headers=auth())
+    assert len(inside.json()["items"]) == 1
+    assert after.json()["items"] == []
 
 
 async def test_cancel_then_cancel_again_is_409(client, auth, initiate):

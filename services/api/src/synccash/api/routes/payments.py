@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -13,6 +13,7 @@ from synccash.api.auth import Scope
 from synccash.api.context import Payments
 from synccash.api.guards import api_context, current_principal, merchant_route
 from synccash.api.idempotency import HEADER, MAX_KEY_LENGTH, fingerprint, in_flight
+from synccash.api.problems import FieldProblem, RequestProblem
 from synccash.api.routes._common import BEARER, errors, replay_response, wallet_inputs
 from synccash.api.schemas import (
     InitiatePaymentRequest,
@@ -181,6 +182,24 @@ def _state(raw: str | None) -> PaymentState | None:
         ) from None
 
 
+def _instant(name: str, raw: str | None) -> datetime | None:
+    # Parsed here, not by the framework: it would also take "0.5" as a Unix timestamp.
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise RequestProblem(
+            400,
+            "invalid_parameter",
+            "one or more parameters are invalid",
+            errors=[
+                FieldProblem(field=name, message="expected an ISO 8601 date-time", source="query")
+            ],
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 @get(
     "/payments",
     opt=merchant_route(Scope.PAYMENTS_READ),
@@ -200,10 +219,11 @@ async def list_payments(
         str | None, QueryParameter(description="mtn, airteltigo or telecel")
     ] = None,
     created_from: Annotated[
-        datetime | None, QueryParameter(description="created at or after (ISO 8601)")
+        str | None,
+        QueryParameter(description="created at or after (ISO 8601)", format="date-time"),
     ] = None,
     created_to: Annotated[
-        datetime | None, QueryParameter(description="created before (ISO 8601)")
+        str | None, QueryParameter(description="created before (ISO 8601)", format="date-time")
     ] = None,
     reference: Annotated[
         str | None, QueryParameter(description="the merchant reference", max_length=255)
@@ -218,8 +238,8 @@ async def list_payments(
     query = PaymentQuery(
         state=_state(state_name),
         provider=ProviderId.parse(provider) if provider is not None else None,
-        created_from=created_from,
-        created_to=created_to,
+        created_from=_instant("created_from", created_from),
+        created_to=_instant("created_to", created_to),
         reference=reference,
         limit=limit,
         cursor=cursor,
