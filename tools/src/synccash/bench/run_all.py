@@ -29,7 +29,7 @@ ARGS: Final[dict[str, tuple[str, ...]]] = {
     "db": ("--seconds", "8"),
     "api": ("--seconds", "8"),
     "lifecycle": ("--payments", "2000", "--workers", "2"),
-    "scaling": ("--payments", "500", "--seconds", "3"),
+    "scaling": ("--payments", "300", "--seconds", "2"),
 }
 
 #: What each benchmark's headline is measured against (issue 8's targets).

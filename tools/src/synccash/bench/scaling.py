@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from synccash.bench.lifecycle import Stack, load_average, run_batch
+from synccash.bench.lifecycle import Stack, load_average, run_batch, stop_on_sigterm
 
 
 def _ints(raw: str) -> list[int]:
@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
 
+    stop_on_sigterm()
     print(f"load average before: {load_average()} ({os.cpu_count()} cores)")
     throughput: list[dict[str, Any]] = []
     latency: list[dict[str, Any]] = []
@@ -62,6 +63,7 @@ def main() -> None:
             throughput.append(
                 {
                     "workers": count,
+                    "tasks_per_worker": stack.worker_concurrency_used,
                     "lifecycle_per_s": round(run.lifecycle_per_s, 1),
                     "initiate_per_s": round(run.initiate_per_s, 1),
                     "p50_ms": run.latency_ms["p50"],
