@@ -35,7 +35,9 @@ IdempotencyKey = Annotated[
     str,
     HeaderParameter(
         name=HEADER,
+        min_length=1,
         max_length=MAX_KEY_LENGTH,
+        pattern=r"\S",  # at least one visible character
         description="Unique per logical request (max 255 chars); kept at least 24 h. "
         "Same key + same body replays; same key + other body is 422; in flight is 409.",
     ),
@@ -213,10 +215,18 @@ async def list_payments(
     request: Request[Any, Any, Any],
     payments: Payments,
     state_name: Annotated[
-        str | None, QueryParameter(name="state", description="a state name, e.g. CONFIRMED")
+        str | None,
+        QueryParameter(
+            name="state",
+            description="a state name, e.g. CONFIRMED",
+            enum=[state.value for state in PaymentState],
+        ),
     ] = None,
     provider: Annotated[
-        str | None, QueryParameter(description="mtn, airteltigo or telecel")
+        str | None,
+        QueryParameter(
+            description="mtn, airteltigo or telecel", enum=[p.value for p in ProviderId]
+        ),
     ] = None,
     created_from: Annotated[
         str | None,
