@@ -70,6 +70,8 @@ from synccash.core.routing import Router, RoutingDecision
 _REFUND_NAMESPACE: Final = uuid.UUID("6b1f0d1e-5a43-4c8e-9a4f-2f1d8c3b7e10")
 _MAX_TEXT: Final = 255
 _MAX_DESCRIPTION: Final = 500
+_MAX_METADATA_ITEMS: Final = 200
+_MAX_METADATA_DEPTH: Final = 5
 
 
 @frozen
@@ -136,15 +138,61 @@ def _parse_amount(raw: str, currency: str, policy: PaymentPolicy) -> Money:
     return amount
 
 
+def _has_control(value: str) -> bool:
+    # NUL and other C0 controls (but tab/newline) cannot be stored or shown safely;
+    # PostgreSQL text and jsonb refuse U+0000 outright.
+    return any(ord(ch) < 0x20 and ch not in "\t\n\r" for ch in value)
+
+
 def _check_text(name: str, value: str | None, limit: int = _MAX_TEXT) -> None:
-    if value is not None and len(value) > limit:
+    if value is None:
+        return
+    if len(value) > limit:
         raise ValidationError(f"{name} must be at most {limit} characters", code=f"invalid_{name}")
+    if _has_control(value):
+        raise ValidationError(
+            f"{name} must not contain control characters such as NUL", code=f"invalid_{name}"
+        )
+
+
+def _check_metadata(metadata: Mapping[str, Any]) -> None:
+    """Metadata is the merchant's JSON object: bounded, and storable in every database."""
+    budget = [_MAX_METADATA_ITEMS]
+
+    def walk(value: object, depth: int) -> None:
+        budget[0] -= 1
+        if budget[0] < 0 or depth > _MAX_METADATA_DEPTH:
+            raise ValidationError(
+                f"metadata must have at most {_MAX_METADATA_ITEMS} values and "
+                f"{_MAX_METADATA_DEPTH} levels",
+                code="invalid_metadata",
+            )
+        if isinstance(value, str):
+            if len(value) > _MAX_DESCRIPTION or _has_control(value):
+                raise ValidationError(
+                    "metadata strings must be at most 500 characters without control characters",
+                    code="invalid_metadata",
+                )
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(str(key), depth + 1)
+                walk(item, depth + 1)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item, depth + 1)
+
+    walk(metadata, 0)
 
 
 def _check_webhook(url: str | None) -> None:
     if url is None:
         return
-    if not url.startswith(("https://", "http://")) or len(url) > 2048 or " " in url:
+    if (
+        not url.startswith(("https://", "http://"))
+        or len(url) > 2048
+        or " " in url
+        or _has_control(url)
+    ):
         raise ValidationError(
             "webhook_url must be an http(s) URL of at most 2048 characters",
             code="invalid_webhook_url",
@@ -187,14 +235,14 @@ class PaymentService:
         payee = parse_payee(cmd.payee_msisdn, cmd.payee_account)
         _check_text("reference", cmd.reference)
         _check_text("description", cmd.description, _MAX_DESCRIPTION)
+        _check_metadata(cmd.metadata)
         _check_webhook(cmd.webhook_url)
         if not cmd.idempotency_key or len(cmd.idempotency_key) > _MAX_TEXT:
             raise ValidationError(
                 "Idempotency-Key must be 1-255 characters", code="invalid_idempotency_key"
             )
-        existing = await self._existing(cmd)
-        if existing is not None:
-            return existing
+        # No look-up first: the insert itself detects a reused key (one round trip for the
+        # common case); a conflict is then answered from the stored payment.
         now = self._clock.now()
         payment = Payment.initiate(
             payment_id=self._ids.payment_id(),
@@ -217,7 +265,7 @@ class PaymentService:
                 await uow.payments.add(payment)
                 await uow.commit()
         except ConcurrencyConflict:
-            # A concurrent request with the same key won the insert: answer as a replay.
+            # The key is taken (an earlier or concurrent request): answer as a replay.
             replay = await self._existing(cmd)
             if replay is None:
                 raise
@@ -254,6 +302,14 @@ class PaymentService:
         """The merchant's payments, newest first, filtered and paginated."""
         if not 1 <= query.limit <= 200:
             raise ValidationError("limit must be between 1 and 200", code="invalid_limit")
+        _check_text("reference", query.reference)
+        if query.cursor is not None:
+            try:
+                uuid.UUID(query.cursor)
+            except ValueError:
+                raise ValidationError(
+                    "cursor must be the next_cursor of a previous page", code="invalid_cursor"
+                ) from None
         async with self._uow() as uow:
             return await uow.payments.list(merchant_id, query)
 

@@ -41,6 +41,8 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10) -> Asy
             pool_size=pool_size,
             max_overflow=max_overflow,
             json_serializer=dumps,
+            # Bound values are payer MSISDNs and amounts: keep them out of error text and logs.
+            hide_parameters=True,
             connect_args={
                 # tiny OLTP statements: JIT compilation only costs time
                 "server_settings": {"application_name": "synccash", "jit": "off"},
@@ -73,6 +75,7 @@ def _sqlite_engine(url: str, *, pool_size: int, max_overflow: int) -> AsyncEngin
         pool_size=pool_size,
         max_overflow=max_overflow,
         json_serializer=dumps,
+        hide_parameters=True,  # no MSISDNs in error text or logs
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
 
