@@ -1,15 +1,19 @@
 # SyncCash: `make run` serves everything on the embedded default; `make test` runs every check.
 SHELL := /bin/bash
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv on the PATH if there is one; otherwise the one pip installs as a module of $(PYTHON).
+UV_BIN := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV_BIN),)
+UV := $(PYTHON) -m uv
+else
+UV := $(UV_BIN)
+endif
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: setup run test lint typecheck unit bench bench-core bench-db bench-api bench-lifecycle chaos clean
 
-$(UV):
-	$(PYTHON) -m pip install --user --quiet 'uv>=0.5' || $(PYTHON) -m pip install --quiet 'uv>=0.5'
-
-setup: $(UV)
+setup:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet 'uv>=0.5'
 	$(UV) sync --locked
 
 run: setup
