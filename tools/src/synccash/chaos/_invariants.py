@@ -228,7 +228,8 @@ def _check_money(snapshot: Snapshot, findings: Findings) -> None:
             if refunded != payment["refunded_minor"]:
                 findings.problem(
                     "mismatched",
-                    f"{where}: refunded {payment['refunded_minor']} recorded, {refunded} at the providers",
+                    f"{where}: refunded {payment['refunded_minor']} recorded, {refunded} at the "
+                    f"providers ({'+'.join(sorted({r.provider for r in refunds}))}; amount {amount})",
                 )
             if state == "REFUNDED" and refunded != amount:
                 findings.problem(
