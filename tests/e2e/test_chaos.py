@@ -10,7 +10,6 @@ against the sandboxes' ledgers.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import anyio
@@ -51,23 +50,9 @@ def test_every_accepted_payment_is_stored_terminal_and_debited_at_most_once(repo
     assert (findings.lost, findings.double_debits, findings.stuck) == (0, 0, 0), _summary(report)
 
 
-#: The one known mismatch (strict repro in test_refund_findings.py): a partial refund of an
-#: AT Money payment makes AT refund the whole amount. Remove this filter with the fix.
-AT_FULL_REFUND = re.compile(
-    r"refunded (\d+) recorded, (\d+) at the providers \(airteltigo; amount (\d+)\)"
-)
-
-
-def _known_bug(detail: str) -> bool:
-    found = AT_FULL_REFUND.search(detail)
-    return bool(found) and found[2] == found[3] != found[1]
-
-
 def test_every_state_agrees_with_the_provider_ledgers_and_audit_trail(report):
     """CONFIRMED/REFUNDED/FAILED/EXPIRED/CANCELLED each match the ledgers; trails are whole."""
-    mismatches = [d for d in report.findings.details if d.startswith("mismatched")]
-    assert len(mismatches) == report.findings.mismatched
-    assert [d for d in mismatches if not _known_bug(d)] == [], _summary(report)
+    assert report.findings.mismatched == 0, _summary(report)
 
 
 def test_programs_survive_the_faults(report):
@@ -75,11 +60,6 @@ def test_programs_survive_the_faults(report):
     assert report.crashes == [], _summary(report)
 
 
-@pytest.mark.xfail(
-    strict=False,  # only when a statement fails with a payer bound (timing of the PG restart)
-    reason="BUG (see test_log_findings.py): worker task_failed logs carry SQL parameters, "
-    "so a database error during the PostgreSQL restart can log a payer's full MSISDN",
-)
 def test_logs_leak_no_msisdn_token_or_secret(report):
     """The API and worker logs of the run hold no full MSISDN, bearer token or secret."""
     assert report.leaks == [], _summary(report)

@@ -74,11 +74,6 @@ def _fuzz(operation: Any, headers: dict[str, str], mode: Any) -> None:
     run()
 
 
-@pytest.mark.xfail(
-    strict=False,  # found only when Hypothesis draws a NUL character
-    reason="BUG (see test_api_findings.py): a NUL character in a string parameter or body "
-    "field reaches PostgreSQL and the API answers 500",
-)
 def test_every_operation_answers_within_its_contract(live):
     """No 5xx, documented status codes/headers/bodies, problem+json errors, for every operation."""
     schema = schemathesis.openapi.from_url(f"{live.api_url}/api/openapi.json")

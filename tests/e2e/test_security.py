@@ -317,7 +317,8 @@ def test_a_forged_success_callback_does_not_confirm_a_payment(
     attempt = detail["attempts"][-1]
     before = _callback_counts(http)[(provider, "queued")]
     _forge_success(http, provider, attempt["reference"], "7.00")
-    assert _callback_counts(http)[(provider, "queued")] == before + 1  # a status check was queued
+    # a status check was queued (the provider's own callbacks for other payments may add more)
+    assert _callback_counts(http)[(provider, "queued")] >= before + 1
     time.sleep(4)  # let the worker ask the provider
     after = _detail(http, token, payment_id)
     ledger = httpx.get(f"{live.sandbox_url}/{provider}/_admin/ledger").json()["entries"]
