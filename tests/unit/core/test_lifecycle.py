@@ -375,3 +375,39 @@ async def test_partial_refund_refused_where_the_provider_refunds_only_in_full(ap
     await app.payments.refund("m1", payment.id, None, "r2")
     payment = await _run(app, clock, payment.id)
     assert payment.state is PaymentState.REFUNDED
+
+
+async def _pretend_submit_in_flight(app, payment_id):
+    """Put the stored attempt back to CREATED, as if the submit's answer were not applied yet."""
+    async with app.uow() as uow:
+        stored = await uow.payments.get(payment_id)
+        stored.attempts[0].status = AttemptStatus.CREATED
+        await uow.payments.save(stored)
+        await uow.commit()
+
+
+async def test_a_callback_that_overtakes_the_submit_still_confirms_at_once(app, clock, gateway):
+    """A callback for an attempt whose submit is in flight asks the provider and confirms."""
+    payment_id = (await app.payments.initiate(_cmd())).payment.id
+    await app.lifecycle.advance(payment_id)  # validated, routed, submitted: PROCESSING
+    ref = (await app.payments.get("m1", payment_id)).attempts[0].reference
+    await _pretend_submit_in_flight(app, payment_id)
+    await app.lifecycle.handle(_task(payment_id, ref))
+    payment = await app.payments.get("m1", payment_id)
+    assert payment.state is PaymentState.CONFIRMED
+    assert len(gateway.debits()) == 1
+
+
+async def test_a_not_found_answer_to_an_early_callback_changes_nothing(app, clock, gateway):
+    """If the provider does not know the reference yet, the callback's check leaves it alone."""
+    payment_id = (await app.payments.initiate(_cmd())).payment.id
+    await app.lifecycle.advance(payment_id)
+    ref = (await app.payments.get("m1", payment_id)).attempts[0].reference
+    gateway._requests.pop(ref)  # the provider "has not seen it yet"
+    await _pretend_submit_in_flight(app, payment_id)
+    before = await app.payments.get("m1", payment_id)
+    await app.lifecycle.handle(_task(payment_id, ref))
+    after = await app.payments.get("m1", payment_id)
+    assert after.attempts[0].status is AttemptStatus.CREATED
+    assert after.state is PaymentState.PROCESSING
+    assert [e.type for e in after.events] == [e.type for e in before.events]

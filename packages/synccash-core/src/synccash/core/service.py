@@ -744,12 +744,20 @@ class LifecycleService:
         if payment is None or reference is None:
             return
         attempt = payment.attempt_by_reference(reference)
-        if attempt is None or not attempt.is_open or attempt.status is AttemptStatus.CREATED:
+        if attempt is None or not attempt.is_open:
             return
+        if attempt.status is AttemptStatus.CREATED and attempt.submit_count == 0:
+            return  # never sent: a callback for it cannot be ours to act on
         outcome = await self._call(
             attempt.provider,
             self._gateway.status(attempt.provider, attempt.kind, attempt.reference),
         )
+        if attempt.status is AttemptStatus.CREATED and not (
+            outcome.is_final or outcome.kind is OutcomeKind.PENDING
+        ):
+            # The callback overtook our own submit (still in flight): only a real answer
+            # counts here; "not found yet" must not count against the submit in progress.
+            return
         await self._apply(payment_id, reference, outcome, via="status")
 
     # ---- applying provider answers -----------------------------------------
