@@ -185,7 +185,7 @@ def _check_money(snapshot: Snapshot, findings: Findings) -> None:
             )
         by_payment[attempt["payment_id"]].append((attempt, row))
     open_refunds = {
-        a["payment_id"]
+        a["payment_id"]: f"{a['provider']} {a['status']}"
         for a in snapshot.attempts.values()
         if a["kind"] == "refund" and a["status"] not in ("succeeded", "failed")
     }
@@ -214,7 +214,9 @@ def _check_money(snapshot: Snapshot, findings: Findings) -> None:
             findings.problem("stuck", f"{where}: not terminal")
             continue
         if state == "CONFIRMED" and payment_id in open_refunds:
-            findings.problem("stuck", f"{where}: a refund is still open")
+            findings.problem(
+                "stuck", f"{where}: a refund is still open ({open_refunds[payment_id]})"
+            )
         if state in NO_MONEY and debited - refunded != 0:
             findings.problem(
                 "mismatched", f"{where}: net debit {debited - refunded} at the providers"
@@ -229,7 +231,8 @@ def _check_money(snapshot: Snapshot, findings: Findings) -> None:
                 findings.problem(
                     "mismatched",
                     f"{where}: refunded {payment['refunded_minor']} recorded, {refunded} at the "
-                    f"providers ({'+'.join(sorted({r.provider for r in refunds}))}; amount {amount})",
+                    f"providers ({'+'.join(sorted({r.provider for r in refunds}))}; amount {amount}"
+                    f"{'; refund open' if payment_id in open_refunds else ''})",
                 )
             if state == "REFUNDED" and refunded != amount:
                 findings.problem(
