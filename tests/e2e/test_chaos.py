@@ -10,7 +10,6 @@ against the sandboxes' ledgers.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import anyio
@@ -44,22 +43,10 @@ def _summary(report: ChaosReport) -> str:
     return "\n".join(report.lines())
 
 
-#: The one known bug (strict repro in test_at_refund_finding.py): an AT Money refund whose
-#: answer was lost stays open (UNKNOWN) forever, even when AT did refund. Only findings with
-#: exactly that signature are tolerated; remove these patterns with the fix.
-KNOWN_AT_REFUND = (
-    re.compile(r"^stuck: \S+ CONFIRMED: a refund is still open \(airteltigo unknown\)$"),
-    re.compile(
-        r"^mismatched: \S+ CONFIRMED: refunded 0 recorded, (\d+) at the providers "
-        r"\(airteltigo; amount \1; refund open\)$"
-    ),
-)
-
-
 def _unexplained(report: ChaosReport, figure: str) -> list[str]:
     details = [d for d in report.findings.details if d.startswith(f"{figure}: ")]
     assert len(details) == getattr(report.findings, figure)
-    return [d for d in details if not any(p.match(d) for p in KNOWN_AT_REFUND)]
+    return details
 
 
 def test_every_accepted_payment_is_stored_and_debited_at_most_once(report):
@@ -70,7 +57,7 @@ def test_every_accepted_payment_is_stored_and_debited_at_most_once(report):
 
 
 def test_every_payment_is_terminal_after_the_quiet_period(report):
-    """Nothing is left in flight (but the known AT refund bug)."""
+    """Nothing is left in flight after the quiet period."""
     assert _unexplained(report, "stuck") == [], _summary(report)
 
 

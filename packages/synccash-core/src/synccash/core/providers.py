@@ -72,6 +72,7 @@ class Capability(enum.StrEnum):
     DISBURSE = "disburse"
     REFUND = "refund"
     PARTIAL_REFUND = "partial_refund"  # refund less than the whole payment
+    REFUND_STATUS = "refund_status"  # a status enquiry for refunds exists
     NAME_LOOKUP = "name_lookup"
     BALANCE = "balance"
 
@@ -113,6 +114,7 @@ DEFAULT_PROFILES: Final[dict[ProviderId, ProviderProfile]] = {
                 Capability.DISBURSE,
                 Capability.REFUND,
                 Capability.PARTIAL_REFUND,  # refunds go out as Send Money of any amount
+                Capability.REFUND_STATUS,
                 Capability.NAME_LOOKUP,
             }
         ),

@@ -967,10 +967,41 @@ class LifecycleService:
                 reason=outcome.reason.value if outcome.reason else None,
             )
             payment.next_action_at = None
+        elif kind is OutcomeKind.UNKNOWN and not DEFAULT_PROFILES[attempt.provider].can(
+            Capability.REFUND_STATUS
+        ):
+            self._resend_unanswerable_refund(payment, attempt, outcome, now)
         elif kind in (OutcomeKind.PENDING, OutcomeKind.UNKNOWN):
             self._poll_later(payment, attempt, now)
         else:
             self._resend_or_give_up_refund(payment, attempt, outcome, now, via=via)
+
+    def _resend_unanswerable_refund(
+        self, payment: Payment, attempt: Attempt, outcome: ProviderOutcome, now: datetime
+    ) -> None:
+        """No refund status API (AT Money): the only way to learn the outcome is to re-send
+        the same refund (same reference, same original transaction), which the provider
+        answers idempotently. Never marked failed without an answer: money may have moved.
+        """
+        if self._policy.backoff.exhausted(attempt.submit_count, now - attempt.created_at):
+            payment.record(
+                "refund.needs_manual_reconciliation",
+                now,
+                "worker",
+                reference=attempt.reference,
+                provider_code=outcome.provider_code,
+            )
+            payment.next_action_at = None
+            return
+        attempt.status = AttemptStatus.CREATED
+        payment.record(
+            "refund.resend_scheduled",
+            now,
+            "worker",
+            reference=attempt.reference,
+            provider_code=outcome.provider_code,
+        )
+        payment.next_action_at = now + self._policy.backoff.delay(attempt.submit_count, self._rng)
 
     def _resend_or_give_up_refund(
         self,
