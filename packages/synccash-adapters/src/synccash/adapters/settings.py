@@ -35,7 +35,7 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
         "redis://host:6379/0 for the Redis queue, health and rate limits; empty = in-memory (embedded)",
     ),
     "JWT_SECRET_KEY": (
-        "dev-secret-change-me",
+        "dev-secret-change-me-before-production",
         "HS256 key for merchant bearer tokens (change in production)",
     ),
     "JWT_ISSUER": ("synccash", "expected `iss` claim of merchant tokens"),

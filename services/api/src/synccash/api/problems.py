@@ -15,6 +15,9 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from synccash.api.auth import AuthError
 from synccash.core.errors import (
@@ -222,8 +225,31 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return problem_response(
             request, 400, "malformed_json", "the request body is nested too deeply"
         )
+    if _is_unavailable(exc):
+        # The database or Redis is restarting or unreachable: nothing was accepted; the
+        # client retries (with the same Idempotency-Key) after a moment.
+        _log.warning("dependency unavailable on %s: %s", request.url.path, type(exc).__name__)
+        return problem_response(
+            request,
+            503,
+            "service_unavailable",
+            "a dependency (database or queue) is unavailable; retry shortly with the same "
+            "Idempotency-Key",
+            headers=retry_after_header(2),
+        )
     _log.error("unhandled error on %s", request.url.path, exc_info=exc)
     return problem_response(request, 500, "internal_error", "internal error")
+
+
+def _is_unavailable(exc: Exception) -> bool:
+    """Connection-level failures of PostgreSQL or Redis (not bugs, not bad input)."""
+    if isinstance(exc, OSError | ConnectionError | RedisConnectionError | RedisTimeoutError):
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc.orig, OSError | ConnectionError)
+    )
 
 
 def retry_after_header(seconds: float) -> dict[str, str]:

@@ -1,0 +1,61 @@
+"""A database or Redis outage is a 503 problem with Retry-After, not a 500."""
+
+from __future__ import annotations
+
+import pytest
+from api_helpers import MERCHANT
+from litestar.testing import AsyncTestClient
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import OperationalError
+
+from synccash.adapters.bootstrap import memory_container
+from synccash.api import create_app, mint_token
+
+
+class _Down:
+    """A payments service whose database has gone away."""
+
+    def __init__(self, exc: Exception) -> None:
+        self._exc = exc
+
+    async def get(self, merchant_id: str, payment_id: str):
+        raise self._exc
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ConnectionRefusedError(111, "Connection refused"),
+        OperationalError("SELECT 1", {}, Exception("server closed the connection")),
+        RedisConnectionError("Connection refused"),
+    ],
+    ids=["socket", "sqlalchemy", "redis"],
+)
+async def test_dependency_outage_is_503_with_retry_after(exc):
+    """Clients learn to retry (same Idempotency-Key) instead of seeing an internal error."""
+    container = memory_container()
+    container.payments = _Down(exc)  # type: ignore[assignment]
+    token = mint_token(container.settings, MERCHANT, ["payments:read"])
+    async with AsyncTestClient(app=create_app(container)) as client:
+        response = await client.get(
+            "/api/v1/payments/00000000-0000-7000-8000-000000000001",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "service_unavailable"
+    assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_a_bug_is_still_a_500():
+    """Only connection failures are 503: anything else stays an internal error."""
+    container = memory_container()
+    container.payments = _Down(ZeroDivisionError("bug"))  # type: ignore[assignment]
+    token = mint_token(container.settings, MERCHANT, ["payments:read"])
+    async with AsyncTestClient(app=create_app(container)) as client:
+        response = await client.get(
+            "/api/v1/payments/00000000-0000-7000-8000-000000000001",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
