@@ -25,8 +25,7 @@ from synccash.core.msisdn import Msisdn
 from synccash.core.providers import ProviderId
 from synccash.core.reliability import HealthSample, HealthTracker
 from synccash.core.routing import Router
-from synccash.core.service import PaymentPolicy, parse_payee, parse_wallets
-from synccash.core.service import _parse_amount as parse_amount
+from synccash.core.service import PaymentPolicy, parse_amount, parse_payee, parse_wallets
 
 _AMOUNTS = ("12.50", "250", "1000.00", "75.25", "3.10", "480")
 # A few payers and payees, so parsing sees more than one input (parsers cache nothing).

@@ -1,50 +1,29 @@
-"""Use-cases: what merchants and the worker ask of SyncCash, on the ports only.
+"""Worker use-cases: one idempotent lifecycle step per task, provider answers, refunds, sweeps.
 
-`PaymentService` serves the API (initiate, read, cancel, refund, quote, report,
-callback hints). `LifecycleService` serves the worker: one idempotent step of a
-payment's life per task, safe under at-least-once delivery and concurrent
-workers (optimistic concurrency; a reference is persisted before it is sent, and
-resending always reuses it).
+Safe under at-least-once delivery and concurrent workers (optimistic concurrency; a
+reference is persisted before it is sent, and resending always reuses it).
 """
 
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from attrs import field, frozen
-
-from synccash.core.commands import (
-    DailyReport,
-    InitiatePayment,
-    InitiateResult,
-    QuoteRequest,
-    WalletInput,
-)
 from synccash.core.decision import evaluate
 from synccash.core.errors import (
-    AmountOutOfRange,
     ConcurrencyConflict,
     DomainError,
-    IdempotencyKeyReused,
-    PaymentNotFound,
-    PaymentNotRefundable,
-    ValidationError,
 )
-from synccash.core.fraud import DEFAULT_FRAUD_POLICY, FraudPolicy, RiskAssessment, RiskDecision
-from synccash.core.money import Money, check_currency
+from synccash.core.fraud import RiskDecision
+from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
 from synccash.core.outcomes import OutcomeKind, ProviderOutcome
 from synccash.core.payment import (
     Attempt,
     AttemptKind,
     AttemptStatus,
-    Payee,
     Payment,
-    PaymentEvent,
     PaymentState,
     Wallet,
 )
@@ -52,8 +31,6 @@ from synccash.core.ports import (
     AttemptRequest,
     Clock,
     IdGenerator,
-    PaymentPage,
-    PaymentQuery,
     ProviderGateway,
     ProviderHealthStore,
     RiskContext,
@@ -64,361 +41,12 @@ from synccash.core.ports import (
 )
 from synccash.core.providers import DEFAULT_PROFILES, Capability, ProviderId
 from synccash.core.reliability import HealthSample
-from synccash.core.retry import BackoffPolicy, NextStep, next_step, poll_delay
-from synccash.core.routing import Router, RoutingDecision
-
-_REFUND_NAMESPACE: Final = uuid.UUID("6b1f0d1e-5a43-4c8e-9a4f-2f1d8c3b7e10")
-_MAX_TEXT: Final = 255
-_MAX_DESCRIPTION: Final = 500
-_MAX_METADATA_ITEMS: Final = 200
-_MAX_METADATA_DEPTH: Final = 5
-
-
-@frozen
-class PaymentPolicy:
-    """Limits and timings the use-cases enforce (from settings)."""
-
-    min_amount: Money = Money(100)
-    max_amount: Money = Money(2_500_000)
-    timeout: timedelta = timedelta(seconds=900)
-    backoff: BackoffPolicy = field(factory=BackoffPolicy)
-    fraud: FraudPolicy = DEFAULT_FRAUD_POLICY
-    callback_base_url: str | None = None  # e.g. https://api.synccash.example/api/v1/callbacks
-
-
-# --------------------------------------------------------------------------- parsing
-def parse_wallets(
-    payer: Msisdn, wallets: Sequence[WalletInput], currency: str
-) -> tuple[Wallet, ...]:
-    """Validate the payer's wallets; default to the payer MSISDN on its detected network."""
-    if not wallets:
-        return (Wallet(payer.network_hint, payer),)
-    parsed: list[Wallet] = []
-    seen: set[tuple[ProviderId, str]] = set()
-    parse_provider = ProviderId.parse  # looked up once: attribute access on an Enum is slow
-    for raw in wallets:
-        provider = parse_provider(raw.provider)
-        msisdn = Msisdn.parse(raw.msisdn)
-        balance = None if raw.balance is None else Money.parse(raw.balance, currency)
-        key = (provider, msisdn.e164)
-        if key in seen:
-            raise ValidationError(
-                f"wallet {provider.value}:{msisdn.masked} is listed twice", code="duplicate_wallet"
-            )
-        seen.add(key)
-        parsed.append(Wallet(provider, msisdn, balance))
-    return tuple(parsed)
-
-
-def parse_payee(msisdn: str | None, account: str | None) -> Payee:
-    """Exactly one of a wallet MSISDN or the merchant's own account."""
-    if (msisdn is None) == (account is None):
-        raise ValidationError(
-            "payee must have exactly one of 'msisdn' or 'merchant_account'", code="invalid_payee"
-        )
-    if msisdn is not None:
-        return Payee(msisdn=Msisdn.parse(msisdn))
-    assert account is not None  # noqa: S101  (narrowing for mypy; checked above)
-    if not account.strip() or len(account) > _MAX_TEXT:
-        raise ValidationError("merchant_account must be 1-255 characters", code="invalid_payee")
-    return Payee(merchant_account=account.strip())
-
-
-def _parse_amount(raw: str, currency: str, policy: PaymentPolicy) -> Money:
-    check_currency(currency)
-    amount = Money.parse(raw, currency)
-    low, high = policy.min_amount, policy.max_amount
-    if amount.currency == low.currency == high.currency and low.minor <= amount.minor <= high.minor:
-        return amount  # the usual case, by plain int compares; errors come from the check below
-    if amount < policy.min_amount or amount > policy.max_amount:
-        raise AmountOutOfRange(
-            f"amount {amount.to_decimal_string()} is outside the allowed range "
-            f"{policy.min_amount.to_decimal_string()}-{policy.max_amount.to_decimal_string()} {currency}"
-        )
-    return amount
-
-
-def _has_control(value: str) -> bool:
-    # NUL and other C0 controls (but tab/newline) cannot be stored or shown safely;
-    # PostgreSQL text and jsonb refuse U+0000 outright.
-    return any(ord(ch) < 0x20 and ch not in "\t\n\r" for ch in value)
-
-
-def _check_text(name: str, value: str | None, limit: int = _MAX_TEXT) -> None:
-    if value is None:
-        return
-    if len(value) > limit:
-        raise ValidationError(f"{name} must be at most {limit} characters", code=f"invalid_{name}")
-    if _has_control(value):
-        raise ValidationError(
-            f"{name} must not contain control characters such as NUL", code=f"invalid_{name}"
-        )
-
-
-def _check_metadata(metadata: Mapping[str, Any]) -> None:
-    """Metadata is the merchant's JSON object: bounded, and storable in every database."""
-    budget = [_MAX_METADATA_ITEMS]
-
-    def walk(value: object, depth: int) -> None:
-        budget[0] -= 1
-        if budget[0] < 0 or depth > _MAX_METADATA_DEPTH:
-            raise ValidationError(
-                f"metadata must have at most {_MAX_METADATA_ITEMS} values and "
-                f"{_MAX_METADATA_DEPTH} levels",
-                code="invalid_metadata",
-            )
-        if isinstance(value, str):
-            if len(value) > _MAX_DESCRIPTION or _has_control(value):
-                raise ValidationError(
-                    "metadata strings must be at most 500 characters without control characters",
-                    code="invalid_metadata",
-                )
-        elif isinstance(value, Mapping):
-            for key, item in value.items():
-                walk(str(key), depth + 1)
-                walk(item, depth + 1)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                walk(item, depth + 1)
-
-    walk(metadata, 0)
-
-
-def _check_webhook(url: str | None) -> None:
-    if url is None:
-        return
-    if (
-        not url.startswith(("https://", "http://"))
-        or len(url) > 2048
-        or " " in url
-        or _has_control(url)
-    ):
-        raise ValidationError(
-            "webhook_url must be an http(s) URL of at most 2048 characters",
-            code="invalid_webhook_url",
-        )
-
-
-def _seed(payment: Payment) -> int:
-    return (int(uuid.UUID(payment.id)) & 0xFFFFFFFF) ^ len(payment.attempts)
-
-
-# --------------------------------------------------------------------------- merchant use-cases
-class PaymentService:
-    """Use-cases behind the merchant API."""
-
-    def __init__(
-        self,
-        *,
-        uow: UnitOfWorkFactory,
-        queue: TaskQueue,
-        clock: Clock,
-        ids: IdGenerator,
-        health: ProviderHealthStore,
-        router: Router,
-        policy: PaymentPolicy,
-    ) -> None:
-        """Wire the ports."""
-        self._uow = uow
-        self._queue = queue
-        self._clock = clock
-        self._ids = ids
-        self._health = health
-        self._router = router
-        self._policy = policy
-
-    async def initiate(self, cmd: InitiatePayment) -> InitiateResult:
-        """Validate and durably store a new payment (INITIATED), then enqueue its first step."""
-        amount = _parse_amount(cmd.amount, cmd.currency, self._policy)
-        payer = Msisdn.parse(cmd.payer_msisdn)
-        wallets = parse_wallets(payer, cmd.wallets, cmd.currency)
-        payee = parse_payee(cmd.payee_msisdn, cmd.payee_account)
-        _check_text("reference", cmd.reference)
-        _check_text("description", cmd.description, _MAX_DESCRIPTION)
-        _check_metadata(cmd.metadata)
-        _check_webhook(cmd.webhook_url)
-        if not cmd.idempotency_key or len(cmd.idempotency_key) > _MAX_TEXT:
-            raise ValidationError(
-                "Idempotency-Key must be 1-255 characters", code="invalid_idempotency_key"
-            )
-        # No look-up first: the insert itself detects a reused key (one round trip for the
-        # common case); a conflict is then answered from the stored payment.
-        now = self._clock.now()
-        payment = Payment.initiate(
-            payment_id=self._ids.payment_id(),
-            merchant_id=cmd.merchant_id,
-            amount=amount,
-            payer=payer,
-            wallets=wallets,
-            payee=payee,
-            now=now,
-            expires_at=now + self._policy.timeout,
-            description=cmd.description,
-            reference=cmd.reference,
-            metadata=cmd.metadata,
-            webhook_url=cmd.webhook_url,
-            idempotency_key=cmd.idempotency_key,
-            fingerprint=cmd.fingerprint,
-        )
-        try:
-            async with self._uow() as uow:
-                await uow.payments.add(payment)
-                await uow.commit()
-        except ConcurrencyConflict:
-            # The key is taken (an earlier or concurrent request): answer as a replay.
-            replay = await self._existing(cmd)
-            if replay is None:
-                raise
-            return replay
-        await self._queue.enqueue(Task(TaskKind.ADVANCE, payment.id))
-        return InitiateResult(payment, replayed=False)
-
-    async def _existing(self, cmd: InitiatePayment) -> InitiateResult | None:
-        async with self._uow() as uow:
-            found = await uow.payments.get_by_idempotency_key(cmd.merchant_id, cmd.idempotency_key)
-        if found is None:
-            return None
-        if found.fingerprint != cmd.fingerprint:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was already used with a different request; "
-                "use a new key for a new payment"
-            )
-        return InitiateResult(found, replayed=True)
-
-    async def get(self, merchant_id: str, payment_id: str) -> Payment:
-        """One of the merchant's payments (another merchant's id is not found)."""
-        async with self._uow() as uow:
-            payment = await uow.payments.get(payment_id, merchant_id)
-        if payment is None:
-            raise PaymentNotFound(f"no payment {payment_id!r}")
-        return payment
-
-    async def events(self, merchant_id: str, payment_id: str) -> Sequence[PaymentEvent]:
-        """The audit trail of one of the merchant's payments."""
-        payment = await self.get(merchant_id, payment_id)
-        return payment.events
-
-    async def list(self, merchant_id: str, query: PaymentQuery) -> PaymentPage:
-        """The merchant's payments, newest first, filtered and paginated."""
-        if not 1 <= query.limit <= 200:
-            raise ValidationError("limit must be between 1 and 200", code="invalid_limit")
-        _check_text("reference", query.reference)
-        if query.cursor is not None:
-            try:
-                uuid.UUID(query.cursor)
-            except ValueError:
-                raise ValidationError(
-                    "cursor must be the next_cursor of a previous page", code="invalid_cursor"
-                ) from None
-        async with self._uow() as uow:
-            return await uow.payments.list(merchant_id, query)
-
-    async def cancel(self, merchant_id: str, payment_id: str) -> Payment:
-        """Cancel while nothing is at a provider; PaymentNotCancellable otherwise."""
-        async with self._uow() as uow:
-            payment = await uow.payments.get(payment_id, merchant_id)
-            if payment is None:
-                raise PaymentNotFound(f"no payment {payment_id!r}")
-            payment.cancel(self._clock.now())
-            await uow.payments.save(payment)
-            await uow.commit()
-        return payment
-
-    async def refund(
-        self, merchant_id: str, payment_id: str, amount: str | None, idempotency_key: str
-    ) -> Payment:
-        """Start a full (amount=None) or partial refund of a CONFIRMED payment; replay-safe per key."""
-        # Deterministic per (payment, key) so a replayed request finds its attempt, and
-        # shaped as a UUID v4 because providers (MTN's X-Reference-Id) require v4.
-        digest = uuid.uuid5(_REFUND_NAMESPACE, f"{payment_id}:{idempotency_key}")
-        reference = str(uuid.UUID(bytes=digest.bytes, version=4))
-        async with self._uow() as uow:
-            payment = await uow.payments.get(payment_id, merchant_id)
-            if payment is None:
-                raise PaymentNotFound(f"no payment {payment_id!r}")
-            existing = payment.attempt_by_reference(reference)
-            value = (
-                Money.parse(amount, payment.amount.currency)
-                if amount is not None
-                else (existing.amount if existing is not None else payment.refundable)
-            )
-            if existing is not None:
-                if existing.amount != value:
-                    raise IdempotencyKeyReused(
-                        "this Idempotency-Key was already used for a refund of a different amount"
-                    )
-                return payment
-            payment.check_refund(value)
-            paid = payment.succeeded_attempt
-            assert paid is not None  # noqa: S101  (CONFIRMED implies a succeeded attempt)
-            profile = DEFAULT_PROFILES[paid.provider]
-            if value != payment.refundable and not profile.can(Capability.PARTIAL_REFUND):
-                raise PaymentNotRefundable(
-                    f"{paid.provider.display_name} refunds only in full: refund "
-                    f"{payment.refundable.to_decimal_string()} or nothing"
-                )
-            now = self._clock.now()
-            payment.add_attempt(
-                reference=reference,
-                provider=paid.provider,
-                kind=AttemptKind.REFUND,
-                msisdn=paid.msisdn,
-                amount=value,
-                at=now,
-                actor="merchant",
-                original_reference=paid.reference,
-            )
-            payment.record(
-                "refund.requested",
-                now,
-                "merchant",
-                amount=value.to_decimal_string(),
-                reference=reference,
-            )
-            payment.next_action_at = now
-            await uow.payments.save(payment)
-            await uow.commit()
-        await self._queue.enqueue(Task(TaskKind.ADVANCE, payment.id))
-        return payment
-
-    async def quote(self, req: QuoteRequest) -> tuple[RoutingDecision, RiskAssessment | None]:
-        """What the router would choose now, with fees and the full explanation; nothing stored."""
-        amount = _parse_amount(req.amount, req.currency, self._policy)
-        payer = Msisdn.parse(req.payer_msisdn)
-        wallets = parse_wallets(payer, req.wallets, req.currency)
-        payee = parse_payee(req.payee_msisdn, req.payee_account)
-        now = self._clock.now()
-        health = await self._health.snapshot(now)
-        result = evaluate(
-            router=self._router,
-            amount=amount,
-            wallets=wallets,
-            payee=payee,
-            signals=None,
-            health=health,
-            seed=int(now.timestamp()),
-            on=now.date(),
-        )
-        return result.routing, result.risk
-
-    async def daily_report(self, merchant_id: str, day: date) -> DailyReport:
-        """Counts and sums of the merchant's payments created on `day` (UTC)."""
-        async with self._uow() as uow:
-            rows = await uow.payments.daily_totals(merchant_id, day)
-        return DailyReport.from_rows(merchant_id, day, tuple(rows))
-
-    async def on_callback(self, provider: ProviderId, reference: str) -> bool:
-        """A provider callback is a hint: enqueue a status check if the reference is ours."""
-        async with self._uow() as uow:
-            payment = await uow.payments.get_by_attempt_reference(reference)
-        if payment is None:
-            return False
-        attempt = payment.attempt_by_reference(reference)
-        if attempt is None or attempt.provider is not provider:
-            return False
-        await self._queue.enqueue(Task(TaskKind.CHECK_STATUS, payment.id, hint=reference))
-        return True
-
+from synccash.core.retry import NextStep, next_step, poll_delay
+from synccash.core.routing import Router
+from synccash.core.service._input import (
+    PaymentPolicy,
+    routing_seed,
+)
 
 # --------------------------------------------------------------------------- worker use-cases
 _MAX_STEPS: Final = 12
@@ -662,7 +290,7 @@ class LifecycleService:
             payee=payment.payee,
             signals=signals,
             health=health,
-            seed=_seed(payment),
+            seed=routing_seed(payment),
             on=now.date(),
             fraud_policy=self._policy.fraud,
         )
@@ -1023,10 +651,3 @@ class LifecycleService:
             return
         attempt.status = AttemptStatus.CREATED
         payment.next_action_at = now + self._policy.backoff.delay(attempt.submit_count, self._rng)
-
-
-def risk_summary(risk: Mapping[str, Any] | None) -> str:
-    """One-line summary of a stored risk assessment, for logs and the CLI."""
-    if not risk:
-        return "not assessed"
-    return f"{risk.get('decision')} (score {risk.get('score')})"
