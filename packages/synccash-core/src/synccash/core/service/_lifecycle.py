@@ -85,9 +85,10 @@ class LifecycleService:
 
     async def handle(self, task: Task) -> None:
         """Handle one queued task (idempotent: duplicates and late deliveries change nothing)."""
+        payment: Payment | None = None
         if task.kind is TaskKind.CHECK_STATUS:
-            await self._check_status(task.payment_id, task.hint)
-        await self.advance(task.payment_id)
+            payment = await self._check_status(task.payment_id, task.hint)
+        await self.advance(task.payment_id, payment)
 
     async def sweep_due(self, limit: int = 500, grace_seconds: float = 10.0) -> int:
         """Re-enqueue every payment whose next action is overdue (the database is the record).
@@ -103,13 +104,20 @@ class LifecycleService:
             await self._queue.enqueue(Task(TaskKind.ADVANCE, payment_id))
         return len(ids)
 
-    async def advance(self, payment_id: str) -> None:
-        """Take lifecycle steps until the payment must wait (for the payer, a poll or a retry)."""
+    async def advance(self, payment_id: str, payment: Payment | None = None) -> None:
+        """Take lifecycle steps until the payment must wait (for the payer, a poll or a retry).
+
+        `payment`, when given, is the payment as stored right now (just read or saved by
+        this task); steps reuse what they saved instead of reading it again. Every write is
+        optimistic on the version, so a stale copy only costs a ConcurrencyConflict and a
+        fresh read.
+        """
         for _ in range(_MAX_STEPS):
             try:
-                more = await self._step(payment_id)
+                more, payment = await self._step(payment_id, payment)
             except ConcurrencyConflict:
-                # Another worker moved it on; reload and look again.
+                # Another worker (or the API) moved it on; read it again and look again.
+                payment = None
                 continue
             if isinstance(more, datetime):
                 # Waiting (a poll, a retry, a lease): schedule the next look. Identical
@@ -120,95 +128,123 @@ class LifecycleService:
                 return
         await self._queue.enqueue(Task(TaskKind.ADVANCE, payment_id))
 
+    async def _load(self, payment_id: str) -> Payment | None:
+        async with self._uow() as uow:
+            return await uow.payments.get(payment_id)
+
     # ---- one step ----------------------------------------------------------
-    async def _step(self, payment_id: str) -> bool | datetime:
-        """One step. True: take another; False: nothing to do; a datetime: look again then."""
+    async def _step(
+        self, payment_id: str, payment: Payment | None
+    ) -> tuple[bool | datetime, Payment | None]:
+        """One step on the payment as stored (read it when None).
+
+        Returns what to do next (True: take another step; False: nothing to do; a
+        datetime: look again then) and the payment as stored after the step (None: read
+        it again). A new payment is checked, routed and its first attempt created in one
+        write (each transition is still its own audit event), and the attempt's
+        reference is durable before it is sent.
+        """
+        if payment is None:
+            payment = await self._load(payment_id)
+        if payment is None or payment.state.is_final:
+            return False, payment
+        now = self._clock.now()
+        if payment.next_action_at is None:
+            return False, payment
+        if payment.next_action_at > now:
+            return payment.next_action_at, payment
         send: tuple[Attempt, AttemptRequest] | None = None
         poll: Attempt | None = None
-        async with self._uow() as uow:
-            payment = await uow.payments.get(payment_id)
-            if payment is None or payment.state.is_final:
-                return False
-            now = self._clock.now()
-            if payment.next_action_at is None:
-                return False
-            if payment.next_action_at > now:
-                return payment.next_action_at
-            state = payment.state
-            if state is PaymentState.CONFIRMED:
-                refund = payment.open_refund
-                if refund is None:
-                    payment.next_action_at = None
-                    await uow.payments.save(payment)
-                    await uow.commit()
-                    return False
-                if refund.status is AttemptStatus.CREATED:
-                    send = self._prepare_send(payment, refund, now)
-                else:
-                    poll = refund
-            elif self._expire_if_due(payment, now):
-                pass
-            elif state is PaymentState.INITIATED:
-                payment.transition(
-                    PaymentState.VALIDATING, now, actor="worker", reason="checks started"
-                )
-            elif state is PaymentState.VALIDATING:
-                await self._validate(payment, now)
-            elif state is PaymentState.PENDING:
-                attempt = payment.current_attempt
-                if attempt is None or not attempt.is_open:
-                    wallet = payment.route[0]
-                    attempt = payment.add_attempt(
-                        reference=self._ids.reference(),
-                        provider=wallet.provider,
-                        kind=AttemptKind.COLLECT,
-                        msisdn=wallet.msisdn,
-                        amount=payment.amount,
-                        at=now,
-                    )
-                payment.transition(
-                    PaymentState.PROCESSING,
+        state = payment.state
+        if state is PaymentState.CONFIRMED:
+            refund = payment.open_refund
+            if refund is None:
+                payment.next_action_at = None
+            elif refund.status is AttemptStatus.CREATED:
+                send = self._prepare_send(payment, refund, now)
+            else:
+                poll = refund
+        elif self._expire_if_due(payment, now):
+            pass
+        elif state is PaymentState.PROCESSING:
+            attempt = payment.current_attempt
+            if attempt is None or not attempt.is_open:  # pragma: no cover - defensive
+                payment.fail(
                     now,
-                    actor="worker",
-                    reason="attempt sent to provider",
-                    reference=attempt.reference,
-                    provider=attempt.provider.value,
+                    code="internal_inconsistency",
+                    reason="processing without an open attempt",
                 )
-                send = self._prepare_send(payment, attempt, now)
-            elif state is PaymentState.PROCESSING:
-                attempt = payment.current_attempt
-                if attempt is None or not attempt.is_open:  # pragma: no cover - defensive
-                    payment.fail(
-                        now,
-                        code="internal_inconsistency",
-                        reason="processing without an open attempt",
-                    )
-                elif attempt.status is AttemptStatus.CREATED and now >= payment.expires_at:
-                    if attempt.submit_count == 0:
-                        # Never sent: nothing can have moved.
-                        attempt.status = AttemptStatus.FAILED
-                        self._expire(payment, now, "timed out before the attempt was sent")
-                    else:
-                        poll = attempt  # it may have been sent: ask before expiring
-                elif attempt.status is AttemptStatus.CREATED:
-                    send = self._prepare_send(payment, attempt, now)
+            elif attempt.status is AttemptStatus.CREATED and now >= payment.expires_at:
+                if attempt.submit_count == 0:
+                    # Never sent: nothing can have moved.
+                    attempt.status = AttemptStatus.FAILED
+                    self._expire(payment, now, "timed out before the attempt was sent")
                 else:
-                    poll = attempt
-            # Persist before any provider call: the reference is durable before it is sent.
-            if poll is None:
-                await uow.payments.save(payment)
-                await uow.commit()
-        if send is not None:
-            attempt, request = send
-            outcome = await self._call(attempt.provider, self._gateway.submit(request))
-            await self._apply(payment_id, attempt.reference, outcome, via="submit")
-            return True
+                    poll = attempt  # it may have been sent: ask before expiring
+            elif attempt.status is AttemptStatus.CREATED:
+                send = self._prepare_send(payment, attempt, now)
+            else:
+                poll = attempt
+        else:
+            send = await self._check_route_and_prepare(payment, now)
         if poll is not None:
             outcome = await self._call(
                 poll.provider, self._gateway.status(poll.provider, poll.kind, poll.reference)
             )
-            await self._apply(payment_id, poll.reference, outcome, via="status")
-        return True
+            return True, await self._apply(
+                payment_id, poll.reference, outcome, via="status", payment=payment
+            )
+        # Persist before any provider call: the reference is durable before it is sent.
+        async with self._uow() as uow:
+            await uow.payments.save(payment)
+            await uow.commit()
+        if send is None:
+            return True, payment
+        attempt, request = send
+        outcome = await self._call(attempt.provider, self._gateway.submit(request))
+        return True, await self._apply(
+            payment_id, attempt.reference, outcome, via="submit", payment=payment
+        )
+
+    async def _check_route_and_prepare(
+        self, payment: Payment, now: datetime
+    ) -> tuple[Attempt, AttemptRequest] | None:
+        """INITIATED -> VALIDATING -> PENDING -> PROCESSING, as far as the checks allow.
+
+        The reads (account-holder lookup, risk history, provider health) happen before
+        anything is written; the caller saves every transition in one write.
+        """
+        if payment.state is PaymentState.INITIATED:
+            payment.transition(
+                PaymentState.VALIDATING, now, actor="worker", reason="checks started"
+            )
+        if payment.state is PaymentState.VALIDATING:
+            await self._validate(payment, now)
+            now = self._clock.now()
+            if self._expire_if_due(payment, now):
+                return None
+        if payment.state is not PaymentState.PENDING:
+            return None  # blocked by the risk rules, or no route
+        attempt = payment.current_attempt
+        if attempt is None or not attempt.is_open:
+            wallet = payment.route[0]
+            attempt = payment.add_attempt(
+                reference=self._ids.reference(),
+                provider=wallet.provider,
+                kind=AttemptKind.COLLECT,
+                msisdn=wallet.msisdn,
+                amount=payment.amount,
+                at=now,
+            )
+        payment.transition(
+            PaymentState.PROCESSING,
+            now,
+            actor="worker",
+            reason="attempt sent to provider",
+            reference=attempt.reference,
+            provider=attempt.provider.value,
+        )
+        return self._prepare_send(payment, attempt, now)
 
     def _expire_if_due(self, payment: Payment, now: datetime) -> bool:
         if now < payment.expires_at or payment.money_may_be_moving:
@@ -365,17 +401,19 @@ class LifecycleService:
             await self._health.record(HealthSample(provider, not verdict, latency, finished))
         return outcome
 
-    async def _check_status(self, payment_id: str, reference: str | None) -> None:
-        """A callback arrived: ask the provider now (the callback itself proves nothing)."""
-        async with self._uow() as uow:
-            payment = await uow.payments.get(payment_id)
+    async def _check_status(self, payment_id: str, reference: str | None) -> Payment | None:
+        """A callback arrived: ask the provider now (the callback itself proves nothing).
+
+        Returns the payment as stored afterwards (None: read it again).
+        """
+        payment = await self._load(payment_id)
         if payment is None or reference is None:
-            return
+            return payment
         attempt = payment.attempt_by_reference(reference)
         if attempt is None or not attempt.is_open:
-            return
+            return payment
         if attempt.status is AttemptStatus.CREATED and attempt.submit_count == 0:
-            return  # never sent: a callback for it cannot be ours to act on
+            return payment  # never sent: a callback for it cannot be ours to act on
         outcome = await self._call(
             attempt.provider,
             self._gateway.status(attempt.provider, attempt.kind, attempt.reference),
@@ -385,39 +423,55 @@ class LifecycleService:
         ):
             # The callback overtook our own submit (still in flight): only a real answer
             # counts here; "not found yet" must not count against the submit in progress.
-            return
-        await self._apply(payment_id, reference, outcome, via="status")
+            return payment
+        return await self._apply(payment_id, reference, outcome, via="status", payment=payment)
 
     # ---- applying provider answers -----------------------------------------
     async def _apply(
-        self, payment_id: str, reference: str, outcome: ProviderOutcome, *, via: str
-    ) -> None:
+        self,
+        payment_id: str,
+        reference: str,
+        outcome: ProviderOutcome,
+        *,
+        via: str,
+        payment: Payment | None = None,
+    ) -> Payment | None:
+        """Apply a provider answer; returns the payment as stored afterwards."""
         for _ in range(3):
             try:
-                await self._apply_once(payment_id, reference, outcome, via=via)
+                return await self._apply_once(
+                    payment_id, reference, outcome, via=via, payment=payment
+                )
             except ConcurrencyConflict:
-                continue
-            return
+                payment = None  # changed meanwhile: apply to a fresh read
         msg = f"payment {payment_id} kept changing while applying a provider outcome"
         raise ConcurrencyConflict(msg)
 
     async def _apply_once(
-        self, payment_id: str, reference: str, outcome: ProviderOutcome, *, via: str
-    ) -> None:
+        self,
+        payment_id: str,
+        reference: str,
+        outcome: ProviderOutcome,
+        *,
+        via: str,
+        payment: Payment | None,
+    ) -> Payment | None:
+        if payment is None:
+            payment = await self._load(payment_id)
+        if payment is None:
+            return None
+        attempt = payment.attempt_by_reference(reference)
+        if attempt is None or not attempt.is_open:
+            return payment  # duplicate or late answer: the first final answer stands
+        now = self._clock.now()
+        if attempt.kind is AttemptKind.REFUND:
+            self._apply_refund(payment, attempt, outcome, now, via=via)
+        else:
+            self._apply_collect(payment, attempt, outcome, now, via=via)
         async with self._uow() as uow:
-            payment = await uow.payments.get(payment_id)
-            if payment is None:
-                return
-            attempt = payment.attempt_by_reference(reference)
-            if attempt is None or not attempt.is_open:
-                return  # duplicate or late answer: the first final answer stands
-            now = self._clock.now()
-            if attempt.kind is AttemptKind.REFUND:
-                self._apply_refund(payment, attempt, outcome, now, via=via)
-            else:
-                self._apply_collect(payment, attempt, outcome, now, via=via)
             await uow.payments.save(payment)
             await uow.commit()
+        return payment
 
     def _poll_later(self, payment: Payment, attempt: Attempt, now: datetime) -> None:
         delay = poll_delay(now - attempt.created_at, attempt.poll_count)
