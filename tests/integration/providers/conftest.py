@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 from contract_support import CallbackInbox, SandboxSet, settings_for
 
-from synccash.adapters.providers import MultiProviderGateway, build_gateway
+from synccash.adapters.providers import MultiProviderGateway, build_gateway, provider_http_client
 from synccash.sandbox import ManualClock, SandboxWorld, serving
 
 
@@ -99,12 +99,17 @@ def traffic(_recorded: list[httpx.Request]) -> list[httpx.Request]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def http(_recorded: list[httpx.Request]) -> AsyncIterator[httpx.AsyncClient]:
-    """The HTTP client injected into our provider clients (built once: TLS setup is slow)."""
+    """The HTTP client injected into our provider clients (built once: TLS setup is slow).
+
+    The composition root's own client (`provider_http_client`), so every contract
+    test also runs over its transport.
+    """
 
     async def record(request: httpx.Request) -> None:
         _recorded.append(request)
 
-    async with httpx.AsyncClient(timeout=5.0, event_hooks={"request": [record]}) as client:
+    async with provider_http_client(httpx.Timeout(5.0), concurrency=8) as client:
+        client.event_hooks = {"request": [record]}
         yield client
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import subprocess
@@ -40,7 +41,7 @@ import httpx
 import structlog
 from attrs import frozen
 
-from synccash.adapters.providers import MultiProviderGateway, build_gateway
+from synccash.adapters.providers import MultiProviderGateway, build_gateway, provider_http_client
 from synccash.adapters.settings import Settings
 from synccash.bench.lifecycle import cpu_seconds, free_port, serve_sandbox
 from synccash.core.money import Money
@@ -273,18 +274,35 @@ def _quiet_logs() -> None:
 
 
 async def drive(
-    sandbox: str, sink: str, sandbox_pid: int, *, rounds: int, concurrency: int, warmup: int
+    sandbox: str,
+    sink: str,
+    sandbox_pid: int,
+    *,
+    rounds: int,
+    concurrency: int,
+    warmup: int,
+    http: str,
 ) -> list[Phase]:
     """Warm up, then one measured round per provider; the measured phases."""
     settings = _settings(sandbox, sink)
-    # As bootstrap builds it for external sandboxes/providers.
     timeout = httpx.Timeout(settings.provider_timeout_seconds, connect=5.0)
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
-    async with (
-        httpx.AsyncClient(timeout=timeout, limits=limits) as http,
-        httpx.AsyncClient() as admin,
-    ):
-        gateway = build_gateway(settings, http)
+    async with contextlib.AsyncExitStack() as stack:
+        admin = await stack.enter_async_context(httpx.AsyncClient())
+        if http == "shared":
+            # As bootstrap builds it today for external sandboxes/providers.
+            limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+            shared = await stack.enter_async_context(
+                httpx.AsyncClient(timeout=timeout, limits=limits)
+            )
+            gateway = build_gateway(settings, shared)
+        else:
+            clients = {
+                provider: await stack.enter_async_context(
+                    provider_http_client(timeout, concurrency=concurrency)
+                )
+                for provider in ProviderId
+            }
+            gateway = build_gateway(settings, clients)
         # Airtel registers the callback URL per application, not per request.
         answer = await admin.put(
             f"{sandbox}/airteltigo/_admin/config",
@@ -364,6 +382,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=500, help="calls per provider and kind")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=50, help="unmeasured calls first")
+    parser.add_argument(
+        "--http",
+        choices=("shared", "per-provider"),
+        default="shared",
+        help="shared: one AsyncClient for all providers, as bootstrap builds it; "
+        "per-provider: provider_http_client() per provider",
+    )
     parser.add_argument("--serve-sandbox", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -391,6 +416,7 @@ def main() -> None:
                 rounds=args.rounds,
                 concurrency=args.concurrency,
                 warmup=args.warmup,
+                http=args.http,
             )
         )
     finally:
@@ -403,6 +429,7 @@ def main() -> None:
     print(
         f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])} ({os.cpu_count()} cores)"
     )
+    print(f"http clients: {args.http}, concurrency {args.concurrency}")
     report(phases)
 
 

@@ -12,6 +12,7 @@ from synccash.adapters.providers._model import (
     callback_url,
 )
 from synccash.adapters.providers._table import Operation, OutcomeTable, Rule
+from synccash.adapters.providers._transport import ProviderTransport, provider_http_client
 from synccash.adapters.providers.airteltigo import AIRTEL_CODES, AIRTEL_STATUSES, AirtelTigoClient
 from synccash.adapters.providers.callbacks import CallbackHint, parse_callback
 from synccash.adapters.providers.gateway import MultiProviderGateway, build_gateway
@@ -34,9 +35,11 @@ __all__ = [
     "Operation",
     "OutcomeTable",
     "ProviderClient",
+    "ProviderTransport",
     "Rule",
     "TelecelCashClient",
     "build_gateway",
     "callback_url",
     "parse_callback",
+    "provider_http_client",
 ]
