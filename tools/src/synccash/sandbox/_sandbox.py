@@ -26,6 +26,7 @@ import anyio.abc
 import httpx
 from attrs import define, field, frozen
 
+from synccash.sandbox._callbacks import CallbackSender
 from synccash.sandbox._faults import Faults
 from synccash.sandbox._numbers import SUCCESS, ProviderName, Scenario, canonical, scenario_for
 from synccash.sandbox._world import Ledger, LedgerEntry, SandboxWorld
@@ -243,6 +244,8 @@ class ProviderSandbox:
         self.callbacks_sent: list[Callback] = []
         self._http = http_client
         self._owns_http = http_client is None
+        #: Plain-http callbacks when no client was injected (a fraction of httpx's CPU).
+        self._sender = CallbackSender(timeout=10.0)
         self._rng = random.Random(seed)
         self._attempts: dict[str, Attempt] = {}
         self._by_txn_id: dict[str, Attempt] = {}
@@ -488,9 +491,17 @@ class ProviderSandbox:
             # Whatever the merchant's endpoint does (refuse, time out, bad URL), the provider
             # has "sent" it: delivery failures are the merchant's problem, as in production.
             with contextlib.suppress(Exception):
-                await self._client().request(
-                    callback.method, callback.url, headers=callback.headers, content=callback.body
-                )
+                if self._owns_http and CallbackSender.handles(callback.url):
+                    await self._sender.send(
+                        callback.method, callback.url, callback.headers, callback.body
+                    )
+                else:
+                    await self._client().request(
+                        callback.method,
+                        callback.url,
+                        headers=callback.headers,
+                        content=callback.body,
+                    )
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -506,6 +517,7 @@ class ProviderSandbox:
     async def aclose(self) -> None:
         """Cancel background work and close the callback client if this sandbox built it."""
         await self._background.aclose()
+        await self._sender.aclose()
         if self._owns_http and self._http is not None:
             await self._http.aclose()
             self._http = None
