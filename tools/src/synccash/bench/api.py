@@ -9,9 +9,13 @@ than the server on a 2-core machine). Two phases:
 - paced: a fixed open-loop rate (default 300 req/s) -> p50/p99 latency.
 
 Every request has its own Idempotency-Key, so every one creates and commits a payment.
-The last line is `initiate_rps=<saturation> p50_ms=<paced p50> p99_ms=<paced p99> rss_mb=<API RSS>`.
+Then the same saturation measurement, same run, of a bare Litestar + asyncpg endpoint doing
+the same inserts and XADD (`synccash.bench.bare_api`): the framework limit.
+The last line is `initiate_rps=<saturation> p50_ms=<paced p50> p99_ms=<paced p99>
+rss_mb=<API RSS> bare_rps=<bare saturation> ratio=<initiate_rps / bare_rps>`.
 
     uv run python -m synccash.bench.api [--seconds 10] [--connections 16] [--rate 300] [--workers 1]
+    (--workers defaults to $BENCH_API_WORKERS, else 1)
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 import jwt
@@ -126,12 +130,18 @@ def _env(database_url: str) -> dict[str, str]:
     }
 
 
-def _start_api(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+REAL_APP: Final = ("synccash.api:create_app_from_settings", "/api/v1/health/ready")
+BARE_APP: Final = ("synccash.bench.bare_api:create_app", "/health")
+
+
+def _start_api(
+    env: dict[str, str], port: int, workers: int, factory: str = REAL_APP[0]
+) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        "synccash.api:create_app_from_settings",
+        factory,
         "--factory",
         "--host",
         "127.0.0.1",
@@ -156,14 +166,11 @@ def _start_api(env: dict[str, str], port: int, workers: int) -> subprocess.Popen
     )
 
 
-def _wait_ready(port: int, timeout: float = 60.0) -> None:
+def _wait_ready(port: int, path: str = REAL_APP[1], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if (
-                httpx.get(f"http://127.0.0.1:{port}/api/v1/health/ready", timeout=2).status_code
-                == 200
-            ):
+            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -295,13 +302,51 @@ def _drive(
 
 
 # --------------------------------------------------------------------------- main
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+
+
+def _measure(
+    app: tuple[str, str], env: dict[str, str], token: str, args: argparse.Namespace, *, paced: bool
+) -> dict[str, Any]:
+    """Start one app under uvicorn, warm it up, saturate it (and pace it), stop it."""
+    port = _free_port()
+    server = _start_api(env, port, args.workers, app[0])
+    try:
+        _wait_ready(port, app[1])
+        _drive(port, token, 2.0, 16, None)  # warm-up: pools, caches, lazy imports
+        cpu_before = _cpu_seconds(server.pid)
+        result: dict[str, Any] = {
+            "saturation": _drive(port, token, args.seconds, args.connections, None)
+        }
+        requests = max(1, result["saturation"]["requests"])
+        result["cpu_ms"] = (_cpu_seconds(server.pid) - cpu_before) * 1000 / requests
+        if paced:
+            result["paced"] = _drive(port, token, args.seconds, 32, args.rate)
+        result["rss_mb"] = _rss_mb(server.pid)
+    finally:
+        _stop(server)
+    return result
+
+
+def _cpu_line(what: str, cpu_ms: float) -> str:
+    per_core = 1000 / max(cpu_ms, 0.01)
+    return f"{what}: {cpu_ms:.2f} ms (about {per_core:.0f} req/s per fully used core)"
+
+
 def main() -> None:
     """Run the benchmark and print the summary line last."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)  # <= the DB pool (20)
     parser.add_argument("--rate", type=float, default=300.0)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workers", type=int, default=int(os.environ.get("BENCH_API_WORKERS", "1"))
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
@@ -313,31 +358,23 @@ def main() -> None:
     _flush_redis()
     env = _env(database_url)
     token = _token(Settings.from_env(env))
-    port = _free_port()
-    server = _start_api(env, port, args.workers)
-    try:
-        _wait_ready(port)
-        _drive(port, token, 2.0, 16, None)  # warm-up: pools, caches, JIT-free but lazy imports
-        cpu_before = _cpu_seconds(server.pid)
-        saturated = _drive(port, token, args.seconds, args.connections, None)
-        cpu_ms = (_cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, saturated["requests"])
-        print(f"saturation ({args.connections} connections): {json.dumps(saturated)}")
-        print(
-            f"API CPU per initiate: {cpu_ms:.2f} ms "
-            f"(about {1000 / max(cpu_ms, 0.01):.0f} req/s per fully used core)"
-        )
-        paced = _drive(port, token, args.seconds, 32, args.rate)
-        print(f"paced ({args.rate:.0f} req/s offered): {json.dumps(paced)}")
-        rss = _rss_mb(server.pid)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+    print(f"uvicorn --workers {args.workers} --loop uvloop --http httptools", flush=True)
+    real = _measure(REAL_APP, env, token, args, paced=True)
+    saturated, paced = real["saturation"], real["paced"]
+    print(f"saturation ({args.connections} connections): {json.dumps(saturated)}")
+    print(_cpu_line("API CPU per initiate", real["cpu_ms"]))
+    print(f"paced ({args.rate:.0f} req/s offered): {json.dumps(paced)}", flush=True)
+    bare = _measure(BARE_APP, env, token, args, paced=False)
+    print(
+        f"bare Litestar + asyncpg endpoint, same inserts + XADD, saturation "
+        f"({args.connections} connections): {json.dumps(bare['saturation'])}"
+    )
+    print(_cpu_line("bare CPU per request", bare["cpu_ms"]))
+    bare_rps = bare["saturation"]["rps"]
     print(
         f"initiate_rps={saturated['rps']:.0f} p50_ms={paced['p50_ms']:.1f} "
-        f"p99_ms={paced['p99_ms']:.1f} rss_mb={rss:.0f}"
+        f"p99_ms={paced['p99_ms']:.1f} rss_mb={real['rss_mb']:.0f} "
+        f"bare_rps={bare_rps:.0f} ratio={saturated['rps'] / max(bare_rps, 1e-9):.2f}"
     )
 
 

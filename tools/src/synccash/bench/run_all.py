@@ -36,7 +36,7 @@ ARGS: Final[dict[str, tuple[str, ...]]] = {
 TARGETS: Final[dict[str, str]] = {
     "core": "core_decisions_per_s >= 20000",
     "db": "ratio >= 0.7",
-    "api": "initiate_rps >= 800",
+    "api": "initiate_rps >= 800, p99_ms <= 50, rss_mb <= 200, ratio (to bare_rps) >= 0.5",
     "lifecycle": "lifecycle_per_s >= 300, lost = 0, double_debits = 0",
     "scaling": "",
 }
