@@ -81,3 +81,18 @@ async def test_metrics_count_requests_by_route_and_status(client, initiate):
     assert 'synccash_payments_initiated_total{currency="GHS"} 1.0' in text
     assert "synccash_api_request_duration_seconds_bucket" in text
     assert 'synccash_queue_depth{depth="ready"} 1.0' in text  # the initiated payment's task
+
+
+async def test_metrics_keep_counting_the_same_route_and_status(client, initiate):
+    """Every request counts, not only the first one of a route and status."""
+    for n in range(3):
+        await initiate(key=f"key-{n}")
+    text = (await client.get("/metrics")).text
+    assert (
+        'synccash_api_requests_total{method="POST",route="/api/v1/payments/initiate",status="202"} 3.0'
+        in text
+    )
+    assert (
+        'synccash_api_request_duration_seconds_count{method="POST",'
+        'route="/api/v1/payments/initiate"} 3.0' in text
+    )

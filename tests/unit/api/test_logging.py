@@ -7,7 +7,7 @@ import logging
 
 from api_helpers import MERCHANT
 
-from synccash.api.observability import ACCESS_LOGGER, JsonLogFormatter, mask
+from synccash.api.observability import ACCESS_LOGGER, JsonLogFormatter, mask, mask_value
 
 
 async def test_one_access_line_per_request(client, initiate, caplog):
@@ -44,6 +44,15 @@ def test_mask_covers_every_spelling_and_tokens():
     assert mask("0551234567 and 0241234567") == "23355****567 and 23324****567"
     assert mask("Authorization: Bearer abc.def.ghi") == "Authorization: Bearer [redacted]"
     assert mask("order 12345") == "order 12345"
+
+
+def test_mask_leaves_text_without_a_number_or_token_alone_and_finds_the_rest():
+    """The quick pre-check never skips a maskable string (long numbers, any case of bearer)."""
+    assert mask("route /api/v1/payments/{payment_id}") == "route /api/v1/payments/{payment_id}"
+    assert mask("id 12345678901234") == "id 12345678901234"  # 10+ digits but no MSISDN
+    assert mask("x0241234567y") == "x23324****567y"
+    assert mask("BEARER\tabc") == "BEARER\t[redacted]"
+    assert mask_value({"a": ["0241234567", 3, None, 1.5]}) == {"a": ["23324****567", 3, None, 1.5]}
 
 
 def test_plain_messages_are_masked():

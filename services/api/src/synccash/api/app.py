@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -118,6 +119,11 @@ def create_app_from_settings(settings: Settings | None = None) -> Litestar:
 
         async with bootstrap(settings) as container:
             context.bound = container
+            # Everything allocated so far lives as long as the process: keep it out of the
+            # collector's full passes (~75 ms each at this heap size, a p99 spike every few
+            # thousand requests, and ~25 us of CPU per request on average).
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:
