@@ -38,8 +38,13 @@ async def _until_a_backend_waits_for_a_lock(engine):
 
 
 async def test_two_concurrent_writers_one_conflict_no_lost_update(pg_engine):
-    """The second writer waits for the first, then gets ConcurrencyConflict; the first write stays."""
-    await _store(pg_engine, make_payment("p1"))
+    """The second writer waits for the first's row lock, then gets ConcurrencyConflict.
+
+    The first writer saves two payments, so its save of p1 is sent inside a transaction
+    and holds the row lock until it commits; the second writer's save is the only write of
+    its unit and goes out alone at commit, where it blocks on that lock.
+    """
+    await _store(pg_engine, make_payment("p1"), make_payment("p2"))
     first_saved = asyncio.Event()
     release_first = asyncio.Event()
 
@@ -48,18 +53,22 @@ async def test_two_concurrent_writers_one_conflict_no_lost_update(pg_engine):
             payment = await uow.payments.get("p1")
             await read_both.wait()
             if name == "first":
+                other = await uow.payments.get("p2")
                 payment.transition(target, T0, actor=name, reason=name)
                 await uow.payments.save(payment)
+                other.transition(target, T0, actor=name, reason=name)
+                await uow.payments.save(other)  # sends p1's update: the row is locked now
                 first_saved.set()
                 await release_first.wait()
+                await uow.commit()
             else:
                 await first_saved.wait()
                 payment.cancel(T0, actor=name)
-                save = asyncio.ensure_future(uow.payments.save(payment))
+                await uow.payments.save(payment)
+                commit = asyncio.ensure_future(uow.commit())
                 await _until_a_backend_waits_for_a_lock(pg_engine)
                 release_first.set()
-                await save
-            await uow.commit()
+                await commit
             return name
 
     read_both = asyncio.Event()
@@ -78,6 +87,35 @@ async def test_two_concurrent_writers_one_conflict_no_lost_update(pg_engine):
         events = await uow.payments.events("p1")
     assert (stored.state, stored.version) == (PaymentState.VALIDATING, 1)
     assert [e.actor for e in events] == ["merchant", "first"]
+
+
+async def test_a_lone_save_after_a_stale_read_is_a_conflict_and_writes_nothing(pg_engine):
+    """A save sent alone at commit still checks the version: stale -> conflict, no rows."""
+    await _store(pg_engine, make_payment("p1"))
+    async with SqlUnitOfWork(pg_engine) as stale:
+        old = await stale.payments.get("p1")
+    async with SqlUnitOfWork(pg_engine) as uow:
+        fresh = await uow.payments.get("p1")
+        fresh.transition(PaymentState.VALIDATING, T0, actor="fresh", reason="first")
+        await uow.payments.save(fresh)
+        await uow.commit()
+    old.cancel(T0, actor="stale")
+    async with SqlUnitOfWork(pg_engine) as uow:
+        await uow.payments.save(old)
+        with pytest.raises(ConcurrencyConflict):
+            await uow.commit()
+    assert old.version == 0  # restored: the save did not happen
+    assert old.new_events  # still pending: nothing was written
+    async with SqlUnitOfWork(pg_engine) as uow:
+        stored = await uow.payments.get("p1")
+        events = await uow.payments.events("p1")
+    assert (stored.state, stored.version) == (PaymentState.VALIDATING, 1)
+    assert [e.actor for e in events] == ["merchant", "fresh"]
+    async with pg_engine.connect() as conn:
+        outbox_rows = (
+            await conn.execute(text("SELECT count(*) FROM outbox WHERE payment_id = 'p1'"))
+        ).scalar_one()
+    assert outbox_rows == 2
 
 
 async def test_fifty_concurrent_initiates_with_one_key_make_one_payment(pg_engine):

@@ -145,9 +145,10 @@ async def test_stale_save_is_a_conflict_and_loses_nothing(backend):
         await second.commit()
     mine.transition(PaymentState.VALIDATING, T0, actor="worker", reason="checks")
     async with backend.uow() as third:
-        with pytest.raises(ConcurrencyConflict):
+        with pytest.raises(ConcurrencyConflict):  # at save, or at the latest at commit
             await third.payments.save(mine)
-        await third.commit()  # even committing after the conflict writes nothing of it
+            await third.commit()
+        await third.commit()  # even committing again after the conflict writes nothing of it
     stored = await _load(backend, "p1")
     assert (stored.state, stored.version) == (PaymentState.CANCELLED, 1)
     assert [e.type for e in stored.events] == ["payment.initiated", "payment.cancelled"]

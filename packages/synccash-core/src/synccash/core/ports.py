@@ -88,8 +88,10 @@ class PaymentRepository(Protocol):
     async def save(self, payment: Payment) -> None:
         """Persist changes; raises ConcurrencyConflict if the stored version moved on.
 
-        On success `payment.version` is incremented and `new_events` are written
-        (with outbox rows) and cleared at commit.
+        The conflict is raised here or, at the latest, by the unit of work's commit (an
+        adapter may hold a lone write back and send it as the commit). On success
+        `payment.version` is incremented and `new_events` are written (with outbox rows)
+        and cleared at commit; on a conflict nothing of it is written.
         """
         ...
 

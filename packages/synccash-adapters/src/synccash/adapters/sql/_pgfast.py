@@ -266,3 +266,22 @@ def payment_with_children(row: Any) -> Payment:
     attempts = [attempt_from_row(_from_doc(payment_attempts, d)) for d in row["attempts_doc"]]
     events = [event_from_row(_from_doc(payment_events, d)) for d in row["events_doc"]]
     return payment_from_row(row, attempts, events)
+
+
+def _get_compiled(dialect: Dialect, scoped: int, _unused: int) -> CompiledStatement:
+    stmt = select(payments, *children_columns()).where(
+        payments.c.id == bindparam("id", type_=payments.c.id.type)
+    )
+    if scoped:
+        stmt = stmt.where(
+            payments.c.merchant_id == bindparam("merchant_id", type_=payments.c.merchant_id.type)
+        )
+    return _compile(stmt, dialect)
+
+
+def compile_get(dialect: Dialect, *, scoped: bool) -> CompiledStatement:
+    """SELECT of one payment by id (and merchant when scoped) with its attempts and events.
+
+    Positional parameters: the id, then the merchant id when scoped.
+    """
+    return _cached("get", dialect, int(scoped), 0, _get_compiled)

@@ -30,6 +30,7 @@ from synccash.adapters.sql._pgfast import (
     ATTEMPT_MUTABLE,
     IMMUTABLE,
     children_columns,
+    compile_get,
     compile_new_payment,
     compile_save,
     new_payment_params,
@@ -85,6 +86,17 @@ class WriteTracker:
         self.written.clear()
 
 
+@define
+class _Deferred:
+    """One statement held back until commit (or until the unit's next statement)."""
+
+    sql: str
+    args: tuple[Any, ...]
+    entry: _Written
+    events: int
+    expected_version: int | None = None  # a save (checked against it); None: a new payment
+
+
 class SqlPaymentRepository:
     """PaymentRepository over the unit of work's connection."""
 
@@ -92,9 +104,11 @@ class SqlPaymentRepository:
         self._conn = connection
         self._tracker = tracker
         self._postgres = connection.dialect.name == "postgresql"
-        # PostgreSQL: a new payment that is the unit's first write waits here for commit,
-        # which then sends it alone, without BEGIN/COMMIT (one statement is atomic by itself)
-        self._deferred: tuple[str, tuple[Any, ...], _Written, int] | None = None
+        # PostgreSQL: a new payment or a saved change that is the unit's first write waits
+        # here for commit, which then sends it alone, without BEGIN/COMMIT (each is one
+        # statement, atomic by itself); reads before it run outside any transaction (the
+        # writes are optimistic on the version, so nothing relies on a read snapshot).
+        self._deferred: _Deferred | None = None
 
     # --- writes -----------------------------------------------------------------
     async def add(self, payment: Payment) -> None:
@@ -112,7 +126,7 @@ class SqlPaymentRepository:
             compiled = compile_new_payment(self._conn.dialect, len(payment.attempts), len(fresh))
             args = compiled.bind(new_payment_params(payment, fresh))
             if not self._conn.in_transaction():
-                self._deferred = (compiled.sql, args, entry, len(fresh))
+                self._deferred = _Deferred(compiled.sql, args, entry, len(fresh))
                 return
             await self._insert_new(compiled.sql, args, payment)
             entry.events_written += len(fresh)
@@ -135,38 +149,55 @@ class SqlPaymentRepository:
             raise _duplicate(payment) from exc
 
     async def flush(self) -> None:
-        """Send a deferred new payment inside the unit's transaction (before any other call)."""
-        if self._deferred is None:
+        """Send a deferred write inside the unit's transaction (before any other call)."""
+        deferred, self._deferred = self._deferred, None
+        if deferred is None:
             return
-        sql, args, entry, count = self._deferred
-        self._deferred = None
-        await self._insert_new(sql, args, entry.payment)
-        entry.events_written += count
+        if deferred.expected_version is None:
+            await self._insert_new(deferred.sql, deferred.args, deferred.entry.payment)
+        else:
+            result = await self._conn.exec_driver_sql(deferred.sql, deferred.args)
+            _check_saved(deferred, result.scalar_one())
+        deferred.entry.events_written += deferred.events
+
+    async def _driver(self) -> Any:
+        """The asyncpg connection under the unit's pooled connection."""
+        driver = (await self._conn.get_raw_connection()).driver_connection
+        if driver is None:
+            raise RuntimeError("the pooled connection is closed")
+        return driver
+
+    def _raw_ok(self) -> bool:
+        """True when a statement may go straight to asyncpg, outside any transaction."""
+        return self._postgres and self._deferred is None and not self._conn.in_transaction()
 
     async def commit_deferred_alone(self) -> bool:
-        """If the unit's only write is a deferred new payment, send it alone (autocommit).
+        """If the unit's only write is a deferred one, send it alone (autocommit).
 
         It goes straight to the asyncpg connection: outside a transaction one statement
         commits by itself, and SQLAlchemy's transaction bookkeeping would cost more client
         CPU than the statement. Returns True if it did (nothing else is left to commit).
         """
-        if self._deferred is None or self._conn.in_transaction():
+        deferred = self._deferred
+        if deferred is None or self._conn.in_transaction():
             return False
-        sql, args, entry, count = self._deferred
         self._deferred = None
-        driver = (await self._conn.get_raw_connection()).driver_connection
-        if driver is None:
-            raise RuntimeError("the pooled connection is closed")
+        driver = await self._driver()
         try:
-            await driver.execute(sql, *args)
+            if deferred.expected_version is None:
+                await driver.execute(deferred.sql, *deferred.args)
+            else:
+                _check_saved(deferred, await driver.fetchval(deferred.sql, *deferred.args))
         except asyncpg.IntegrityConstraintViolationError as exc:
-            raise _duplicate(entry.payment) from exc
+            raise _duplicate(deferred.entry.payment) from exc
+        except ConcurrencyConflict:
+            raise
         except Exception:
             # SQLAlchemy did not see this failure and the connection's state is unknown
             # (lost, or asyncpg mid-protocol): take it out of the pool
             await self._conn.invalidate()
             raise
-        entry.events_written += count
+        deferred.entry.events_written += deferred.events
         return True
 
     def discard_deferred(self) -> None:
@@ -174,7 +205,11 @@ class SqlPaymentRepository:
         self._deferred = None
 
     async def save(self, payment: Payment) -> None:
-        """Optimistic update: only if the stored version is the one this payment was read at."""
+        """Optimistic update: only if the stored version is the one this payment was read at.
+
+        On PostgreSQL, as the unit's first write, the check happens at commit (the
+        ConcurrencyConflict is raised there).
+        """
         await self.flush()
         entry = self._tracker.track(payment)
         expected = payment.version
@@ -182,27 +217,26 @@ class SqlPaymentRepository:
         if self._postgres:
             # one round trip; the attempts, events and outbox rows depend on the UPDATE matching
             compiled = compile_save(self._conn.dialect, len(payment.attempts), len(fresh))
-            result = await self._conn.exec_driver_sql(
-                compiled.sql, compiled.bind(save_params(payment, expected, fresh))
-            )
-            matched = result.scalar_one()
-        else:
-            values = {k: v for k, v in payment_to_row(payment).items() if k not in IMMUTABLE}
-            values["version"] = expected + 1
-            result = await self._conn.execute(
-                update(payments)
-                .where(payments.c.id == payment.id, payments.c.version == expected)
-                .values(values)
-            )
-            matched = result.rowcount
-        if matched != 1:
-            raise ConcurrencyConflict(
-                f"payment {payment.id} changed since it was read (version {expected}); reload and retry"
-            )
-        payment.version = expected + 1
-        if self._postgres:
-            entry.events_written += len(fresh)
+            args = compiled.bind(save_params(payment, expected, fresh))
+            deferred = _Deferred(compiled.sql, args, entry, len(fresh), expected)
+            payment.version = expected + 1
+            if self._conn.in_transaction():
+                result = await self._conn.exec_driver_sql(compiled.sql, args)
+                _check_saved(deferred, result.scalar_one())
+                entry.events_written += len(fresh)
+            else:
+                self._deferred = deferred
             return
+        values = {k: v for k, v in payment_to_row(payment).items() if k not in IMMUTABLE}
+        values["version"] = expected + 1
+        result = await self._conn.execute(
+            update(payments)
+            .where(payments.c.id == payment.id, payments.c.version == expected)
+            .values(values)
+        )
+        if result.rowcount != 1:
+            raise _conflict(payment.id, expected)
+        payment.version = expected + 1
         if payment.attempts:
             await self._upsert_attempts(payment.id, payment.attempts)
         await self._write_events(entry)
@@ -227,6 +261,16 @@ class SqlPaymentRepository:
     # --- reads ------------------------------------------------------------------
     async def get(self, payment_id: str, merchant_id: str | None = None) -> Payment | None:
         """One payment (scoped to a merchant when given), or None."""
+        if self._raw_ok():
+            # the worker's hot read: one precompiled statement, no BEGIN/ROLLBACK around it
+            driver = await self._driver()
+            if merchant_id is None:
+                sql = compile_get(self._conn.dialect, scoped=False).sql
+                row = await driver.fetchrow(sql, payment_id)
+            else:
+                sql = compile_get(self._conn.dialect, scoped=True).sql
+                row = await driver.fetchrow(sql, payment_id, merchant_id)
+            return None if row is None else payment_with_children(row)
         await self.flush()
         stmt = self._select().where(payments.c.id == payment_id)
         if merchant_id is not None:
@@ -383,6 +427,19 @@ class SqlPaymentRepository:
         for r in event_rows.mappings():
             events[r["payment_id"]].append(event_from_row(r))
         return [payment_from_row(r, attempts[r["id"]], events[r["id"]]) for r in rows]
+
+
+def _conflict(payment_id: str, expected: int) -> ConcurrencyConflict:
+    return ConcurrencyConflict(
+        f"payment {payment_id} changed since it was read (version {expected}); reload and retry"
+    )
+
+
+def _check_saved(deferred: _Deferred, matched: int) -> None:
+    """A save whose optimistic UPDATE matched no row wrote nothing: a ConcurrencyConflict."""
+    if matched != 1:
+        payment = deferred.entry.payment
+        raise _conflict(payment.id, deferred.expected_version or 0)
 
 
 def _duplicate(payment: Payment) -> ConcurrencyConflict:
