@@ -100,6 +100,17 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> CompiledStatement:
 _COMPILED: dict[tuple[str, str, str, int, int], CompiledStatement] = {}
 
 
+def compile_once(
+    kind: str, dialect: Dialect, build: Callable[[], ClauseElement]
+) -> CompiledStatement:
+    """`build()`'s statement compiled once per kind and driver (binds in positional order)."""
+    key = (kind, dialect.name, str(dialect.driver), 0, 0)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = _compile(build(), dialect)
+    return compiled
+
+
 def _cached(
     kind: str,
     dialect: Dialect,

@@ -17,10 +17,22 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, not_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    not_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from synccash.adapters.sql._pgfast import compile_once
 from synccash.adapters.sql._tables import blocklist, payment_attempts, payments
+from synccash.adapters.sql._types import UtcDateTime
 from synccash.core.fraud import RiskSignals
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
@@ -30,11 +42,23 @@ HOUR: Final = timedelta(hours=1)
 DAY: Final = timedelta(days=1)
 MONTH: Final = timedelta(days=30)
 TEN_MINUTES: Final = timedelta(minutes=10)
+
+
+def _const(value: str) -> ColumnElement[Any]:
+    """A state or kind name as an SQL constant (no bound parameter: the precompiled
+    PostgreSQL statement binds only the per-call values)."""
+    if not value.isidentifier():  # pragma: no cover - our own enum values only
+        raise ValueError(f"not a constant name: {value!r}")
+    return literal_column(f"'{value}'")
+
+
 _KNOWN_STATES: Final = (PaymentState.CONFIRMED.value, PaymentState.REFUNDED.value)
 
 
 def _counted() -> ColumnElement[bool]:
-    return not_(and_(payments.c.state == PaymentState.FAILED.value, ~payments.c.reached_provider))
+    return not_(
+        and_(payments.c.state == _const(PaymentState.FAILED.value), ~payments.c.reached_provider)
+    )
 
 
 class SqlRiskContext:
@@ -47,6 +71,8 @@ class SqlRiskContext:
         self, *, payer: Msisdn, payee_key: str, amount: Money, at: datetime, exclude_payment_id: str
     ) -> RiskSignals:
         """The payer/payee history and list checks as of `at`."""
+        if self._engine.dialect.name == "postgresql":
+            return await self._signals_pg(payer, payee_key, amount, at, exclude_payment_id)
         history = select(payments.c.amount_minor, payments.c.created_at).where(
             payments.c.payer == payer.e164,
             payments.c.created_at > at - MONTH,
@@ -58,7 +84,7 @@ class SqlRiskContext:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(history)).all()
             lookups = (
-                await conn.execute(self._lookups(payer, payee_key, at, exclude_payment_id))
+                await conn.execute(self._lookups(payer.e164, payee_key, at, exclude_payment_id))
             ).one()
         amounts = [(int(r.amount_minor), r.created_at) for r in rows]
         return RiskSignals(
@@ -75,30 +101,79 @@ class SqlRiskContext:
             distinct_new_payers_to_payee_1h=int(lookups.new_payers or 0),
         )
 
+    async def _signals_pg(
+        self, payer: Msisdn, payee_key: str, amount: Money, at: datetime, exclude: str
+    ) -> RiskSignals:
+        """PostgreSQL: every signal from one precompiled statement, outside any transaction."""
+        compiled = compile_once("risk_signals", self._engine.dialect, _pg_signals_statement)
+        args = compiled.bind(
+            {
+                "payer": payer.e164,
+                "payee_key": payee_key,
+                "currency": amount.currency,
+                "exclude": exclude,
+                "at": at,
+                "at_10m": at - TEN_MINUTES,
+                "at_1h": at - HOUR,
+                "at_24h": at - DAY,
+                "at_30d": at - MONTH,
+            }
+        )
+        async with self._engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            if driver is None:
+                raise RuntimeError("the pooled connection is closed")
+            row = await driver.fetchrow(compiled.sql, *args)
+        median = row["median"]
+        return RiskSignals(
+            payer_count_1h=int(row["count_1h"]),
+            payer_count_24h=int(row["count_24h"]),
+            payer_sum_24h=Money(int(row["sum_24h"]), amount.currency),
+            payer_sum_30d=Money(int(row["sum_30d"]), amount.currency),
+            payer_median_amount_30d=None if median is None else Money(int(median), amount.currency),
+            payee_known_to_payer=bool(row["known"]),
+            payer_blocklisted=bool(row["payer_blocked"]),
+            payee_blocklisted=bool(row["payee_blocked"]),
+            prompts_to_payer_10m=int(row["prompts_10m"] or 0),
+            prompts_to_payer_1h=int(row["prompts_1h"] or 0),
+            distinct_new_payers_to_payee_1h=int(row["new_payers"] or 0),
+        )
+
     @staticmethod
-    def _lookups(payer: Msisdn, payee_key: str, at: datetime, exclude: str) -> Select[Any]:
+    def _lookups(
+        payer: Any,
+        payee_key: Any,
+        at: Any,
+        exclude: Any,
+        *,
+        hour_ago: Any = None,
+        ten_minutes_ago: Any = None,
+    ) -> Select[Any]:
+        """The list, known-payee, prompt and fan-in checks (values or bound parameters)."""
+        hour_ago = at - HOUR if hour_ago is None else hour_ago
+        ten_minutes_ago = at - TEN_MINUTES if ten_minutes_ago is None else ten_minutes_ago
         known = exists().where(
-            payments.c.payer == payer.e164,
+            payments.c.payer == payer,
             payments.c.payee_key == payee_key,
-            payments.c.state.in_(_KNOWN_STATES),
+            payments.c.state.in_([_const(v) for v in _KNOWN_STATES]),
             payments.c.created_at <= at,
             payments.c.id != exclude,
         )
         prompts = payment_attempts.c
         prompt_window = and_(
-            prompts.msisdn == payer.e164,
-            prompts.kind == AttemptKind.COLLECT.value,
+            prompts.msisdn == payer,
+            prompts.kind == _const(AttemptKind.COLLECT.value),
             prompts.created_at <= at,
             prompts.payment_id != exclude,
         )
         prompts_1h = (
             select(func.count())
-            .where(prompt_window, prompts.created_at > at - HOUR)
+            .where(prompt_window, prompts.created_at > hour_ago)
             .scalar_subquery()
         )
         prompts_10m = (
             select(func.count())
-            .where(prompt_window, prompts.created_at > at - TEN_MINUTES)
+            .where(prompt_window, prompts.created_at > ten_minutes_ago)
             .scalar_subquery()
         )
         earlier = payments.alias("earlier")
@@ -106,21 +181,21 @@ class SqlRiskContext:
             select(func.count(payments.c.payer.distinct()))
             .where(
                 payments.c.payee_key == payee_key,
-                payments.c.created_at > at - HOUR,
+                payments.c.created_at > hour_ago,
                 payments.c.created_at <= at,
                 payments.c.id != exclude,
                 _counted(),
                 ~exists().where(
                     earlier.c.payee_key == payee_key,
                     earlier.c.payer == payments.c.payer,
-                    earlier.c.created_at <= at - HOUR,
+                    earlier.c.created_at <= hour_ago,
                 ),
             )
             .scalar_subquery()
         )
         return select(
             known.label("known"),
-            exists().where(blocklist.c.msisdn == payer.e164).label("payer_blocked"),
+            exists().where(blocklist.c.msisdn == payer).label("payer_blocked"),
             exists().where(blocklist.c.msisdn == payee_key).label("payee_blocked"),
             prompts_10m.label("prompts_10m"),
             prompts_1h.label("prompts_1h"),
@@ -144,3 +219,45 @@ def _median(amounts: Sequence[int], currency: str) -> Money | None:
     if not amounts:
         return None
     return Money(statistics.median_low(amounts), currency)
+
+
+def _pg_signals_statement() -> Select[Any]:
+    """Every signal in one row: the payer's 30-day aggregates (the lower median by
+    percentile_disc, as statistics.median_low) beside the list and history checks."""
+    p = payments.c
+    at = bindparam("at", type_=UtcDateTime())
+    at_1h = bindparam("at_1h", type_=UtcDateTime())
+    at_24h = bindparam("at_24h", type_=UtcDateTime())
+    payer = bindparam("payer", type_=p.payer.type)
+    exclude = bindparam("exclude", type_=p.id.type)
+    history = (
+        select(
+            func.count().filter(p.created_at > at_1h).label("count_1h"),
+            func.count().filter(p.created_at > at_24h).label("count_24h"),
+            func.coalesce(
+                func.sum(p.amount_minor).filter(p.created_at > at_24h), literal_column("0")
+            ).label("sum_24h"),
+            func.coalesce(func.sum(p.amount_minor), literal_column("0")).label("sum_30d"),
+            func.percentile_disc(literal_column("0.5"))
+            .within_group(p.amount_minor)
+            .label("median"),
+        )
+        .where(
+            p.payer == payer,
+            p.created_at > bindparam("at_30d", type_=UtcDateTime()),
+            p.created_at <= at,
+            p.id != exclude,
+            p.currency == bindparam("currency", type_=p.currency.type),
+            _counted(),
+        )
+        .subquery("history")
+    )
+    lookups = SqlRiskContext._lookups(  # noqa: SLF001 - the same checks as the portable path
+        payer,
+        bindparam("payee_key", type_=p.payee_key.type),
+        at,
+        exclude,
+        hour_ago=at_1h,
+        ten_minutes_ago=bindparam("at_10m", type_=UtcDateTime()),
+    ).subquery("lookups")
+    return select(history, lookups)
