@@ -279,15 +279,25 @@ def payment_with_children(row: Any) -> Payment:
     return payment_from_row(row, attempts, events)
 
 
-def _get_compiled(dialect: Dialect, scoped: int, _unused: int) -> CompiledStatement:
-    stmt = select(payments, *children_columns()).where(
-        payments.c.id == bindparam("id", type_=payments.c.id.type)
-    )
-    if scoped:
+def _get_compiled(dialect: Dialect, by: int, _unused: int) -> CompiledStatement:
+    stmt = select(payments, *children_columns())
+    if by == _BY_REFERENCE:
+        owner = select(payment_attempts.c.payment_id).where(
+            payment_attempts.c.reference
+            == bindparam("reference", type_=payment_attempts.c.reference.type)
+        )
+        return _compile(stmt.where(payments.c.id.in_(owner.scalar_subquery())), dialect)
+    stmt = stmt.where(payments.c.id == bindparam("id", type_=payments.c.id.type))
+    if by == _BY_ID_AND_MERCHANT:
         stmt = stmt.where(
             payments.c.merchant_id == bindparam("merchant_id", type_=payments.c.merchant_id.type)
         )
     return _compile(stmt, dialect)
+
+
+_BY_ID: Final = 0
+_BY_ID_AND_MERCHANT: Final = 1
+_BY_REFERENCE: Final = 2
 
 
 def compile_get(dialect: Dialect, *, scoped: bool) -> CompiledStatement:
@@ -295,4 +305,9 @@ def compile_get(dialect: Dialect, *, scoped: bool) -> CompiledStatement:
 
     Positional parameters: the id, then the merchant id when scoped.
     """
-    return _cached("get", dialect, int(scoped), 0, _get_compiled)
+    return _cached("get", dialect, _BY_ID_AND_MERCHANT if scoped else _BY_ID, 0, _get_compiled)
+
+
+def compile_get_by_reference(dialect: Dialect) -> CompiledStatement:
+    """SELECT of the payment owning an attempt reference (the one parameter)."""
+    return _cached("get", dialect, _BY_REFERENCE, 0, _get_compiled)

@@ -31,6 +31,7 @@ from synccash.adapters.sql._pgfast import (
     IMMUTABLE,
     children_columns,
     compile_get,
+    compile_get_by_reference,
     compile_new_payment,
     compile_save,
     new_payment_params,
@@ -288,6 +289,12 @@ class SqlPaymentRepository:
 
     async def get_by_attempt_reference(self, reference: str) -> Payment | None:
         """The payment owning the attempt with this reference, or None."""
+        if self._raw_ok():
+            # every provider callback asks this: one precompiled statement, no transaction
+            driver = await self._driver()
+            sql = compile_get_by_reference(self._conn.dialect).sql
+            row = await driver.fetchrow(sql, reference)
+            return None if row is None else payment_with_children(row)
         await self.flush()
         owner = select(payment_attempts.c.payment_id).where(
             payment_attempts.c.reference == reference
