@@ -14,7 +14,7 @@ callback POSTs count against the submits that caused them.
 A "call" is one gateway operation; MTN's lookup is two HTTP requests (`active`,
 then `basicuserinfo` for the name), every other operation one.
 
-    uv run python -m synccash.bench.providers [--rounds 500] [--concurrency 16]
+    uv run python -m synccash.bench.providers [--rounds 500] [--repeat 3] [--http per-provider]
 
 The last line is `provider_calls_per_s=<n> client_cpu_us_per_call=<a>
 sandbox_cpu_us_per_call=<b>`.
@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -282,8 +283,9 @@ async def drive(
     concurrency: int,
     warmup: int,
     http: str,
+    repeat: int,
 ) -> list[Phase]:
-    """Warm up, then one measured round per provider; the measured phases."""
+    """Warm up, then `repeat` measured rounds per provider; each phase's medians."""
     settings = _settings(sandbox, sink)
     timeout = httpx.Timeout(settings.provider_timeout_seconds, connect=5.0)
     async with contextlib.AsyncExitStack() as stack:
@@ -323,7 +325,8 @@ async def drive(
 
         phases: list[Phase] = []
         first = 0
-        for measured, count in ((False, warmup), (True, rounds)):
+        runs = [(False, warmup)] + [(True, rounds)] * repeat
+        for measured, count in runs:
             for provider in ProviderId:
                 done = await _round(
                     gateway,
@@ -338,7 +341,21 @@ async def drive(
                 first += count
                 if measured:
                     phases.extend(done)
-    return phases
+    return [_median(phases, provider, kind) for provider in ProviderId for kind in _KINDS]
+
+
+def _median(phases: Sequence[Phase], provider: ProviderId, kind: str) -> Phase:
+    """One phase from its repeats: the median of each measure (others' load on this box
+    only ever adds CPU time, in bursts)."""
+    mine = [p for p in phases if p.provider is provider and p.kind == kind]
+    return Phase(
+        provider,
+        kind,
+        mine[0].calls,
+        statistics.median(p.seconds for p in mine),
+        statistics.median(p.client_cpu_s for p in mine),
+        statistics.median(p.sandbox_cpu_s for p in mine),
+    )
 
 
 def report(phases: Sequence[Phase]) -> None:
@@ -382,6 +399,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=500, help="calls per provider and kind")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=50, help="unmeasured calls first")
+    parser.add_argument("--repeat", type=int, default=3, help="measured rounds; medians reported")
     parser.add_argument(
         "--http",
         choices=("shared", "per-provider"),
@@ -417,6 +435,7 @@ def main() -> None:
                 concurrency=args.concurrency,
                 warmup=args.warmup,
                 http=args.http,
+                repeat=max(1, args.repeat),
             )
         )
     finally:
@@ -429,7 +448,10 @@ def main() -> None:
     print(
         f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])} ({os.cpu_count()} cores)"
     )
-    print(f"http clients: {args.http}, concurrency {args.concurrency}")
+    print(
+        f"http clients: {args.http}; concurrency {args.concurrency}; "
+        f"medians of {max(1, args.repeat)} rounds of {args.rounds} calls per provider and kind"
+    )
     report(phases)
 
 
