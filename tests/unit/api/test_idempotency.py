@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from synccash.adapters.memory.ratelimit import MemoryLocks
 from synccash.api import create_app
-from synccash.api.idempotency import fingerprint, in_flight
+from synccash.api.idempotency import fingerprint, in_flight, lock_name
 
 
 async def test_replay_returns_the_same_payment_with_200(initiate):
@@ -67,6 +67,34 @@ async def test_key_in_flight_is_409(container, auth):
         )
     assert_problem(response, 409, "idempotency_key_in_flight")
     assert response.headers["retry-after"] == "1"
+
+
+async def test_a_request_rejected_before_its_handler_leaves_the_key_free(container, auth):
+    """The in-flight lock tried at admission is released when the body is refused."""
+    locks = MemoryLocks()
+    app = create_app(container, locks=locks)
+    async with AsyncTestClient(app=app) as client:
+        bad = await client.post(
+            "/api/v1/payments/initiate", json={"amount": "1.00"}, headers=auth(key="k")
+        )
+        free = await locks.try_lock(lock_name(MERCHANT, "k"), 1_000)
+    assert bad.status_code in (400, 422)
+    assert free is not None
+
+
+async def test_a_held_key_is_still_409_after_a_refused_body(container, auth):
+    """Body errors come first (as before admission tried the lock); a held key stays held."""
+    locks = MemoryLocks()
+    app = create_app(container, locks=locks)
+    async with AsyncTestClient(app=app) as client, in_flight(locks, MERCHANT, "busy"):
+        bad = await client.post(
+            "/api/v1/payments/initiate", json={"amount": "1.00"}, headers=auth(key="busy")
+        )
+        busy = await client.post(
+            "/api/v1/payments/initiate", json=initiate_body(), headers=auth(key="busy")
+        )
+    assert bad.status_code in (400, 422)
+    assert_problem(busy, 409, "idempotency_key_in_flight")
 
 
 async def test_fifty_concurrent_identical_requests_create_one_payment(client, auth, initiate):

@@ -16,19 +16,35 @@ from typing import Any, Final
 
 from litestar import Request
 
+from synccash.adapters.coordination import Locks, RateLimiter
+from synccash.adapters.redis.ratelimit import RedisRateLimiter
 from synccash.api.auth import Principal, Scope, principal_from_header
 from synccash.api.context import ApiContext
-from synccash.api.idempotency import HEADER, require_key
+from synccash.api.idempotency import (
+    ADMITTED_LOCK,
+    HEADER,
+    LOCK_TTL_MS,
+    AdmittedLock,
+    lock_name,
+    require_key,
+)
 from synccash.api.problems import RequestProblem, retry_after_header
 
 STATE_KEY: Final = "synccash"
 _SCOPE: Final = "synccash_scope"
 _NEEDS_KEY: Final = "synccash_idempotency_key"
+_LOCK_KEY: Final = "synccash_lock_key"
 
 
-def merchant_route(scope: Scope, *, idempotency_key: bool = False) -> dict[str, Any]:
-    """Route `opt` for a merchant endpoint needing `scope` (and an Idempotency-Key if asked)."""
-    return {_SCOPE: scope, _NEEDS_KEY: idempotency_key}
+def merchant_route(
+    scope: Scope, *, idempotency_key: bool = False, lock_key: bool = False
+) -> dict[str, Any]:
+    """Route `opt` for a merchant endpoint needing `scope` (and an Idempotency-Key if asked).
+
+    `lock_key`: the handler holds `in_flight(locks, merchant, key)` with the key as sent;
+    admission then tries that lock in the same Redis command as the rate limit.
+    """
+    return {_SCOPE: scope, _NEEDS_KEY: idempotency_key or lock_key, _LOCK_KEY: lock_key}
 
 
 def api_context(request: Request[Any, Any, Any]) -> ApiContext:
@@ -50,7 +66,15 @@ async def admit(request: Request[Any, Any, Any]) -> None:
     state = request.scope["state"]
     state["merchant_id"] = principal.merchant_id
     state["principal"] = principal
-    wait = await context.rate_limiter.acquire(f"merchant:{principal.merchant_id}")
+    bucket = f"merchant:{principal.merchant_id}"
+    lock = _lock_to_try(opt, principal, scope, request.headers.get(HEADER))
+    if lock is None:
+        wait = await context.rate_limiter.acquire(bucket)
+    else:
+        locks = context.locks
+        wait, token = await acquire_and_lock(context.rate_limiter, bucket, locks, lock, LOCK_TTL_MS)
+        if wait is None:  # refused requests took no lock
+            state[ADMITTED_LOCK] = AdmittedLock(locks, lock, token)
     if wait is not None:
         context.metrics.rate_limited.inc()
         raise RequestProblem(
@@ -62,6 +86,37 @@ async def admit(request: Request[Any, Any, Any]) -> None:
     principal.require(scope)
     if opt.get(_NEEDS_KEY):
         require_key(request.headers.get(HEADER))
+
+
+def _lock_to_try(
+    opt: dict[str, Any], principal: Principal, scope: Scope, raw_key: str | None
+) -> str | None:
+    """The in-flight lock to try with the rate limit: only if every other check will pass."""
+    if not opt.get(_LOCK_KEY) or scope.value not in principal.scopes:
+        return None
+    try:
+        key = require_key(raw_key)
+    except RequestProblem:
+        return None
+    return lock_name(principal.merchant_id, key)
+
+
+async def acquire_and_lock(
+    limiter: RateLimiter, bucket: str, locks: Locks, lock: str, ttl_ms: int
+) -> tuple[float | None, str | None]:
+    """A rate-limit token, then (if granted) the lock: (wait, None) or (None, token or None)."""
+    if isinstance(limiter, RedisRateLimiter):
+        return await limiter.acquire_and_lock(bucket, locks, lock, ttl_ms)
+    wait = await limiter.acquire(bucket)
+    if wait is not None:
+        return wait, None
+    return None, await locks.try_lock(lock, ttl_ms)
+
+
+def admitted_lock(request: Request[Any, Any, Any]) -> AdmittedLock | None:
+    """The lock `admit` tried for this request, if any."""
+    lock = request.scope["state"].get(ADMITTED_LOCK)
+    return lock if isinstance(lock, AdmittedLock) else None
 
 
 def current_principal(request: Request[Any, Any, Any]) -> Principal:

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Final
 
 import msgspec
+from attrs import define
 
 from synccash.adapters.coordination import Locks
 from synccash.api.problems import RequestProblem
@@ -21,6 +22,8 @@ from synccash.core.errors import IdempotencyKeyInFlight
 HEADER: Final = "Idempotency-Key"
 MAX_KEY_LENGTH: Final = 255
 LOCK_TTL_MS: Final = 30_000
+#: Request-state key of the AdmittedLock `synccash.api.guards.admit` tried.
+ADMITTED_LOCK: Final = "synccash_admitted_lock"
 
 
 def require_key(raw: str | None) -> str:
@@ -52,11 +55,46 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+def lock_name(merchant_id: str, key: str) -> str:
+    """The name of the in-flight lock of (merchant, Idempotency-Key)."""
+    return "idem:" + hashlib.sha256(f"{merchant_id}\n{key}".encode()).hexdigest()
+
+
+@define
+class AdmittedLock:
+    """The in-flight lock admission tried together with the rate limit (one Redis command).
+
+    `token` is None when another request holds it. The handler claims it through
+    `in_flight(..., admitted=...)`; if the request fails before that (body validation),
+    the access-log wrapper releases it, so a rejected request never keeps the key busy.
+    """
+
+    locks: Locks
+    name: str
+    token: str | None
+    claimed: bool = False
+
+    async def release_unclaimed(self) -> None:
+        """Release the lock unless a handler claimed it (and so releases it itself)."""
+        if not self.claimed and self.token is not None:
+            self.claimed = True
+            await self.locks.release(self.name, self.token)
+
+
 @asynccontextmanager
-async def in_flight(locks: Locks, merchant_id: str, key: str) -> AsyncIterator[None]:
-    """Hold the (merchant, key) lock for the request, or raise IdempotencyKeyInFlight."""
-    name = "idem:" + hashlib.sha256(f"{merchant_id}\n{key}".encode()).hexdigest()
-    token = await locks.try_lock(name, LOCK_TTL_MS)
+async def in_flight(
+    locks: Locks, merchant_id: str, key: str, admitted: AdmittedLock | None = None
+) -> AsyncIterator[None]:
+    """Hold the (merchant, key) lock for the request, or raise IdempotencyKeyInFlight.
+
+    With `admitted` (the same lock, already tried at admission) no second attempt is made.
+    """
+    name = lock_name(merchant_id, key)
+    if admitted is not None and admitted.name == name and not admitted.claimed:
+        admitted.claimed = True
+        token = admitted.token
+    else:
+        token = await locks.try_lock(name, LOCK_TTL_MS)
     if token is None:
         raise IdempotencyKeyInFlight(
             "a request with this Idempotency-Key is still being processed; retry shortly"

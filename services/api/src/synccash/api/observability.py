@@ -23,6 +23,8 @@ from litestar.types import (
 )
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from synccash.api.idempotency import ADMITTED_LOCK, AdmittedLock
+
 ACCESS_LOGGER: Final = "synccash.api.access"
 CALLBACK_PREFIX: Final = "/api/v1/callbacks/"
 
@@ -227,6 +229,18 @@ class AccessLog:
             await self._app(scope, receive, send_with_id)
         finally:
             self._record(scope, state, status, time.perf_counter() - started)
+            admitted: AdmittedLock | None = state.get(ADMITTED_LOCK)
+            if admitted is not None:
+                await self._release(admitted)
+
+    async def _release(self, admitted: AdmittedLock) -> None:
+        # A lock admission took for a request that failed before its handler (e.g. a 422
+        # body): free the key now. The answer is already sent, so a Redis error is only
+        # logged; the lock's TTL frees the key then.
+        try:
+            await admitted.release_unclaimed()
+        except Exception:
+            self._log.warning("could not release an idempotency lock", exc_info=True)
 
     def _too_large(self, scope: Scope, headers: dict[bytes, bytes]) -> bool:
         # Callbacks are always answered 200; their body limit is enforced while reading it.

@@ -7,6 +7,11 @@ runs backwards inside a bucket).
 
 Locks are `SET key token NX PX ttl`; release and extend compare the owner token first in
 one script, so a holder whose lock expired can never delete or extend someone else's.
+
+`RedisRateLimiter.acquire_and_lock` takes a token and, if one was granted, a lock of a
+`RedisLocks` on the same client in the same script: one command instead of two for a
+request that is both rate-limited and guarded by an idempotency lock (each command costs
+the API ~0.1 ms of CPU in redis-py, a tenth of an initiate).
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from synccash.adapters.clock import SystemClock
 from synccash.adapters.coordination import Locks, RateLimiter, epoch_ms
 from synccash.core.ports import Clock
 
-# KEYS: bucket; ARGV: capacity, refill per second, now ms, cost. Returns wait ms as a string.
+# KEYS: bucket [, lock]; ARGV: capacity, refill per second, now ms, cost [, lock token, lock
+# ttl ms]. Returns "<wait ms> <1 if the lock was taken else 0>"; the lock is tried only when
+# the token was granted (a refused request takes nothing).
 _BUCKET_SCRIPT = """
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -37,7 +44,11 @@ local wait = 0
 if tokens >= cost then tokens = tokens - cost else wait = (cost - tokens) * 1000 / rate end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity * 1000 / rate) + 1000)
-return tostring(wait)
+local locked = 0
+if wait == 0 and #KEYS > 1 then
+  if redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ARGV[6]) then locked = 1 end
+end
+return tostring(wait) .. ' ' .. locked
 """
 
 _RELEASE = """
@@ -73,40 +84,68 @@ class RedisRateLimiter:
         self._per_second = per_second
         self._clock: Clock = clock or SystemClock()
         self._prefix = prefix
+        self._redis = redis
         self._script = redis.register_script(_BUCKET_SCRIPT)
 
     async def acquire(self, key: str) -> float | None:
         """Take one token: None when allowed, else the seconds until one is available."""
-        wait_ms = await self._script(
-            keys=[self._prefix + key],
-            args=[self._capacity, self._per_second, epoch_ms(self._clock.now()), 1],
+        wait, _ = await self._run([self._prefix + key], [])
+        return wait
+
+    async def acquire_and_lock(
+        self, key: str, locks: Locks, lock_key: str, ttl_ms: int
+    ) -> tuple[float | None, str | None]:
+        """Take a token, then (if granted) `locks`' lock `lock_key` for `ttl_ms`.
+
+        Returns (seconds to wait, None) when refused (no lock tried), (None, owner token)
+        when the lock was taken, (None, None) when someone else holds it. One script when
+        `locks` is a RedisLocks on this client, else the two calls in that order.
+        """
+        if not isinstance(locks, RedisLocks) or locks.redis is not self._redis:
+            wait = await self.acquire(key)
+            return (
+                (wait, None) if wait is not None else (None, await locks.try_lock(lock_key, ttl_ms))
+            )
+        token = secrets.token_hex(16)
+        wait, locked = await self._run([self._prefix + key, locks.key(lock_key)], [token, ttl_ms])
+        return wait, (token if locked else None)
+
+    async def _run(self, keys: list[str], extra: list[Any]) -> tuple[float | None, bool]:
+        reply = await self._script(
+            keys=keys,
+            args=[self._capacity, self._per_second, epoch_ms(self._clock.now()), 1, *extra],
         )
-        wait = float(_str(wait_ms)) / 1000
-        return None if wait <= 0 else wait
+        wait_ms, _, locked = _str(reply).partition(" ")
+        wait = float(wait_ms) / 1000
+        return (None if wait <= 0 else wait), locked == "1"
 
 
 class RedisLocks:
     """Short-lived exclusive locks with owner tokens (see `synccash.adapters.coordination.Locks`)."""
 
     def __init__(self, redis: Redis, *, prefix: str = "synccash:lock:") -> None:
-        self._redis = redis
+        self.redis = redis
         self._prefix = prefix
         self._release = redis.register_script(_RELEASE)
         self._extend = redis.register_script(_EXTEND)
 
+    def key(self, name: str) -> str:
+        """The Redis key of lock `name`."""
+        return self._prefix + name
+
     async def try_lock(self, key: str, ttl_ms: int) -> str | None:
         """Take the lock for `ttl_ms`: its owner token, or None if it is held."""
         token = secrets.token_hex(16)
-        taken = await self._redis.set(self._prefix + key, token, nx=True, px=ttl_ms)
+        taken = await self.redis.set(self.key(key), token, nx=True, px=ttl_ms)
         return token if taken else None
 
     async def extend(self, key: str, token: str, ttl_ms: int) -> bool:
         """Extend a lock we still hold; False if it expired or changed owner."""
-        return bool(await self._extend(keys=[self._prefix + key], args=[token, ttl_ms]))
+        return bool(await self._extend(keys=[self.key(key)], args=[token, ttl_ms]))
 
     async def release(self, key: str, token: str) -> bool:
         """Delete the lock only if `token` still owns it."""
-        return bool(await self._release(keys=[self._prefix + key], args=[token]))
+        return bool(await self._release(keys=[self.key(key)], args=[token]))
 
 
 __all__ = ["Locks", "RateLimiter", "RedisLocks", "RedisRateLimiter"]

@@ -11,7 +11,7 @@ from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParam
 
 from synccash.api.auth import Scope
 from synccash.api.context import Payments
-from synccash.api.guards import api_context, current_principal, merchant_route
+from synccash.api.guards import admitted_lock, api_context, current_principal, merchant_route
 from synccash.api.idempotency import HEADER, MAX_KEY_LENGTH, fingerprint, in_flight
 from synccash.api.problems import FieldProblem, RequestProblem
 from synccash.api.routes._common import BEARER, errors, replay_response, wallet_inputs
@@ -48,7 +48,7 @@ PaymentId = Annotated[str, PathParameter(description="Payment id", max_length=64
 @post(
     "/payments/initiate",
     status_code=202,
-    opt=merchant_route(Scope.PAYMENTS_WRITE, idempotency_key=True),
+    opt=merchant_route(Scope.PAYMENTS_WRITE, lock_key=True),
     security=BEARER,
     responses={**replay_response(), **errors(400, 409, 413, 422)},
     summary="Create a payment",
@@ -82,7 +82,7 @@ async def initiate_payment(
         metadata=data.metadata,
         webhook_url=data.webhook_url,
     )
-    async with in_flight(api.locks, principal.merchant_id, key):
+    async with in_flight(api.locks, principal.merchant_id, key, admitted_lock(request)):
         result = await payments.initiate(command)
     if result.replayed:
         api.metrics.idempotent_replays.inc()
