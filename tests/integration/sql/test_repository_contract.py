@@ -353,3 +353,27 @@ async def test_risk_signals_without_history(backend):
     )
 
     assert signals == RiskSignals()
+
+
+async def test_fan_in_counts_wallet_payees_only(backend):
+    """Many new payers into a merchant collection account is business, not a mule: 0."""
+    at = T0 + timedelta(days=1)
+    shop = Payee(merchant_account="shop-1")
+    wallet = Payee(msisdn=PAYEE)
+    payers = [Msisdn.parse(f"024888000{i}") for i in range(4)]
+    rows = [
+        make_payment(f"{kind}{i}", at=at - timedelta(minutes=5), payer=payer, payee=payee)
+        for i, payer in enumerate(payers)
+        for kind, payee in (("shop", shop), ("wallet", wallet))
+    ]
+    await _store(backend, *rows)
+
+    into_shop = await backend.risk.signals(
+        payer=PAYER, payee_key=shop.key, amount=Money(100), at=at, exclude_payment_id="x"
+    )
+    into_wallet = await backend.risk.signals(
+        payer=PAYER, payee_key=wallet.key, amount=Money(100), at=at, exclude_payment_id="x"
+    )
+
+    assert into_shop.distinct_new_payers_to_payee_1h == 0
+    assert into_wallet.distinct_new_payers_to_payee_1h == 4

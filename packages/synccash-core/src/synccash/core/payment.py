@@ -115,7 +115,24 @@ class Payee:
     @property
     def key(self) -> str:
         """Stable identity for fraud/payee statistics."""
-        return str(self.msisdn) if self.msisdn is not None else f"acct:{self.merchant_account}"
+        return (
+            str(self.msisdn)
+            if self.msisdn is not None
+            else f"{ACCOUNT_KEY_PREFIX}{self.merchant_account}"
+        )
+
+
+#: Payee keys of merchant collection accounts start with this; a wallet's key is its MSISDN.
+ACCOUNT_KEY_PREFIX: Final = "acct:"
+
+
+def is_wallet_payee_key(key: str) -> bool:
+    """True for a wallet payee's key (an MSISDN), False for a merchant collection account.
+
+    The fan-in (mule) signal applies to wallets only: a merchant's own collection account
+    is paid by many new payers every hour by design.
+    """
+    return not key.startswith(ACCOUNT_KEY_PREFIX)
 
 
 @frozen

@@ -223,7 +223,11 @@ class RiskContext(Protocol):
     async def signals(
         self, *, payer: Msisdn, payee_key: str, amount: Money, at: datetime, exclude_payment_id: str
     ) -> RiskSignals:
-        """The payer/payee history and list checks as of `at`."""
+        """The payer/payee history and list checks as of `at`.
+
+        `distinct_new_payers_to_payee_1h` (fan-in) is counted for wallet payees only
+        (`is_wallet_payee_key`); for a merchant collection account it is 0.
+        """
         ...
 
 

@@ -29,6 +29,7 @@ from synccash.core.payment import (
     Payment,
     PaymentEvent,
     PaymentState,
+    is_wallet_payee_key,
 )
 from synccash.core.ports import DailyRow, OutboxRow, PaymentPage, PaymentQuery
 
@@ -473,13 +474,15 @@ class InMemoryRiskContext:
             for a in p.attempts
             if a.kind is AttemptKind.COLLECT and a.msisdn == payer and a.created_at <= at
         ]
-        into_payee = store.payments_of(store.by_payee.get(payee_key), exclude_payment_id)
-        earlier_payers = {p.payer for p in into_payee if p.created_at <= at - HOUR}
-        new_payers = {
-            p.payer
-            for p in into_payee
-            if at - HOUR < p.created_at <= at and _counted(p) and p.payer not in earlier_payers
-        }
+        new_payers: set[Msisdn] = set()
+        if is_wallet_payee_key(payee_key):  # fan-in is a wallet (mule) signal only
+            into_payee = store.payments_of(store.by_payee.get(payee_key), exclude_payment_id)
+            earlier_payers = {p.payer for p in into_payee if p.created_at <= at - HOUR}
+            new_payers = {
+                p.payer
+                for p in into_payee
+                if at - HOUR < p.created_at <= at and _counted(p) and p.payer not in earlier_payers
+            }
         return RiskSignals(
             payer_count_1h=sum(1 for p in history if p.created_at > at - HOUR),
             payer_count_24h=len(day),
@@ -489,8 +492,11 @@ class InMemoryRiskContext:
                 Money(statistics.median_low(amounts), amount.currency) if amounts else None
             ),
             payee_known_to_payer=any(
-                p.payer == payer and p.state in _KNOWN_STATES and p.created_at <= at
-                for p in into_payee
+                p.payer == payer
+                and p.payee.key == payee_key
+                and p.state in _KNOWN_STATES
+                and p.created_at <= at
+                for p in touching_payer
             ),
             payer_blocklisted=payer.e164 in self._store.blocklist,
             payee_blocklisted=payee_key in self._store.blocklist,

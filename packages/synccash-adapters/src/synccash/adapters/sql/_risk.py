@@ -7,7 +7,9 @@ Definitions (the in-memory RiskContext follows the same ones; a contract test ch
 - the payee is known to the payer after a CONFIRMED (or later REFUNDED) payment to it;
 - prompts to a payer are collection attempts created for that MSISDN;
 - new payers into a payee are distinct payers in the last hour with no payment to
-  that payee before the hour.
+  that payee before the hour; counted for wallet payees only (a merchant's own
+  collection account is paid by many new payers by design, and counting them would
+  scan every payment into it).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Select,
     and_,
     bindparam,
     exists,
     func,
+    literal,
     literal_column,
     not_,
     select,
@@ -36,7 +40,7 @@ from synccash.adapters.sql._types import UtcDateTime
 from synccash.core.fraud import RiskSignals
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
-from synccash.core.payment import AttemptKind, PaymentState
+from synccash.core.payment import AttemptKind, PaymentState, is_wallet_payee_key
 
 HOUR: Final = timedelta(hours=1)
 DAY: Final = timedelta(days=1)
@@ -84,7 +88,15 @@ class SqlRiskContext:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(history)).all()
             lookups = (
-                await conn.execute(self._lookups(payer.e164, payee_key, at, exclude_payment_id))
+                await conn.execute(
+                    self._lookups(
+                        payer.e164,
+                        payee_key,
+                        at,
+                        exclude_payment_id,
+                        wallet_payee=literal(is_wallet_payee_key(payee_key)),
+                    )
+                )
             ).one()
         amounts = [(int(r.amount_minor), r.created_at) for r in rows]
         return RiskSignals(
@@ -117,6 +129,7 @@ class SqlRiskContext:
                 "at_1h": at - HOUR,
                 "at_24h": at - DAY,
                 "at_30d": at - MONTH,
+                "wallet_payee": is_wallet_payee_key(payee_key),
             }
         )
         async with self._engine.connect() as conn:
@@ -146,6 +159,7 @@ class SqlRiskContext:
         at: Any,
         exclude: Any,
         *,
+        wallet_payee: Any,
         hour_ago: Any = None,
         ten_minutes_ago: Any = None,
     ) -> Select[Any]:
@@ -180,6 +194,7 @@ class SqlRiskContext:
         new_payers = (
             select(func.count(payments.c.payer.distinct()))
             .where(
+                wallet_payee,  # a merchant account's fan-in is not counted (nor scanned)
                 payments.c.payee_key == payee_key,
                 payments.c.created_at > hour_ago,
                 payments.c.created_at <= at,
@@ -257,6 +272,7 @@ def _pg_signals_statement() -> Select[Any]:
         bindparam("payee_key", type_=p.payee_key.type),
         at,
         exclude,
+        wallet_payee=bindparam("wallet_payee", type_=Boolean()),
         hour_ago=at_1h,
         ten_minutes_ago=bindparam("at_10m", type_=UtcDateTime()),
     ).subquery("lookups")
