@@ -338,6 +338,32 @@ async def test_ported_number_is_resolved_by_lookup(app, clock, gateway):
     assert payment.provider is ProviderId.TELECEL
     assert any(e.type == "payment.wallet_resolved" for e in payment.events)
     assert [d.provider for d in gateway.debits()] == [ProviderId.TELECEL]
+    # the prefix network was tried first and said the payer is not its customer
+    first, second = payment.attempts
+    assert (first.provider, first.status) == (ProviderId.MTN, AttemptStatus.FAILED)
+    assert first.failure_reason is FailureReason.PAYER_NOT_FOUND
+    assert second.provider is ProviderId.TELECEL
+
+
+async def test_a_payer_on_its_prefix_network_costs_no_lookup(app, clock, gateway):
+    """Account-holder lookups happen only after PAYER_NOT_FOUND, not for every payment."""
+    payment = await _run(app, clock, (await app.payments.initiate(_cmd())).payment.id)
+    assert payment.state is PaymentState.CONFIRMED
+    assert gateway.lookups == []
+
+
+async def test_a_payer_unknown_everywhere_fails_after_one_round_of_lookups(app, clock, gateway):
+    """PAYER_NOT_FOUND and no network claims the number: FAILED, no second attempt."""
+    gateway.script(
+        "0241234567",
+        Script(status=(ProviderOutcome.failed(FailureReason.PAYER_NOT_FOUND, "PAYER_NOT_FOUND"),)),
+    )
+    payment = await _run(app, clock, (await app.payments.initiate(_cmd())).payment.id)
+    assert payment.state is PaymentState.FAILED
+    assert payment.failure_code == FailureReason.PAYER_NOT_FOUND.value
+    assert len(payment.attempts) == 1
+    assert gateway.lookups  # it did ask before giving up
+    assert gateway.debits() == []
 
 
 async def test_explicit_wallets_are_not_second_guessed(app, clock, gateway):

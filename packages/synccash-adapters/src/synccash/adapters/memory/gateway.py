@@ -55,6 +55,7 @@ class FakeProviderGateway:
     status_calls: list[str] = field(factory=list)
     ledger: list[LedgerEntry] = field(factory=list)
     ported: dict[str, ProviderId] = field(factory=dict)  # msisdn -> provider it really lives on
+    lookups: list[tuple[ProviderId, str]] = field(factory=list)  # (provider, msisdn) asked
     _requests: dict[str, AttemptRequest] = field(factory=dict)
     _submit_pos: dict[str, int] = field(factory=dict)
     _status_pos: dict[str, int] = field(factory=dict)
@@ -77,6 +78,9 @@ class FakeProviderGateway:
         if request.reference in self._requests:
             return ProviderOutcome.pending("RESOURCE_ALREADY_EXIST")
         outcome = self._next(script.submit, self._submit_pos, request.reference)
+        if self._ported_away(request):
+            # as the real networks do: accepted, then failed for a number not on them
+            outcome = ProviderOutcome.pending("PENDING")
         if outcome.kind.value in ("pending", "succeeded", "failed", "unknown"):
             self._requests[request.reference] = request
         if outcome.kind.value == "succeeded":
@@ -98,6 +102,8 @@ class FakeProviderGateway:
             return ProviderOutcome.not_found("RESOURCE_NOT_FOUND")
         script = self.scripts.get(request.msisdn.e164, Script())
         outcome = self._next(script.status, self._status_pos, reference)
+        if self._ported_away(request):
+            outcome = ProviderOutcome.failed(FailureReason.PAYER_NOT_FOUND, "PAYER_NOT_FOUND")
         if outcome.is_final:
             self._settle(request, outcome)
         return outcome
@@ -115,8 +121,18 @@ class FakeProviderGateway:
                 )
             )
 
+    def _ported_away(self, request: AttemptRequest) -> bool:
+        """A collection from a number that now lives on another network."""
+        home = self.ported.get(request.msisdn.e164)
+        return (
+            home is not None
+            and home is not request.provider
+            and request.kind is AttemptKind.COLLECT
+        )
+
     async def lookup(self, provider: ProviderId, msisdn: Msisdn) -> AccountInfo:
         """Active where the number lives now (ported numbers follow `ported`)."""
+        self.lookups.append((provider, msisdn.e164))
         home = self.ported.get(msisdn.e164, msisdn.network_hint)
         return AccountInfo(provider, msisdn, active=home is provider, name="Test Holder")
 

@@ -18,7 +18,7 @@ from synccash.core.errors import (
 from synccash.core.fraud import RiskDecision
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
-from synccash.core.outcomes import OutcomeKind, ProviderOutcome
+from synccash.core.outcomes import FailureReason, OutcomeKind, ProviderOutcome
 from synccash.core.payment import (
     Attempt,
     AttemptKind,
@@ -266,11 +266,24 @@ class LifecycleService:
             PaymentState.EXPIRED, now, actor="scheduler", reason="transaction timeout"
         )
 
+    @staticmethod
+    def _may_be_ported(payment: Payment, attempt: Attempt, outcome: ProviderOutcome) -> bool:
+        """The prefix network says the payer is not its customer, and nothing else is left."""
+        return (
+            attempt.kind is AttemptKind.COLLECT
+            and outcome.kind is OutcomeKind.FAILED
+            and outcome.reason is FailureReason.PAYER_NOT_FOUND
+            and len(payment.route) == 1
+        )
+
     async def _resolve_ported(self, payment: Payment, now: datetime) -> None:
         """Numbers are portable: when the wallet came from the prefix alone, ask the providers.
 
-        Only the default wallet (the payer's number on its prefix network, nothing
-        else known) is checked; a merchant's explicit wallets are taken as given.
+        Asked only after the prefix network answered PAYER_NOT_FOUND (most numbers live
+        where their prefix says: one lookup per payment would cost every payer a round
+        trip). Only the default wallet (the payer's number on its prefix network, nothing
+        else known) is checked; a merchant's explicit wallets are taken as given. The
+        payer's home network becomes the next wallet of the route (a failover).
         """
         wallet = payment.wallets[0] if len(payment.wallets) == 1 else None
         if wallet is None or wallet.balance is not None or wallet.msisdn != payment.payer:
@@ -286,13 +299,14 @@ class LifecycleService:
                     self._ported.pop(next(iter(self._ported)))
         if home is not None and home is not wallet.provider:
             payment.wallets = (Wallet(home, payment.payer),)
+            payment.route = (*payment.route, Wallet(home, payment.payer))
             payment.record(
                 "payment.wallet_resolved",
                 now,
                 "worker",
                 prefix_network=wallet.provider.value,
                 provider=home.value,
-                reason="account-holder lookup (number ported)",
+                reason="account-holder lookup after payer_not_found (number ported)",
             )
 
     async def _lookup_home(self, msisdn: Msisdn, hint: ProviderId) -> ProviderId | None:
@@ -310,7 +324,6 @@ class LifecycleService:
         return None
 
     async def _validate(self, payment: Payment, now: datetime) -> None:
-        await self._resolve_ported(payment, now)
         signals = await self._risk.signals(
             payer=payment.payer,
             payee_key=payment.payee.key,
@@ -464,6 +477,8 @@ class LifecycleService:
         if attempt is None or not attempt.is_open:
             return payment  # duplicate or late answer: the first final answer stands
         now = self._clock.now()
+        if self._may_be_ported(payment, attempt, outcome):
+            await self._resolve_ported(payment, now)
         if attempt.kind is AttemptKind.REFUND:
             self._apply_refund(payment, attempt, outcome, now, via=via)
         else:
