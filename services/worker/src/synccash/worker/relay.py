@@ -48,6 +48,15 @@ class ClaimingOutbox(Protocol):
         ...
 
 
+@runtime_checkable
+class WebhookUrlSource(Protocol):
+    """An outbox that can tell many payments' webhook URLs at once (`SqlOutbox`)."""
+
+    async def webhook_urls(self, payment_ids: Sequence[str]) -> dict[str, str | None]:
+        """Each payment's webhook URL, None when it has none."""
+        ...
+
+
 class AbstractClaimContext(Protocol):
     """`async with outbox.claim(n) as claim`."""
 
@@ -128,10 +137,15 @@ class OutboxRelay:
         if wanted:
             if len(self._urls) > _URL_CACHE_SIZE:
                 self._urls.clear()
-            async with self._uow() as uow:
-                for payment_id in wanted:
-                    payment = await uow.payments.get(payment_id)
-                    self._urls[payment_id] = None if payment is None else payment.webhook_url
+            if isinstance(self._outbox, WebhookUrlSource):
+                # one query for the batch instead of loading every payment with its trail
+                found = await self._outbox.webhook_urls(sorted(wanted))
+                self._urls.update({pid: found.get(pid) for pid in wanted})
+            else:
+                async with self._uow() as uow:
+                    for payment_id in wanted:
+                        payment = await uow.payments.get(payment_id)
+                        self._urls[payment_id] = None if payment is None else payment.webhook_url
         for row in rows:
             await webhooks.schedule(row, self._urls.get(row.payment_id))
 

@@ -14,7 +14,7 @@ from sqlalchemy import RowMapping, Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from synccash.adapters.sql._tables import outbox, webhook_deliveries
+from synccash.adapters.sql._tables import outbox, payments, webhook_deliveries
 from synccash.core.ports import OutboxRow
 
 
@@ -81,6 +81,18 @@ class SqlOutbox:
             stmt = _outbox_select(limit).with_for_update(skip_locked=True)
             rows = [_outbox_row(r) for r in (await conn.execute(stmt)).mappings()]
             yield OutboxClaim(conn, rows)
+
+    async def webhook_urls(self, payment_ids: Sequence[str]) -> dict[str, str | None]:
+        """Each payment's webhook URL (None: none set), in one light query (no children)."""
+        if not payment_ids:
+            return {}
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                select(payments.c.id, payments.c.webhook_url).where(
+                    payments.c.id.in_(list(payment_ids))
+                )
+            )
+            return {row.id: row.webhook_url for row in result}
 
     async def count_unpublished(self) -> int:
         """How many events wait to be published (a health/metrics number)."""
