@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -157,13 +158,35 @@ def _start_api(
         "--log-level",
         "warning",
     ]
+    # the server's log (access lines at INFO, as in production) goes to a file: its errors
+    # are shown when the server fails or answers 5xx
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
+        prefix="bench-api-", suffix=".log", delete=False
+    )
+    _LOGS[port] = Path(log.name)
     return subprocess.Popen(
         command,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
         start_new_session=True,
     )
+
+
+_LOGS: dict[int, Path] = {}
+
+
+def _log_tail(port: int, lines: int = 30) -> str:
+    """The last lines of the server's log that are not access lines."""
+    path = _LOGS.get(port)
+    if path is None or not path.exists():
+        return ""
+    kept = [
+        line
+        for line in path.read_text(errors="replace").splitlines()
+        if '"event":"request"' not in line
+    ]
+    return "\n".join(kept[-lines:])
 
 
 def _wait_ready(port: int, path: str = REAL_APP[1], timeout: float = 60.0) -> None:
@@ -175,7 +198,7 @@ def _wait_ready(port: int, path: str = REAL_APP[1], timeout: float = 60.0) -> No
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise SystemExit("the API did not become ready")
+    raise SystemExit(f"the server on port {port} did not become ready:\n{_log_tail(port)}")
 
 
 def _family(pid: int) -> list[int]:
@@ -316,13 +339,12 @@ def _measure(
     """Start one app under uvicorn, warm it up, saturate it (and pace it), stop it."""
     port = _free_port()
     server = _start_api(env, port, args.workers, app[0])
+    result: dict[str, Any] = {}
     try:
         _wait_ready(port, app[1])
         _drive(port, token, 2.0, 16, None)  # warm-up: pools, caches, lazy imports
         cpu_before = _cpu_seconds(server.pid)
-        result: dict[str, Any] = {
-            "saturation": _drive(port, token, args.seconds, args.connections, None)
-        }
+        result["saturation"] = _drive(port, token, args.seconds, args.connections, None)
         requests = max(1, result["saturation"]["requests"])
         result["cpu_ms"] = (_cpu_seconds(server.pid) - cpu_before) * 1000 / requests
         if paced:
@@ -330,6 +352,14 @@ def _measure(
         result["rss_mb"] = _rss_mb(server.pid)
     finally:
         _stop(server)
+        codes = [
+            c
+            for phase in ("saturation", "paced")
+            for c in result.get(phase, {}).get("statuses", {})
+        ]
+        if any(not code.startswith("2") for code in codes):
+            print(f"{app[0]} answered errors; its log ends:\n{_log_tail(port)}", flush=True)
+        _LOGS.pop(port).unlink(missing_ok=True)
     return result
 
 
