@@ -202,7 +202,7 @@ async def test_connection_lost_before_a_lone_insert_is_not_reused(pg_engine):
     """A server-side kill before commit fails that commit and leaves a healthy pool behind."""
     async with SqlUnitOfWork(pg_engine) as uow:
         await uow.payments.add(make_payment("lost"))
-        raw = await uow._conn.get_raw_connection()
+        raw = await (await uow.payments._connection()).get_raw_connection()
         backend_pid = raw.driver_connection.get_server_pid()
         async with pg_engine.connect() as admin:
             await admin.execute(text(f"SELECT pg_terminate_backend({backend_pid})"))

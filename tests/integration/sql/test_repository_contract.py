@@ -133,6 +133,11 @@ async def test_two_saves_in_one_unit_write_each_event_once(backend):
     assert (await _load(backend, "p1")).version == 2
 
 
+async def _save_and_commit(uow, payment):
+    await uow.payments.save(payment)
+    await uow.commit()
+
+
 async def test_stale_save_is_a_conflict_and_loses_nothing(backend):
     """Saving a copy read before another committed change raises ConcurrencyConflict."""
     await _store(backend, make_payment("p1"))
@@ -146,8 +151,7 @@ async def test_stale_save_is_a_conflict_and_loses_nothing(backend):
     mine.transition(PaymentState.VALIDATING, T0, actor="worker", reason="checks")
     async with backend.uow() as third:
         with pytest.raises(ConcurrencyConflict):  # at save, or at the latest at commit
-            await third.payments.save(mine)
-            await third.commit()
+            await _save_and_commit(third, mine)
         await third.commit()  # even committing again after the conflict writes nothing of it
     stored = await _load(backend, "p1")
     assert (stored.state, stored.version) == (PaymentState.CANCELLED, 1)

@@ -221,7 +221,9 @@ async def bootstrap(settings: Settings, *, migrate_sqlite: bool = True) -> Async
         engine = sql.create_engine_from_settings(settings)
         stack.push_async_callback(engine.dispose)
         await sql.check_schema(engine)
-        uow = sql.SqlUnitOfWorkFactory(engine)
+        # PostgreSQL: concurrent initiates share a round trip and a commit (group commit)
+        uow = sql.SqlUnitOfWorkFactory(engine, group_commit=True)
+        stack.push_async_callback(uow.aclose)
         risk = sql.SqlRiskContext(engine)
         outbox = sql.SqlOutbox(engine)
 

@@ -15,8 +15,9 @@ from attrs import define, field
 from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from synccash.adapters.sql._group import GroupCommitter
 from synccash.adapters.sql._mapping import (
     attempt_from_row,
     attempt_to_row,
@@ -101,15 +102,37 @@ class _Deferred:
 class SqlPaymentRepository:
     """PaymentRepository over the unit of work's connection."""
 
-    def __init__(self, connection: AsyncConnection, tracker: WriteTracker) -> None:
-        self._conn = connection
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        tracker: WriteTracker,
+        group: GroupCommitter | None = None,
+    ) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None  # checked out on first use
         self._tracker = tracker
-        self._postgres = connection.dialect.name == "postgresql"
+        self._group = group
+        self._dialect = engine.dialect
+        self._postgres = engine.dialect.name == "postgresql"
         # PostgreSQL: a new payment or a saved change that is the unit's first write waits
         # here for commit, which then sends it alone, without BEGIN/COMMIT (each is one
         # statement, atomic by itself); reads before it run outside any transaction (the
         # writes are optimistic on the version, so nothing relies on a read snapshot).
+        # A unit that only adds a payment with group commit never checks out a connection.
         self._deferred: _Deferred | None = None
+
+    @property
+    def connection(self) -> AsyncConnection | None:
+        """The unit's pooled connection, if it has used one."""
+        return self._conn
+
+    async def _connection(self) -> AsyncConnection:
+        if self._conn is None:
+            self._conn = await self._engine.connect()
+        return self._conn
+
+    def _in_transaction(self) -> bool:
+        return self._conn is not None and self._conn.in_transaction()
 
     # --- writes -----------------------------------------------------------------
     async def add(self, payment: Payment) -> None:
@@ -124,20 +147,20 @@ class SqlPaymentRepository:
         fresh = payment.new_events[entry.events_written :]
         if self._postgres and fresh:
             # the hot path: payment, attempts, events and outbox rows in one statement
-            compiled = compile_new_payment(self._conn.dialect, len(payment.attempts), len(fresh))
+            compiled = compile_new_payment(self._dialect, len(payment.attempts), len(fresh))
             args = compiled.bind(new_payment_params(payment, fresh))
-            if not self._conn.in_transaction():
+            if not self._in_transaction():
                 self._deferred = _Deferred(compiled.sql, args, entry, len(fresh))
                 return
             await self._insert_new(compiled.sql, args, payment)
             entry.events_written += len(fresh)
             return
         try:
-            await self._conn.execute(insert(payments), payment_to_row(payment))
+            await (await self._connection()).execute(insert(payments), payment_to_row(payment))
         except IntegrityError as exc:
             raise _duplicate(payment) from exc
         if payment.attempts:
-            await self._conn.execute(
+            await (await self._connection()).execute(
                 insert(payment_attempts),
                 [attempt_to_row(payment.id, a) for a in payment.attempts],
             )
@@ -145,7 +168,7 @@ class SqlPaymentRepository:
 
     async def _insert_new(self, sql: str, args: tuple[Any, ...], payment: Payment) -> None:
         try:
-            await self._conn.exec_driver_sql(sql, args)
+            await (await self._connection()).exec_driver_sql(sql, args)
         except IntegrityError as exc:
             raise _duplicate(payment) from exc
 
@@ -157,20 +180,20 @@ class SqlPaymentRepository:
         if deferred.expected_version is None:
             await self._insert_new(deferred.sql, deferred.args, deferred.entry.payment)
         else:
-            result = await self._conn.exec_driver_sql(deferred.sql, deferred.args)
+            result = await (await self._connection()).exec_driver_sql(deferred.sql, deferred.args)
             _check_saved(deferred, result.scalar_one())
         deferred.entry.events_written += deferred.events
 
     async def _driver(self) -> Any:
         """The asyncpg connection under the unit's pooled connection."""
-        driver = (await self._conn.get_raw_connection()).driver_connection
+        driver = (await (await self._connection()).get_raw_connection()).driver_connection
         if driver is None:
             raise RuntimeError("the pooled connection is closed")
         return driver
 
     def _raw_ok(self) -> bool:
         """True when a statement may go straight to asyncpg, outside any transaction."""
-        return self._postgres and self._deferred is None and not self._conn.in_transaction()
+        return self._postgres and self._deferred is None and not self._in_transaction()
 
     async def commit_deferred_alone(self) -> bool:
         """If the unit's only write is a deferred one, send it alone (autocommit).
@@ -180,9 +203,17 @@ class SqlPaymentRepository:
         CPU than the statement. Returns True if it did (nothing else is left to commit).
         """
         deferred = self._deferred
-        if deferred is None or self._conn.in_transaction():
+        if deferred is None or self._in_transaction():
             return False
         self._deferred = None
+        if deferred.expected_version is None and self._group is not None:
+            # a new payment: batched with other units' new payments (one commit for all)
+            try:
+                await self._group.execute(deferred.sql, deferred.args)
+            except asyncpg.IntegrityConstraintViolationError as exc:
+                raise _duplicate(deferred.entry.payment) from exc
+            deferred.entry.events_written += deferred.events
+            return True
         driver = await self._driver()
         try:
             if deferred.expected_version is None:
@@ -196,7 +227,7 @@ class SqlPaymentRepository:
         except Exception:
             # SQLAlchemy did not see this failure and the connection's state is unknown
             # (lost, or asyncpg mid-protocol): take it out of the pool
-            await self._conn.invalidate()
+            await (await self._connection()).invalidate()
             raise
         deferred.entry.events_written += deferred.events
         return True
@@ -217,12 +248,12 @@ class SqlPaymentRepository:
         fresh = payment.new_events[entry.events_written :]
         if self._postgres:
             # one round trip; the attempts, events and outbox rows depend on the UPDATE matching
-            compiled = compile_save(self._conn.dialect, len(payment.attempts), len(fresh))
+            compiled = compile_save(self._dialect, len(payment.attempts), len(fresh))
             args = compiled.bind(save_params(payment, expected, fresh))
             deferred = _Deferred(compiled.sql, args, entry, len(fresh), expected)
             payment.version = expected + 1
-            if self._conn.in_transaction():
-                result = await self._conn.exec_driver_sql(compiled.sql, args)
+            if self._in_transaction():
+                result = await (await self._connection()).exec_driver_sql(compiled.sql, args)
                 _check_saved(deferred, result.scalar_one())
                 entry.events_written += len(fresh)
             else:
@@ -230,7 +261,7 @@ class SqlPaymentRepository:
             return
         values = {k: v for k, v in payment_to_row(payment).items() if k not in IMMUTABLE}
         values["version"] = expected + 1
-        result = await self._conn.execute(
+        result = await (await self._connection()).execute(
             update(payments)
             .where(payments.c.id == payment.id, payments.c.version == expected)
             .values(values)
@@ -248,15 +279,21 @@ class SqlPaymentRepository:
             index_elements=[payment_attempts.c.reference],
             set_={name: stmt.excluded[name] for name in ATTEMPT_MUTABLE},
         )
-        await self._conn.execute(stmt, [attempt_to_row(payment_id, a) for a in attempts])
+        await (await self._connection()).execute(
+            stmt, [attempt_to_row(payment_id, a) for a in attempts]
+        )
 
     async def _write_events(self, entry: _Written) -> None:
         payment = entry.payment
         fresh = payment.new_events[entry.events_written :]
         if not fresh:
             return
-        await self._conn.execute(insert(payment_events), [event_to_row(e) for e in fresh])
-        await self._conn.execute(insert(outbox), [outbox_row(payment, e) for e in fresh])
+        await (await self._connection()).execute(
+            insert(payment_events), [event_to_row(e) for e in fresh]
+        )
+        await (await self._connection()).execute(
+            insert(outbox), [outbox_row(payment, e) for e in fresh]
+        )
         entry.events_written += len(fresh)
 
     # --- reads ------------------------------------------------------------------
@@ -266,10 +303,10 @@ class SqlPaymentRepository:
             # the worker's hot read: one precompiled statement, no BEGIN/ROLLBACK around it
             driver = await self._driver()
             if merchant_id is None:
-                sql = compile_get(self._conn.dialect, scoped=False).sql
+                sql = compile_get(self._dialect, scoped=False).sql
                 row = await driver.fetchrow(sql, payment_id)
             else:
-                sql = compile_get(self._conn.dialect, scoped=True).sql
+                sql = compile_get(self._dialect, scoped=True).sql
                 row = await driver.fetchrow(sql, payment_id, merchant_id)
             return None if row is None else payment_with_children(row)
         await self.flush()
@@ -292,7 +329,7 @@ class SqlPaymentRepository:
         if self._raw_ok():
             # every provider callback asks this: one precompiled statement, no transaction
             driver = await self._driver()
-            sql = compile_get_by_reference(self._conn.dialect).sql
+            sql = compile_get_by_reference(self._dialect).sql
             row = await driver.fetchrow(sql, reference)
             return None if row is None else payment_with_children(row)
         await self.flush()
@@ -329,7 +366,7 @@ class SqlPaymentRepository:
             )
         limit = max(1, query.limit)
         stmt = stmt.order_by(payments.c.created_at.desc(), payments.c.id.desc()).limit(limit + 1)
-        rows = (await self._conn.execute(stmt)).mappings().all()
+        rows = (await (await self._connection()).execute(stmt)).mappings().all()
         items = await self._hydrate(rows[:limit])
         next_cursor = items[-1].id if len(rows) > limit else None
         return PaymentPage(items=items, next_cursor=next_cursor)
@@ -348,12 +385,12 @@ class SqlPaymentRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return list((await self._conn.execute(stmt)).scalars().all())
+        return list((await (await self._connection()).execute(stmt)).scalars().all())
 
     async def events(self, payment_id: str) -> Sequence[PaymentEvent]:
         """The audit trail, in order."""
         await self.flush()
-        rows = await self._conn.execute(
+        rows = await (await self._connection()).execute(
             select(payment_events)
             .where(payment_events.c.payment_id == payment_id)
             .order_by(payment_events.c.seq)
@@ -387,13 +424,13 @@ class SqlPaymentRepository:
                 amount_minor=int(r.amount_minor),
                 fee_minor=int(r.fee_minor),
             )
-            for r in await self._conn.execute(stmt)
+            for r in await (await self._connection()).execute(stmt)
         ]
         return sorted(rows, key=daily_row_key)
 
     # --- hydration --------------------------------------------------------------
     async def _one(self, stmt: Select[Any]) -> Payment | None:
-        row = (await self._conn.execute(stmt)).mappings().first()
+        row = (await (await self._connection()).execute(stmt)).mappings().first()
         if row is None:
             return None
         items = await self._hydrate([row])
@@ -414,7 +451,7 @@ class SqlPaymentRepository:
         attempts: dict[str, builtins.list[Attempt]] = {i: [] for i in ids}
         events: dict[str, builtins.list[PaymentEvent]] = {i: [] for i in ids}
         only = payment_attempts.c.payment_id == ids[0] if len(ids) == 1 else None
-        attempt_rows = await self._conn.execute(
+        attempt_rows = await (await self._connection()).execute(
             select(payment_attempts)
             .where(only if only is not None else payment_attempts.c.payment_id.in_(ids))
             .order_by(payment_attempts.c.payment_id, payment_attempts.c.seq)
@@ -426,7 +463,7 @@ class SqlPaymentRepository:
             if len(ids) == 1
             else payment_events.c.payment_id.in_(ids)
         )
-        event_rows = await self._conn.execute(
+        event_rows = await (await self._connection()).execute(
             select(payment_events)
             .where(event_filter)
             .order_by(payment_events.c.payment_id, payment_events.c.seq)

@@ -5,25 +5,31 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from synccash.adapters.sql._group import GroupCommitter
 from synccash.adapters.sql._repository import SqlPaymentRepository, WriteTracker
 
 
 class SqlUnitOfWork:
-    """State, attempts, events and outbox rows commit together or not at all."""
+    """State, attempts, events and outbox rows commit together or not at all.
+
+    The pooled connection is checked out on the unit's first statement (a unit that only
+    adds a payment with group commit never needs one).
+    """
 
     payments: SqlPaymentRepository
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, group: GroupCommitter | None = None) -> None:
         self._engine = engine
-        self._conn: AsyncConnection | None = None
+        self._group = group
         self._tracker = WriteTracker()
+        self._entered = False
 
     async def __aenter__(self) -> Self:
-        """Check out a connection; the transaction begins with the first statement."""
-        self._conn = await self._engine.connect()
-        self.payments = SqlPaymentRepository(self._conn, self._tracker)
+        """Start the unit; the transaction begins with the first statement."""
+        self.payments = SqlPaymentRepository(self._engine, self._tracker, self._group)
+        self._entered = True
         return self
 
     async def __aexit__(
@@ -33,49 +39,65 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         """Roll back anything not committed and return the connection."""
-        conn, self._conn = self._conn, None
-        if conn is None:
+        if not self._entered:
             return
+        self._entered = False
+        conn = self.payments.connection
         try:
-            await self.rollback_on(conn)
+            await self._rollback()
         finally:
-            await conn.close()
+            if conn is not None:
+                await conn.close()
 
-    async def rollback_on(self, conn: AsyncConnection) -> None:
-        """Roll back `conn` if it is inside a transaction."""
+    async def _rollback(self) -> None:
+        """Roll back the unit's transaction, if any, and forget what it wrote."""
         self.payments.discard_deferred()
-        if conn.in_transaction():
+        conn = self.payments.connection
+        if conn is not None and conn.in_transaction():
             await conn.rollback()
         self._tracker.rolled_back()
 
     async def commit(self) -> None:
         """Commit; only then are the written events no longer `new_events`."""
+        self._check_entered()
         try:
             if not await self.payments.commit_deferred_alone():
                 await self.payments.flush()
-                await self._connection.commit()
+                conn = self.payments.connection
+                if conn is not None:
+                    await conn.commit()
         except BaseException:
-            await self.rollback_on(self._connection)
+            await self._rollback()
             raise
         self._tracker.committed()
 
     async def rollback(self) -> None:
         """Discard everything written since the last commit."""
-        await self.rollback_on(self._connection)
+        self._check_entered()
+        await self._rollback()
 
-    @property
-    def _connection(self) -> AsyncConnection:
-        if self._conn is None:
+    def _check_entered(self) -> None:
+        if not self._entered:
             raise RuntimeError("use the unit of work inside `async with`")
-        return self._conn
 
 
 class SqlUnitOfWorkFactory:
-    """UnitOfWorkFactory: a fresh SqlUnitOfWork per call, sharing one engine."""
+    """UnitOfWorkFactory: a fresh SqlUnitOfWork per call, sharing one engine.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    With `group_commit=True` (PostgreSQL), new payments committed by concurrent units are
+    sent in batches, one transaction per batch (see `GroupCommitter`); call `aclose()`.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, group_commit: bool = False) -> None:
         self.engine = engine
+        postgres = engine.dialect.name == "postgresql"
+        self.group = GroupCommitter(engine) if group_commit and postgres else None
 
     def __call__(self) -> SqlUnitOfWork:
         """A new unit of work."""
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, self.group)
+
+    async def aclose(self) -> None:
+        """Close the group committer's connections, if any."""
+        if self.group is not None:
+            await self.group.aclose()

@@ -1,0 +1,198 @@
+"""Group commit: concurrent lone inserts share one round trip and one commit (PostgreSQL).
+
+A new payment is one statement (payment, attempts, events and outbox rows in one INSERT
+... WITH), sent alone without BEGIN/COMMIT. Under load many such statements from one
+process are in flight at once; each costs a round trip, a socket write and a commit (a WAL
+flush) of its own. The GroupCommitter queues them and sends whatever has queued up as one
+`executemany` (asyncpg pipelines the executions and runs them in one transaction, atomically)
+on a small pool of its own. Batching is natural: a statement that finds an idle sender goes
+out at once (no added latency at low load); statements arriving while every sender is busy
+wait for the next batch.
+
+Each caller's await returns only after its statement's batch committed, so "committed"
+means the same as before. If a batch fails on an integrity error (a duplicate idempotency
+key), nothing of it was written: every statement of the batch is then sent again on its
+own, so only the duplicate's caller sees the error. Any other failure (connection lost,
+server restart) goes to every caller of the batch, as it would have to each alone.
+
+The senders use their own asyncpg connections, not the engine's pool: callers hold pooled
+connections while they wait, and a sender waiting for the same pool could deadlock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Final
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+#: How many statements one batch takes at most.
+MAX_BATCH: Final = 128
+#: Concurrent senders (and connections).
+SENDERS: Final = 2
+
+_Item = tuple[str, tuple[Any, ...], "asyncio.Future[None]"]
+
+
+class GroupCommitter:
+    """Sends concurrent lone INSERT statements in batches, each batch one transaction."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        senders: int = SENDERS,
+        max_batch: int = MAX_BATCH,
+        connect: Callable[[], Any] | None = None,
+    ) -> None:
+        if senders < 1 or max_batch < 1:
+            raise ValueError("a group committer needs at least one sender and a batch of one")
+        self._engine = engine
+        self._senders = senders
+        self._max_batch = max_batch
+        self._connect = connect or self._connect_like_engine
+        self._queue: list[_Item] = []
+        self._running = 0
+        self._idle: list[asyncpg.Connection] = []
+        self._closed = False
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self.batches = 0  # batches sent (for tests and metrics)
+        self.statements = 0  # statements sent in them
+
+    async def execute(self, sql: str, args: tuple[Any, ...]) -> None:
+        """Run `sql` with `args`; returns once it is committed (raises what it raised)."""
+        if self._closed:
+            raise RuntimeError("the group committer is closed")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((sql, args, future))
+        if self._running < self._senders:
+            self._running += 1
+            self._drained.clear()
+            task = asyncio.get_running_loop().create_task(self._send_while_queued())
+            task.add_done_callback(_retrieve)
+        await future
+
+    async def aclose(self) -> None:
+        """Close the senders' connections (queued statements still go out first)."""
+        self._closed = True
+        await self._drained.wait()
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+    # --- sending ----------------------------------------------------------------
+    async def _send_while_queued(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                await self._send(batch)
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._drained.set()
+
+    async def _send(self, batch: list[_Item]) -> None:
+        try:
+            conn = self._idle.pop() if self._idle else await self._connect()
+        except Exception as exc:
+            _fail(batch, _unavailable(exc))
+            return
+        healthy = True
+        try:
+            by_sql: dict[str, list[_Item]] = {}
+            for item in batch:
+                by_sql.setdefault(item[0], []).append(item)
+            for sql, items in by_sql.items():
+                healthy = await self._send_same(conn, sql, items) and healthy
+        finally:
+            if healthy and not self._closed:
+                self._idle.append(conn)
+            else:
+                conn.terminate()
+
+    async def _send_same(self, conn: asyncpg.Connection, sql: str, items: list[_Item]) -> bool:
+        """One statement shape; False if the connection is no longer usable."""
+        self.batches += 1
+        self.statements += len(items)
+        try:
+            if len(items) == 1:
+                await conn.execute(sql, *items[0][1])
+            else:
+                await conn.executemany(sql, [args for _, args, _ in items])
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            if len(items) == 1:
+                _fail(items, exc)
+                return True
+            return await self._one_by_one(conn, sql, items)  # nothing of the batch was written
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            _fail(items, _unavailable(exc))
+            return isinstance(exc, asyncpg.PostgresError) and not conn.is_closed()
+        except BaseException as exc:
+            _fail(items, exc)
+            raise
+        for _, _, future in items:
+            if not future.done():
+                future.set_result(None)
+        return True
+
+    async def _one_by_one(self, conn: asyncpg.Connection, sql: str, items: list[_Item]) -> bool:
+        for _, args, future in items:
+            try:
+                await conn.execute(sql, *args)
+            except asyncpg.PostgresError as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            except BaseException as exc:
+                _fail([i for i in items if not i[2].done()], exc)
+                return False
+            else:
+                if not future.done():
+                    future.set_result(None)
+        return True
+
+    async def _connect_like_engine(self) -> asyncpg.Connection:
+        """A connection with the engine's URL and the session settings it uses."""
+        url = self._engine.url
+        conn: asyncpg.Connection = await asyncpg.connect(
+            host=url.host,
+            port=url.port,
+            user=url.username,
+            password=url.password,
+            database=url.database,
+            server_settings={"application_name": "synccash-group-commit", "jit": "off"},
+        )
+        return conn
+
+
+def _unavailable(exc: Exception) -> Exception:
+    """Connection-level failures (server restarting, connection lost) as ConnectionError,
+    which callers (the API's 503 mapping, the worker's retry) treat as 'try again'."""
+    connection_level = isinstance(
+        exc,
+        OSError
+        | asyncpg.InterfaceError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.exceptions.OperatorInterventionError
+        | asyncpg.exceptions.CannotConnectNowError,
+    )
+    if not connection_level:
+        return exc
+    wrapped = ConnectionError(f"database unavailable: {type(exc).__name__}")
+    wrapped.__cause__ = exc
+    return wrapped
+
+
+def _fail(items: list[_Item], exc: BaseException) -> None:
+    for _, _, future in items:
+        if not future.done():
+            future.set_exception(exc)
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Sender tasks report to their callers' futures; never leave their own error unread."""
+    if not task.cancelled():
+        task.exception()
