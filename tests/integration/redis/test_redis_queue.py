@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import anyio
+import anyio.lowlevel
 import pytest
 from redis.asyncio import Redis
 
@@ -96,3 +97,86 @@ async def test_recovery_reaches_stuck_entries_behind_busy_ones(redis: Redis):
         recovered += await queue.consume("survivor", count=1)
     assert recovered
     assert {d.task.payment_id for d in recovered} <= {f"pay_{i}" for i in range(20, 30)}
+
+
+async def test_consume_under_load_is_one_round_trip(counting_redis):
+    """With tasks ready, promotion, recovery and the read are one script call."""
+    redis, trips = counting_redis
+    clock = ManualClock()
+    queue = RedisTaskQueue(redis, clock=clock)
+    await queue.enqueue(Task(TaskKind.ADVANCE, "pay_now"))
+    await queue.enqueue(Task(TaskKind.ADVANCE, "pay_due"), at=clock.now() + timedelta(seconds=1))
+    clock.advance(seconds=2)
+    trips.count = 0
+    got = await queue.consume("c1", count=5, block_ms=1000)
+    assert sorted(d.task.payment_id for d in got) == ["pay_due", "pay_now"]
+    assert trips.count == 1
+
+
+async def test_consume_blocks_only_when_the_script_found_nothing(redis: Redis):
+    """An empty queue waits in XREADGROUP; a task enqueued meanwhile is delivered."""
+    queue = RedisTaskQueue(redis)
+    await queue.ensure_group()
+    got = []
+
+    async def consume() -> None:
+        got.extend(await queue.consume("c1", count=2, block_ms=2000))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(consume)
+        await anyio.sleep(0.1)
+        await RedisTaskQueue(redis).enqueue(Task(TaskKind.ADVANCE, "pay_late"))
+    assert [d.task.payment_id for d in got] == ["pay_late"]
+
+
+async def test_acks_finishing_together_go_out_in_one_round_trip(counting_redis):
+    """Concurrent acks with no consume to carry them are sent together, and all take effect."""
+    redis, trips = counting_redis
+    queue = RedisTaskQueue(redis, ack_linger_ms=20)
+    for i in range(5):
+        await queue.enqueue(Task(TaskKind.ADVANCE, f"pay_{i}"))
+    deliveries = await queue.consume("c1", count=5)
+    trips.count = 0
+    async with anyio.create_task_group() as tg:
+        for delivery in deliveries:
+            tg.start_soon(queue.ack, delivery)
+    assert trips.count == 1
+    stats = await queue.stats()
+    assert (stats.ready, stats.in_flight) == (0, 0)
+    assert await redis.xlen(queue.stream) == 0
+
+
+async def test_waiting_acks_ride_on_the_next_consume(counting_redis):
+    """An ack followed by a consume costs one round trip: the script acknowledges it."""
+    redis, trips = counting_redis
+    queue = RedisTaskQueue(redis, ack_linger_ms=1000)
+    await queue.enqueue(Task(TaskKind.ADVANCE, "pay_1"))
+    await queue.enqueue(Task(TaskKind.ADVANCE, "pay_2"))
+    [first] = await queue.consume("c1")
+    trips.count = 0
+    acked = anyio.Event()
+
+    async def ack() -> None:
+        await queue.ack(first)
+        acked.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ack)
+        await anyio.lowlevel.checkpoint()  # the ack waits for a ride
+        [second] = await queue.consume("c1")
+        with anyio.fail_after(0.5):  # long before the 1 s linger
+            await acked.wait()
+    assert second.task.payment_id == "pay_2"
+    assert trips.count == 1
+    assert (await queue.stats()).in_flight == 1  # only the second one
+
+
+async def test_an_ack_alone_is_sent_after_the_linger(redis: Redis):
+    """With no consume coming, ack() still returns with the entry acknowledged and deleted."""
+    queue = RedisTaskQueue(redis, ack_linger_ms=5)
+    await queue.enqueue(Task(TaskKind.ADVANCE, "pay_1"))
+    [delivery] = await queue.consume("c1")
+    with anyio.fail_after(1):
+        await queue.ack(delivery)
+    assert (await queue.stats()).in_flight == 0
+    assert await redis.xlen(queue.stream) == 0

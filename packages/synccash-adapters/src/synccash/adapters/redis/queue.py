@@ -2,12 +2,20 @@
 
 - `enqueue` XADDs to the stream, or ZADDs to a sorted set of delayed tasks (score = due
   time in epoch ms; member = the task and its due time, so identical delayed tasks collapse).
-- `consume` first runs one Lua script that (atomically, so each task moves once) promotes
-  due delayed tasks into the stream and XAUTOCLAIMs deliveries idle longer than the
-  visibility timeout (crashed or stuck consumers); a claimed entry delivered more than
-  `max_deliveries` times goes to the dead-letter stream instead. Then XREADGROUP reads new
-  entries, blocking no longer than the next delayed task's due time.
-- `ack` XACKs and XDELs in one round trip.
+- `consume` runs one Lua script that (atomically, so each task moves once) acknowledges
+  the acks waiting in this process, promotes due delayed tasks into the stream,
+  XAUTOCLAIMs deliveries idle longer than the visibility timeout (crashed or stuck
+  consumers) and reads new entries without blocking: one round trip under load. A claimed
+  entry delivered more than `max_deliveries` times goes to the dead-letter stream instead.
+  Only when the script found nothing does a blocking XREADGROUP follow (scripts cannot
+  block), waiting no longer than the next delayed task's due time.
+- `ack` does not send at once: acks finishing at about the same time are coalesced.
+  Each waits up to `ack_linger_ms` for the next `consume` to carry it (the usual case: a
+  finished handler frees a slot, so the consumer loop reads again at once); otherwise it
+  sends every waiting ack in one XACK + XDEL pipeline itself. `ack` returns when its ack
+  is in Redis, so a worker that waits for its handlers on shutdown has flushed them all.
+  A lost ack (crash in between) only means a redelivery after the visibility timeout,
+  which the idempotent handlers absorb.
 
 Redis is never the record: a lost stream is rebuilt by the scheduler's overdue sweep from
 the database. The script recreates the consumer group when Redis was flushed.
@@ -20,7 +28,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
+import anyio
 import structlog
+from attrs import define, field
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
@@ -41,20 +51,29 @@ _log = structlog.get_logger(__name__)
 
 # KEYS: stream, delayed zset, dead stream
 # ARGV: group, consumer, now_ms, min_idle_ms, max_deliveries, count, promote_batch, dead_maxlen,
-#       XAUTOCLAIM start cursor (it walks the pending list across calls, back to 0-0 at the end)
+#       XAUTOCLAIM start cursor (it walks the pending list across calls, back to 0-0 at the end),
+#       then the ids of deliveries to acknowledge first
+# Returns: reclaimed {id, fields, deliveries}..., dead-lettered {id, fields, deliveries}...,
+#          next delayed due time (or false), XAUTOCLAIM's next cursor, new {id, fields}...
 _PREPARE = """
 local stream, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer = ARGV[1], ARGV[2]
 local now = tonumber(ARGV[3])
 local max_deliveries = tonumber(ARGV[5])
+local count = tonumber(ARGV[6])
 redis.pcall('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
+if #ARGV > 9 then
+  local acks = {unpack(ARGV, 10)}
+  redis.call('XACK', stream, group, unpack(acks))
+  redis.call('XDEL', stream, unpack(acks))
+end
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, tonumber(ARGV[7]))
 for _, member in ipairs(due) do
   local t = cjson.decode(member)
   redis.call('XADD', stream, '*', 'kind', t.k, 'payment_id', t.p, 'hint', t.h, 'enq', t.t)
   redis.call('ZREM', delayed, member)
 end
-local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[4], ARGV[9], 'COUNT', ARGV[6])
+local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[4], ARGV[9], 'COUNT', count)
 local live, gone = {}, {}
 for _, entry in ipairs(claimed[2]) do
   local id, fields = entry[1], entry[2]
@@ -76,8 +95,14 @@ for _, entry in ipairs(claimed[2]) do
     end
   end
 end
+local fresh = {}
+if #live < count then
+  local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count - #live,
+                          'STREAMS', stream, '>')
+  if read then fresh = read[1][2] end
+end
 local next_due = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
-return {live, gone, next_due[2] or false, claimed[1]}
+return {live, gone, next_due[2] or false, claimed[1], fresh}
 """
 
 
@@ -87,6 +112,15 @@ def _str(value: Any) -> str:
 
 def _pairs(flat: Sequence[Any]) -> dict[str, str]:
     return {_str(flat[i]): _str(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+@define
+class _AckBatch:
+    """Acks waiting to be sent together; `done` is set once sent (`ok`) or failed."""
+
+    ids: list[str] = field(factory=list)
+    done: anyio.Event = field(factory=anyio.Event)
+    ok: bool = False
 
 
 class RedisTaskQueue:
@@ -103,6 +137,7 @@ class RedisTaskQueue:
         max_deliveries: int = 5,
         promote_batch: int = 500,
         dead_maxlen: int = 100_000,
+        ack_linger_ms: float = 5.0,
     ) -> None:
         self.redis = redis
         self._clock: Clock = clock or SystemClock()
@@ -117,6 +152,8 @@ class RedisTaskQueue:
         self._prepare = redis.register_script(_PREPARE)
         self._listeners: list[DeadLetterListener] = []
         self._claim_cursor = "0-0"
+        self._ack_linger_s = ack_linger_ms / 1000
+        self._acks = _AckBatch()
 
     async def ensure_group(self) -> None:
         """Create the stream and consumer group if missing (idempotent)."""
@@ -156,39 +193,49 @@ class RedisTaskQueue:
         await pipe.execute()
 
     async def consume(self, consumer: str, count: int = 1, block_ms: int = 0) -> list[Delivery]:
-        """Up to `count` deliveries: reclaimed stuck ones first, then new ones."""
+        """Up to `count` deliveries: reclaimed stuck ones first, then new ones.
+
+        Carries this process's waiting acks to Redis in the same round trip.
+        """
         now = epoch_ms(self._clock.now())
-        raw = await self._prepare(
-            keys=[self.stream, self.delayed_key, self.dead_key],
-            args=[
-                self.group,
-                consumer,
-                now,
-                self._visibility_ms,
-                self._max_deliveries,
-                count,
-                self._promote_batch,
-                self._dead_maxlen,
-                self._claim_cursor,
-            ],
-        )
-        live, gone, next_due, cursor = cast("list[Any]", raw)
+        acks, self._acks = self._acks, _AckBatch()
+        try:
+            raw = await self._prepare(
+                keys=[self.stream, self.delayed_key, self.dead_key],
+                args=[
+                    self.group,
+                    consumer,
+                    now,
+                    self._visibility_ms,
+                    self._max_deliveries,
+                    count,
+                    self._promote_batch,
+                    self._dead_maxlen,
+                    self._claim_cursor,
+                    *acks.ids,
+                ],
+            )
+        except BaseException:
+            acks.done.set()  # not ok: each waiting ack sends itself again (XACK is idempotent)
+            raise
+        acks.ok = True
+        acks.done.set()
+        live, gone, next_due, cursor, fresh = cast("list[Any]", raw)
         self._claim_cursor = _str(cursor)
         out = [self._delivery(entry[0], entry[1], int(entry[2]), now) for entry in live]
+        out.extend(self._delivery(entry[0], entry[1], 1, now) for entry in fresh)
         for entry in gone:
             self._dead_lettered(entry[0], _pairs(entry[1]), int(entry[2]))
-        if len(out) >= count:
+        if out or block_ms <= 0:
             return out
-        block: int | None = None
-        if not out and block_ms > 0:
-            block = block_ms
-            if next_due:
-                block = min(block, int(float(_str(next_due))) - now)
-            if block <= 0:
-                block = None
+        block = block_ms
+        if next_due:
+            block = min(block, int(float(_str(next_due))) - now)
+        if block <= 0:
+            return out  # a delayed task is due: the next call promotes it
         try:
             read: Any = await self.redis.xreadgroup(
-                self.group, consumer, {self.stream: ">"}, count=count - len(out), block=block
+                self.group, consumer, {self.stream: ">"}, count=count, block=block
             )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
@@ -217,14 +264,30 @@ class RedisTaskQueue:
         notify(self._listeners, dead)
 
     async def ack(self, delivery: Delivery) -> None:
-        """XACK and XDEL the entry (one round trip)."""
-        await self.ack_many([delivery])
+        """XACK and XDEL the entry, together with the other acks of this moment (see above)."""
+        batch = self._acks
+        batch.ids.append(delivery.id)
+        with anyio.move_on_after(self._ack_linger_s):
+            await batch.done.wait()
+        if not batch.done.is_set() and batch is self._acks:
+            self._acks = _AckBatch()  # no consume carried it: send the whole batch now
+            try:
+                await self._send_acks(batch.ids)
+                batch.ok = True
+            finally:
+                batch.done.set()
+            return
+        await batch.done.wait()  # carried by a consume or sent by another ack already
+        if not batch.ok:
+            await self._send_acks([delivery.id])
 
     async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
         """Acknowledge several deliveries in one round trip."""
-        if not deliveries:
+        await self._send_acks([d.id for d in deliveries])
+
+    async def _send_acks(self, ids: Sequence[str]) -> None:
+        if not ids:
             return
-        ids = [d.id for d in deliveries]
         pipe = self.redis.pipeline(transaction=False)
         pipe.xack(self.stream, self.group, *ids)
         pipe.xdel(self.stream, *ids)
