@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import anyio
 import pytest
 from redis.asyncio import Redis
 
@@ -30,6 +31,8 @@ async def test_samples_recorded_by_one_replica_are_seen_by_another(redis: Redis)
     samples = [sample(ProviderId.MTN, i, ok=i % 4 != 0, latency=500 + 10 * i) for i in range(12)]
     for i, s in enumerate(samples):
         await (writer_a if i % 2 else writer_b).record(s)
+    await writer_a.flush()
+    await writer_b.flush()
     now = T0 + timedelta(minutes=1)
     expected = HealthTracker()
     expected.record_many(samples)
@@ -44,6 +47,7 @@ async def test_consecutive_failures_open_the_circuit_for_every_reader(redis: Red
     for i in range(5):
         await store.record(sample(ProviderId.MTN, i, ok=False))
     await store.record(sample(ProviderId.TELECEL, 6, ok=True))
+    await store.flush()
     snapshot = await RedisHealthStore(redis, cache_ttl_s=0).snapshot(T0 + timedelta(seconds=10))
     assert snapshot[ProviderId.MTN].circuit is CircuitState.OPEN
     assert snapshot[ProviderId.TELECEL].circuit is CircuitState.CLOSED
@@ -54,6 +58,7 @@ async def test_history_is_capped(redis: Redis):
     store = RedisHealthStore(redis, history=10, cache_ttl_s=0)
     for i in range(25):
         await store.record(sample(ProviderId.AIRTELTIGO, i, ok=True))
+    await store.flush()
     assert await redis.llen("synccash:health:airteltigo") == 10
     assert (await store.snapshot(T0 + timedelta(minutes=1)))[ProviderId.AIRTELTIGO].samples == 10
 
@@ -66,6 +71,43 @@ async def test_snapshot_is_cached_for_its_ttl(redis: Redis):
     await store.record(sample(ProviderId.MTN, 1, ok=True))
     assert (await store.snapshot(now + timedelta(milliseconds=500)))[ProviderId.MTN].samples == 0
     assert (await store.snapshot(now + timedelta(seconds=2)))[ProviderId.MTN].samples == 1
+
+
+async def test_samples_wait_in_process_until_flushed_in_one_round_trip(counting_redis):
+    """record() does not talk to Redis; one flush writes every provider's samples, capped."""
+    redis, trips = counting_redis
+    store = RedisHealthStore(redis, history=10, cache_ttl_s=0, flush_interval_s=60)
+    for i in range(15):
+        await store.record(sample(ProviderId.MTN, i, ok=True))
+        await store.record(sample(ProviderId.TELECEL, i, ok=False))
+    assert trips.count == 0
+    await store.flush()
+    await store.flush()  # nothing waits any more: no round trip
+    assert trips.count == 1
+    assert await redis.llen("synccash:health:mtn") == 10
+    assert await redis.llen("synccash:health:telecel") == 10
+
+
+async def test_own_waiting_samples_are_in_the_snapshot(redis: Redis):
+    """A snapshot writes this process's waiting samples first, so it sees them at once."""
+    store = RedisHealthStore(redis, cache_ttl_s=0, flush_interval_s=60)
+    for i in range(5):
+        await store.record(sample(ProviderId.MTN, i, ok=False))
+    snapshot = await store.snapshot(T0 + timedelta(seconds=10))
+    assert snapshot[ProviderId.MTN].circuit is CircuitState.OPEN
+    # ... and they are in Redis now, for the other replicas
+    other = await RedisHealthStore(redis, cache_ttl_s=0).snapshot(T0 + timedelta(seconds=10))
+    assert other[ProviderId.MTN].samples == 5
+
+
+async def test_a_sample_older_than_the_flush_interval_is_written_by_the_next_record(redis: Redis):
+    """Without any flush call, waiting samples reach Redis once the oldest waited long enough."""
+    store = RedisHealthStore(redis, cache_ttl_s=0, flush_interval_s=0.05)
+    await store.record(sample(ProviderId.MTN, 0, ok=True))
+    assert await redis.llen("synccash:health:mtn") == 0
+    await anyio.sleep(0.06)
+    await store.record(sample(ProviderId.MTN, 1, ok=True))
+    assert await redis.llen("synccash:health:mtn") == 2
 
 
 async def test_published_events_carry_their_id_and_data(redis: Redis):

@@ -16,12 +16,13 @@ from synccash.adapters import bootstrap as bootstrap_module
 from synccash.adapters.bootstrap import Container, memory_container
 from synccash.adapters.memory.clock import ManualClock
 from synccash.adapters.memory.gateway import FakeProviderGateway
+from synccash.adapters.redis.health import RedisHealthStore
 from synccash.adapters.redis.queue import RedisTaskQueue
 from synccash.adapters.redis.ratelimit import RedisLocks
 from synccash.core.commands import InitiatePayment
 from synccash.core.outcomes import ProviderOutcome
 from synccash.core.payment import Payment, PaymentState
-from synccash.core.ports import AttemptRequest, Task, TaskKind
+from synccash.core.ports import AttemptRequest, ProviderHealthStore, Task, TaskKind
 from synccash.core.routing import Router, RoutingPolicy
 from synccash.worker import run, run_worker
 from synccash.worker.metrics import WorkerMetrics
@@ -59,10 +60,14 @@ async def redis() -> AsyncIterator[Redis]:
         await client.aclose()
 
 
-def redis_container(redis: Redis, gateway: FakeProviderGateway) -> tuple[Container, ManualClock]:
-    """The in-memory container with the task queue and locks on Redis."""
+def redis_container(
+    redis: Redis, gateway: FakeProviderGateway, health: ProviderHealthStore | None = None
+) -> tuple[Container, ManualClock]:
+    """The in-memory container with the task queue and locks (and `health`) on Redis."""
     clock = ManualClock()
     app = memory_container(clock=clock, gateway=gateway)
+    if health is not None:
+        app = attrs.evolve(app, health=health)
     queue = RedisTaskQueue(redis, clock=clock, visibility_timeout_s=VISIBILITY_S)
     payments, lifecycle = bootstrap_module._services(
         app.settings,
@@ -205,3 +210,30 @@ async def test_two_workers_with_duplicate_tasks_debit_each_payment_once(redis):
     assert [len(p.attempts) for p in payments] == [1] * 8
     assert len(gateway.debits()) == 8
     assert len({r.reference for r in gateway.submits}) == 8
+
+
+async def test_worker_writes_the_waiting_health_samples_when_it_stops(redis):
+    """Provider outcomes held in process (long flush interval) reach Redis on shutdown."""
+    gateway = FakeProviderGateway()
+    health = RedisHealthStore(redis, flush_interval_s=3600, cache_ttl_s=3600)
+    app, clock = redis_container(redis, gateway, health)
+    payment_id = (await app.payments.initiate(command("k1"))).payment.id
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(
+            lambda: run(
+                app,
+                stop=stop,
+                concurrency=2,
+                consumer_name="w1",
+                metrics=WorkerMetrics(CollectorRegistry()),
+                scheduler_interval_s=0.02,
+                relay_idle_s=0.02,
+                block_ms=20,
+            )
+        )
+        [payment] = await settle(app, clock, [payment_id])
+        assert await redis.llen("synccash:health:mtn") == 0  # still waiting in the process
+        stop.set()
+    assert payment.state is PaymentState.CONFIRMED
+    assert await redis.llen("synccash:health:mtn") >= 1

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 import anyio
 import httpx
@@ -31,6 +32,36 @@ from synccash.worker.relay import OutboxRelay
 from synccash.worker.scheduler import Scheduler
 
 _log = structlog.get_logger(__name__)
+
+
+@runtime_checkable
+class BufferedHealthStore(Protocol):
+    """A health store that keeps samples in process until flushed (`RedisHealthStore`)."""
+
+    @property
+    def flush_interval_s(self) -> float:
+        """How long a sample may wait before it is written."""
+        ...
+
+    async def flush(self) -> None:
+        """Write the waiting samples now."""
+        ...
+
+
+async def flush_health_periodically(health: BufferedHealthStore, stop: anyio.Event) -> None:
+    """Flush the waiting health samples every interval until `stop` (others see them then)."""
+    while not stop.is_set():
+        with anyio.move_on_after(health.flush_interval_s):
+            await stop.wait()
+        await flush_health(health)
+
+
+async def flush_health(health: BufferedHealthStore) -> None:
+    """Flush once; a failure is logged, not raised (health is advisory)."""
+    try:
+        await health.flush()
+    except Exception:
+        _log.warning("health_flush_failed", exc_info=True)
 
 
 def default_consumer_name() -> str:
@@ -92,9 +123,12 @@ async def run(
         )
         name = consumer_name or default_consumer_name()
         _log.info("worker_started", consumer=name, concurrency=concurrency)
+        health = container.health
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: relay.run(stop, idle_s=relay_idle_s))
             tg.start_soon(lambda: scheduler.run(stop, interval_s=scheduler_interval_s))
+            if isinstance(health, BufferedHealthStore):
+                tg.start_soon(flush_health_periodically, health, stop)
             await run_worker(
                 container,
                 concurrency=concurrency,
@@ -104,6 +138,9 @@ async def run(
                 block_ms=block_ms,
                 shutdown_timeout_s=shutdown_timeout_s,
             )
+        if isinstance(health, BufferedHealthStore):
+            with anyio.move_on_after(2.0):
+                await flush_health(health)  # the samples of the last tasks
         _log.info("worker_stopped", consumer=name)
 
 
@@ -171,4 +208,14 @@ def main(concurrency: int = 8, *, metrics_port: int | None = None) -> None:
     anyio.run(lambda: serve(concurrency, metrics_port=metrics_port))
 
 
-__all__ = ["configure_logging", "default_consumer_name", "main", "run", "serve", "webhook_store"]
+__all__ = [
+    "BufferedHealthStore",
+    "configure_logging",
+    "default_consumer_name",
+    "flush_health",
+    "flush_health_periodically",
+    "main",
+    "run",
+    "serve",
+    "webhook_store",
+]
