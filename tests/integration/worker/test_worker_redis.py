@@ -237,3 +237,53 @@ async def test_worker_writes_the_waiting_health_samples_when_it_stops(redis):
         stop.set()
     assert payment.state is PaymentState.CONFIRMED
     assert await redis.llen("synccash:health:mtn") >= 1
+
+
+@define
+class CountingHandler:
+    """Handles every task after a short await (the acks of several tasks overlap)."""
+
+    expected: int
+    handled: list[Task] = field(factory=list)
+    all_done: anyio.Event = field(factory=anyio.Event)
+
+    async def handle(self, task: Task) -> None:
+        """Record the task."""
+        await anyio.sleep(0.002)
+        self.handled.append(task)
+        if len(self.handled) >= self.expected:
+            self.all_done.set()
+
+
+@define
+class QueueHost:
+    """Just a handler and a Redis queue for `run_worker`."""
+
+    lifecycle: CountingHandler
+    queue: RedisTaskQueue
+
+
+async def test_graceful_stop_leaves_every_handled_task_acknowledged(redis):
+    """Acks that wait for a ride on the next read are all in Redis once the worker stopped."""
+    queue = RedisTaskQueue(redis, ack_linger_ms=50)
+    host = QueueHost(CountingHandler(expected=40), queue)
+    await queue.enqueue_many([(Task(TaskKind.ADVANCE, f"pay_{i}"), None) for i in range(40)])
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(
+            lambda: run_worker(
+                host,
+                concurrency=4,
+                consumer_name="w1",
+                stop=stop,
+                metrics=WorkerMetrics(CollectorRegistry()),
+                block_ms=20,
+            )
+        )
+        with anyio.fail_after(5):
+            await host.lifecycle.all_done.wait()
+        stop.set()
+    stats = await queue.stats()
+    assert (stats.ready, stats.in_flight) == (0, 0)
+    assert await redis.xlen(queue.stream) == 0
+    assert len(host.lifecycle.handled) == 40
