@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from payments_factory import make_payment
+from payments_factory import T0, make_payment
 from sqlalchemy import text
 
 from synccash.adapters.sql import SqlUnitOfWorkFactory
 from synccash.core.errors import ConcurrencyConflict
+from synccash.core.payment import PaymentState
 
 pytestmark = pytest.mark.integration
 
@@ -100,3 +101,53 @@ async def test_a_lost_connection_is_a_connection_error_and_the_next_batch_reconn
         await factory.aclose()
     rows = await _count(pg_engine, "SELECT string_agg(id, ',' ORDER BY id) FROM payments")
     assert rows == "after,first"
+
+
+async def _save(factory, payment):
+    async with factory() as uow:
+        await uow.payments.save(payment)
+        await uow.commit()
+    return payment.id
+
+
+async def test_concurrent_saves_are_batched_and_a_stale_one_is_a_conflict(pg_engine):
+    """40 payments saved at once (one of them twice, from two copies read at the same
+    version): 40 saves land with their events, the stale copy gets ConcurrencyConflict and
+    wrote nothing."""
+    factory = SqlUnitOfWorkFactory(pg_engine, group_commit=True)
+    try:
+        ids = await asyncio.gather(
+            *(_add(factory, make_payment(f"s{i}", key=f"s{i}")) for i in range(40))
+        )
+        copies = []
+        for pid in ids:
+            async with factory() as uow:
+                copies.append(await uow.payments.get(pid))
+        async with factory() as uow:
+            twin = await uow.payments.get("s0")
+        for payment in [*copies, twin]:
+            payment.transition(PaymentState.VALIDATING, T0, actor="worker", reason="checks")
+        before = factory.group.batches
+        results = await asyncio.gather(
+            *(_save(factory, p) for p in [*copies, twin]), return_exceptions=True
+        )
+        batches = factory.group.batches - before
+    finally:
+        await factory.aclose()
+
+    conflicts = [r for r in results if isinstance(r, ConcurrencyConflict)]
+    assert len(conflicts) == 1
+    assert batches < 41
+    assert await _count(pg_engine, "SELECT count(*) FROM payments WHERE state = 'VALIDATING'") == 40
+    assert await _count(pg_engine, "SELECT count(*) FROM payments WHERE version = 1") == 40
+    # one validating event per payment: the stale save wrote no event and no outbox row
+    assert (
+        await _count(
+            pg_engine, "SELECT count(*) FROM payment_events WHERE type = 'payment.validating'"
+        )
+        == 40
+    )
+    assert (
+        await _count(pg_engine, "SELECT count(*) FROM outbox WHERE type = 'payment.validating'")
+        == 40
+    )

@@ -1,7 +1,9 @@
-"""Group commit: concurrent lone inserts share one round trip and one commit (PostgreSQL).
+"""Group commit: concurrent lone writes share one round trip and one commit (PostgreSQL).
 
 A new payment is one statement (payment, attempts, events and outbox rows in one INSERT
-... WITH), sent alone without BEGIN/COMMIT. Under load many such statements from one
+... WITH), and so is a saved change (the optimistic UPDATE with its rows, in its strict
+form that fails on a stale version); a unit of work whose only write is one of them sends
+it alone, without BEGIN/COMMIT. Under load many such statements from one
 process are in flight at once; each costs a round trip, a socket write and a commit (a WAL
 flush) of its own. The GroupCommitter queues them and sends whatever has queued up as one
 `executemany` (asyncpg pipelines the executions and runs them in one transaction, atomically)
@@ -10,9 +12,9 @@ out at once (no added latency at low load); statements arriving while every send
 wait for the next batch.
 
 Each caller's await returns only after its statement's batch committed, so "committed"
-means the same as before. If a batch fails on an integrity error (a duplicate idempotency
-key), nothing of it was written: every statement of the batch is then sent again on its
-own, so only the duplicate's caller sees the error. Any other failure (connection lost,
+means the same as before. If a batch fails on one statement's own error (a duplicate
+idempotency key, a stale save), nothing of it was written: every statement of the batch is
+then sent again on its own, so only that statement's caller sees the error. Any other failure (connection lost,
 server restart) goes to every caller of the batch, as it would have to each alone.
 
 The senders use their own asyncpg connections, not the engine's pool: callers hold pooled
@@ -37,7 +39,7 @@ _Item = tuple[str, tuple[Any, ...], "asyncio.Future[None]"]
 
 
 class GroupCommitter:
-    """Sends concurrent lone INSERT statements in batches, each batch one transaction."""
+    """Sends concurrent lone write statements in batches, each batch one transaction."""
 
     def __init__(
         self,
@@ -123,15 +125,17 @@ class GroupCommitter:
                 await conn.execute(sql, *items[0][1])
             else:
                 await conn.executemany(sql, [args for _, args, _ in items])
-        except asyncpg.IntegrityConstraintViolationError as exc:
+        except Exception as exc:  # every failure goes to the batch's callers
+            if _connection_level(exc) or conn.is_closed():
+                _fail(items, _unavailable(exc))
+                return False
             if len(items) == 1:
                 _fail(items, exc)
                 return True
-            return await self._one_by_one(conn, sql, items)  # nothing of the batch was written
-        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
-            _fail(items, _unavailable(exc))
-            return isinstance(exc, asyncpg.PostgresError) and not conn.is_closed()
-        except BaseException as exc:
+            # one statement's own error (a duplicate key, a stale save): the batch was one
+            # transaction, so nothing of it was written; each goes again on its own
+            return await self._one_by_one(conn, sql, items)
+        except BaseException as exc:  # cancelled: the callers must not wait forever
             _fail(items, exc)
             raise
         for _, _, future in items:
@@ -168,10 +172,12 @@ class GroupCommitter:
         return conn
 
 
-def _unavailable(exc: Exception) -> Exception:
-    """Connection-level failures (server restarting, connection lost) as ConnectionError,
-    which callers (the API's 503 mapping, the worker's retry) treat as 'try again'."""
-    connection_level = isinstance(
+def _connection_level(exc: Exception) -> bool:
+    """The server is restarting or unreachable, or the connection was lost (anything
+    that is not one statement's own PostgreSQL error)."""
+    if not isinstance(exc, asyncpg.PostgresError):
+        return True
+    return isinstance(
         exc,
         OSError
         | asyncpg.InterfaceError
@@ -179,7 +185,12 @@ def _unavailable(exc: Exception) -> Exception:
         | asyncpg.exceptions.OperatorInterventionError
         | asyncpg.exceptions.CannotConnectNowError,
     )
-    if not connection_level:
+
+
+def _unavailable(exc: Exception) -> Exception:
+    """Connection-level failures as ConnectionError, which callers (the API's 503 mapping,
+    the worker's retry) treat as 'try again'; other errors unchanged."""
+    if not _connection_level(exc):
         return exc
     wrapped = ConnectionError(f"database unavailable: {type(exc).__name__}")
     wrapped.__cause__ = exc

@@ -171,7 +171,9 @@ def new_payment_params(payment: Payment, fresh: Sequence[PaymentEvent]) -> dict[
 
 
 # --- a saved change ---------------------------------------------------------------------
-def _save_compiled(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
+def _save_compiled(
+    dialect: Dialect, attempts: int, events: int, *, strict: bool = False
+) -> CompiledStatement:
     changed = {
         c.name: bindparam(f"p_{c.name}", type_=c.type)
         for c in payments.columns
@@ -212,10 +214,25 @@ def _save_compiled(dialect: Dialect, attempts: int, events: int) -> CompiledStat
                 )
                 .cte(name)
             )
-    statement = select(func.count()).select_from(updated)
+    matched: Any = func.count()
+    if strict:
+        # 1 / count: a division by zero (an error, so the statement writes nothing) when
+        # the version did not match; a group-committed batch has no per-statement results
+        matched = literal_column("1") / func.count()
+    statement = select(matched).select_from(updated)
     if ctes:
         statement = statement.add_cte(*ctes)
     return _compile(statement, dialect)
+
+
+def _save_strict_compiled(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
+    return _save_compiled(dialect, attempts, events, strict=True)
+
+
+def compile_save_strict(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
+    """compile_save's statement, failing with division_by_zero (22012) when the version did
+    not match, instead of returning 0. Same parameters, in the same order."""
+    return _cached("save_strict", dialect, attempts, events, _save_strict_compiled)
 
 
 def compile_save(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:

@@ -35,6 +35,7 @@ from synccash.adapters.sql._pgfast import (
     compile_get_by_reference,
     compile_new_payment,
     compile_save,
+    compile_save_strict,
     new_payment_params,
     payment_with_children,
     save_params,
@@ -97,6 +98,7 @@ class _Deferred:
     entry: _Written
     events: int
     expected_version: int | None = None  # a save (checked against it); None: a new payment
+    strict_sql: str | None = None  # a save that fails on a version mismatch (group commit)
 
 
 class SqlPaymentRepository:
@@ -206,12 +208,19 @@ class SqlPaymentRepository:
         if deferred is None or self._in_transaction():
             return False
         self._deferred = None
-        if deferred.expected_version is None and self._group is not None:
-            # a new payment: batched with other units' new payments (one commit for all)
+        if self._group is not None:
+            # batched with other units' lone writes (one round trip and one commit for all)
+            is_save = deferred.expected_version is not None
             try:
-                await self._group.execute(deferred.sql, deferred.args)
+                await self._group.execute(deferred.strict_sql or deferred.sql, deferred.args)
             except asyncpg.IntegrityConstraintViolationError as exc:
                 raise _duplicate(deferred.entry.payment) from exc
+            except asyncpg.DivisionByZeroError as exc:
+                if not is_save:
+                    raise
+                # the strict save's version did not match: nothing of it was written
+                payment = deferred.entry.payment
+                raise _conflict(payment.id, deferred.expected_version or 0) from exc
             deferred.entry.events_written += deferred.events
             return True
         driver = await self._driver()
@@ -250,7 +259,12 @@ class SqlPaymentRepository:
             # one round trip; the attempts, events and outbox rows depend on the UPDATE matching
             compiled = compile_save(self._dialect, len(payment.attempts), len(fresh))
             args = compiled.bind(save_params(payment, expected, fresh))
-            deferred = _Deferred(compiled.sql, args, entry, len(fresh), expected)
+            strict = (
+                compile_save_strict(self._dialect, len(payment.attempts), len(fresh)).sql
+                if self._group is not None
+                else None
+            )
+            deferred = _Deferred(compiled.sql, args, entry, len(fresh), expected, strict)
             payment.version = expected + 1
             if self._in_transaction():
                 result = await (await self._connection()).exec_driver_sql(compiled.sql, args)
