@@ -210,7 +210,10 @@ def memory_container(
 async def bootstrap(settings: Settings, *, migrate_sqlite: bool = True) -> AsyncIterator[Container]:
     """Open the production adapters from settings (SQL, Redis or memory, providers) and close them after."""
     from synccash.adapters import sql  # noqa: PLC0415  (keep memory-only imports light)
-    from synccash.adapters.providers import build_gateway  # noqa: PLC0415
+    from synccash.adapters.providers import (  # noqa: PLC0415
+        build_gateway,
+        provider_http_client,
+    )
 
     clock = SystemClock()
     ids = UuidIds()
@@ -269,15 +272,19 @@ async def bootstrap(settings: Settings, *, migrate_sqlite: bool = True) -> Async
             publisher = _NullPublisher()
 
         timeout = httpx.Timeout(settings.provider_timeout_seconds, connect=5.0)
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
         world: Any = None
         if settings.embedded_sandboxes:
             gateway, world = await _embedded_gateway(settings, stack, timeout)
         else:
-            http = await stack.enter_async_context(
-                httpx.AsyncClient(timeout=timeout, limits=limits)
-            )
-            gateway = build_gateway(settings, http)
+            # one client per provider (small pools, a cheaper connection lookup); proxy and
+            # CA settings from the environment still apply (deployments behind a proxy)
+            clients = {
+                provider: await stack.enter_async_context(
+                    provider_http_client(timeout, concurrency=16, trust_env=True)
+                )
+                for provider in ProviderId
+            }
+            gateway = build_gateway(settings, clients)
         webhook_http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
         )

@@ -114,17 +114,21 @@ class ProviderTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def provider_http_client(timeout: httpx.Timeout, *, concurrency: int) -> httpx.AsyncClient:
+def provider_http_client(
+    timeout: httpx.Timeout, *, concurrency: int, trust_env: bool = False
+) -> httpx.AsyncClient:
     """An AsyncClient for one provider's API, keeping `concurrency` idle connections for reuse.
 
     Give each provider its own (`build_gateway` takes a mapping): a pool only
     scans its own connections. No cap on connections, as before: a payment call
     never queues behind others. Close it with the rest of the composition root.
+    With `trust_env`, HTTPS_PROXY / SSL_CERT_FILE from the environment apply (requests
+    to a proxied host then go through httpx's own proxy transport).
     """
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=max(1, concurrency))
     return httpx.AsyncClient(
         transport=ProviderTransport(limits),
         timeout=timeout,
-        trust_env=False,
+        trust_env=trust_env,
         follow_redirects=False,
     )
