@@ -7,11 +7,12 @@ Routes, task handlers and CLI commands get everything from a `Container`.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 import httpx
 from attrs import define, field
@@ -210,10 +211,7 @@ def memory_container(
 async def bootstrap(settings: Settings, *, migrate_sqlite: bool = True) -> AsyncIterator[Container]:
     """Open the production adapters from settings (SQL, Redis or memory, providers) and close them after."""
     from synccash.adapters import sql  # noqa: PLC0415  (keep memory-only imports light)
-    from synccash.adapters.providers import (  # noqa: PLC0415
-        build_gateway,
-        provider_http_client,
-    )
+    from synccash.adapters.providers import build_gateway  # noqa: PLC0415
 
     clock = SystemClock()
     ids = UuidIds()
@@ -276,15 +274,7 @@ async def bootstrap(settings: Settings, *, migrate_sqlite: bool = True) -> Async
         if settings.embedded_sandboxes:
             gateway, world = await _embedded_gateway(settings, stack, timeout)
         else:
-            # one client per provider (small pools, a cheaper connection lookup); proxy and
-            # CA settings from the environment still apply (deployments behind a proxy)
-            clients = {
-                provider: await stack.enter_async_context(
-                    provider_http_client(timeout, concurrency=16, trust_env=True)
-                )
-                for provider in ProviderId
-            }
-            gateway = build_gateway(settings, clients)
+            gateway = build_gateway(settings, await _provider_clients(stack, timeout))
         webhook_http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
         )
@@ -324,6 +314,33 @@ async def bootstrap(settings: Settings, *, migrate_sqlite: bool = True) -> Async
             sandbox=world,
             database_check=ping_database,
         )
+
+
+_PROXY_VARIABLES: Final = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+async def _provider_clients(
+    stack: AsyncExitStack, http_timeout: httpx.Timeout
+) -> httpx.AsyncClient | dict[ProviderId, httpx.AsyncClient]:
+    """One lean client per provider (small pools, a cheaper pooled-connection lookup).
+
+    httpx applies proxies from the environment only to its own default transport, so a
+    deployment behind an HTTPS proxy (HTTPS_PROXY / ALL_PROXY set) gets one plain shared
+    client that honours them.
+    """
+    from synccash.adapters.providers import provider_http_client  # noqa: PLC0415
+
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+        return await stack.enter_async_context(
+            httpx.AsyncClient(timeout=http_timeout, limits=limits)
+        )
+    return {
+        provider: await stack.enter_async_context(
+            provider_http_client(http_timeout, concurrency=16, trust_env=True)
+        )
+        for provider in ProviderId
+    }
 
 
 async def _embedded_gateway(
