@@ -10,10 +10,13 @@
   Only when the script found nothing does a blocking XREADGROUP follow (scripts cannot
   block), waiting no longer than the next delayed task's due time.
 - `ack` does not send at once: acks finishing at about the same time are coalesced.
-  Each waits up to `ack_linger_ms` for the next `consume` to carry it (the usual case: a
-  finished handler frees a slot, so the consumer loop reads again at once); otherwise it
-  sends every waiting ack in one XACK + XDEL pipeline itself. `ack` returns when its ack
-  is in Redis, so a worker that waits for its handlers on shutdown has flushed them all.
+  Each waits up to `ack_linger_ms` (50 ms) for the next `consume` to carry it (the usual
+  case: a finished handler frees a slot, so the consumer loop reads again at once, or
+  soon after the read already in flight); otherwise it sends every waiting ack in one
+  XACK + XDEL pipeline itself. 50 ms is far below any visibility timeout, so a late ack
+  never causes a redelivery; it only keeps the handler's task alive that much longer.
+  `ack` returns when its ack is in Redis, so a worker that waits for its handlers on
+  shutdown has flushed them all.
   A lost ack (crash in between) only means a redelivery after the visibility timeout,
   which the idempotent handlers absorb.
 
@@ -137,7 +140,7 @@ class RedisTaskQueue:
         max_deliveries: int = 5,
         promote_batch: int = 500,
         dead_maxlen: int = 100_000,
-        ack_linger_ms: float = 5.0,
+        ack_linger_ms: float = 50.0,
     ) -> None:
         self.redis = redis
         self._clock: Clock = clock or SystemClock()
