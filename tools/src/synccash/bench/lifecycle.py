@@ -234,7 +234,7 @@ class Stack:
     """PostgreSQL + Redis + sandboxes + API + K workers, each its own process."""
 
     workers: int = 2
-    #: tasks per worker process; 0 = half its connection pool (see `start_workers`)
+    #: tasks per worker process; 0 = 64 shared by the workers (see `start_workers`)
     worker_concurrency: int = field(
         factory=lambda: int(os.environ.get("BENCH_WORKER_CONCURRENCY", "0"))
     )
@@ -336,9 +336,10 @@ class Stack:
             _stop(process)
         pool = int(os.environ.get("BENCH_WORKER_POOL_SIZE", str(max(4, 40 // max(count, 1)))))
         env = {**self.env, "DATABASE_POOL_SIZE": str(pool), "DATABASE_MAX_OVERFLOW": "2"}
-        # A validating task holds two pooled connections at once (its unit of work and the
-        # risk query), so more tasks than half the pool starve it (QueuePool timeouts).
-        concurrency = self.worker_concurrency or max(2, (pool + 2) // 2)
+        # A task holds a pooled connection only while a read is in flight (lone writes are
+        # group-committed on the committer's own connections), so tasks can outnumber the
+        # pool; 64 in flight on the machine is where more stopped helping (2 workers x 32).
+        concurrency = self.worker_concurrency or max(8, 64 // max(count, 1))
         self.worker_processes = [
             _spawn(
                 [_synccash(), "worker", "--concurrency", str(concurrency)],

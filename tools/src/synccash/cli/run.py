@@ -115,7 +115,14 @@ def api(
 
 def worker(
     *,
-    concurrency: Annotated[int, typer.Option(help="Tasks handled at once.", min=1)] = 8,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            help="Tasks handled at once (mostly waiting on providers; a task holds a pooled "
+            "database connection only for a read).",
+            min=1,
+        ),
+    ] = 32,
     metrics_port: Annotated[
         int | None,
         typer.Option(help="Serve Prometheus metrics on this port.", show_default=False),
