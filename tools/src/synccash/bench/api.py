@@ -9,12 +9,15 @@ than the server on a 2-core machine). Two phases:
 - paced: a fixed open-loop rate (default 300 req/s) -> p50/p99 latency.
 
 Every request has its own Idempotency-Key, so every one creates and commits a payment.
-Then the same saturation measurement, same run, of a bare Litestar + asyncpg endpoint doing
-the same inserts and XADD (`synccash.bench.bare_api`): the framework limit.
+The same saturation measurement, same run, of a bare Litestar + asyncpg endpoint doing the
+same inserts and XADD (`synccash.bench.bare_api`): the framework limit. Both servers run side
+by side and saturation alternates between them in --slices short slices, so a burst of other
+work on a shared box lands on both sides of the ratio.
 The last line is `initiate_rps=<saturation> p50_ms=<paced p50> p99_ms=<paced p99>
 rss_mb=<API RSS> bare_rps=<bare saturation> ratio=<initiate_rps / bare_rps>`.
 
     uv run python -m synccash.bench.api [--seconds 10] [--connections 16] [--rate 300] [--workers 1]
+                                      [--slices 4]
     (--workers defaults to $BENCH_API_WORKERS, else 1)
 """
 
@@ -36,6 +39,7 @@ from typing import Any, Final
 
 import httpx
 import jwt
+from attrs import define, field
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -333,34 +337,64 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
         os.killpg(server.pid, signal.SIGKILL)
 
 
-def _measure(
-    app: tuple[str, str], env: dict[str, str], token: str, args: argparse.Namespace, *, paced: bool
-) -> dict[str, Any]:
-    """Start one app under uvicorn, warm it up, saturate it (and pace it), stop it."""
-    port = _free_port()
-    server = _start_api(env, port, args.workers, app[0])
-    result: dict[str, Any] = {}
-    try:
+@define
+class Server:
+    """One app under uvicorn on its own port."""
+
+    app: tuple[str, str]
+    port: int
+    process: subprocess.Popen[bytes]
+    requests: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    statuses: dict[str, int] = field(factory=dict)
+    latencies: list[tuple[float, float]] = field(factory=list)  # (p50, p99) per slice
+
+    @classmethod
+    def start(cls, app: tuple[str, str], env: dict[str, str], workers: int) -> Server:
+        """Start it and wait until it answers."""
+        port = _free_port()
+        server = cls(app, port, _start_api(env, port, workers, app[0]))
         _wait_ready(port, app[1])
-        _drive(port, token, 2.0, 16, None)  # warm-up: pools, caches, lazy imports
-        cpu_before = _cpu_seconds(server.pid)
-        result["saturation"] = _drive(port, token, args.seconds, args.connections, None)
-        requests = max(1, result["saturation"]["requests"])
-        result["cpu_ms"] = (_cpu_seconds(server.pid) - cpu_before) * 1000 / requests
-        if paced:
-            result["paced"] = _drive(port, token, args.seconds, 32, args.rate)
-        result["rss_mb"] = _rss_mb(server.pid)
-    finally:
-        _stop(server)
-        codes = [
-            c
-            for phase in ("saturation", "paced")
-            for c in result.get(phase, {}).get("statuses", {})
-        ]
-        if any(not code.startswith("2") for code in codes):
-            print(f"{app[0]} answered errors; its log ends:\n{_log_tail(port)}", flush=True)
-        _LOGS.pop(port).unlink(missing_ok=True)
-    return result
+        return server
+
+    def saturate(self, token: str, seconds: float, connections: int) -> None:
+        """One saturation slice; adds its requests, time, CPU and statuses."""
+        cpu = _cpu_seconds(self.process.pid)
+        out = _drive(self.port, token, seconds, connections, None)
+        self.seconds += out["requests"] / max(out["rps"], 1e-9)  # the load's own clock
+        self.cpu += _cpu_seconds(self.process.pid) - cpu
+        self.requests += out["requests"]
+        self.latencies.append((out["p50_ms"], out["p99_ms"]))
+        for code, n in out["statuses"].items():
+            self.statuses[code] = self.statuses.get(code, 0) + n
+
+    @property
+    def rps(self) -> float:
+        """Requests per second over every slice."""
+        return self.requests / max(self.seconds, 1e-9)
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU per request over every slice."""
+        return self.cpu * 1000 / max(1, self.requests)
+
+    def summary(self) -> dict[str, Any]:
+        """The saturation numbers as one JSON-able dict."""
+        p99s = sorted(p99 for _, p99 in self.latencies)
+        return {
+            "requests": self.requests,
+            "rps": round(self.rps, 1),
+            "median_slice_p99_ms": round(p99s[len(p99s) // 2], 1) if p99s else 0.0,
+            "statuses": self.statuses,
+        }
+
+    def stop(self, other_statuses: dict[str, int] | None = None) -> None:
+        """Stop it; show its errors if it answered any (here or in `other_statuses`)."""
+        _stop(self.process)
+        if any(not code.startswith("2") for code in {**self.statuses, **(other_statuses or {})}):
+            print(f"{self.app[0]} answered errors; its log ends:\n{_log_tail(self.port)}")
+        _LOGS.pop(self.port).unlink(missing_ok=True)
 
 
 def _cpu_line(what: str, cpu_ms: float) -> str:
@@ -377,6 +411,9 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=int(os.environ.get("BENCH_API_WORKERS", "1"))
     )
+    parser.add_argument(
+        "--slices", type=int, default=4, help="saturation slices, alternating API and bare"
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
@@ -389,22 +426,35 @@ def main() -> None:
     env = _env(database_url)
     token = _token(Settings.from_env(env))
     print(f"uvicorn --workers {args.workers} --loop uvloop --http httptools", flush=True)
-    real = _measure(REAL_APP, env, token, args, paced=True)
-    saturated, paced = real["saturation"], real["paced"]
-    print(f"saturation ({args.connections} connections): {json.dumps(saturated)}")
-    print(_cpu_line("API CPU per initiate", real["cpu_ms"]))
-    print(f"paced ({args.rate:.0f} req/s offered): {json.dumps(paced)}", flush=True)
-    bare = _measure(BARE_APP, env, token, args, paced=False)
+    real = Server.start(REAL_APP, env, args.workers)
+    paced: dict[str, Any] = {}
+    try:
+        bare = Server.start(BARE_APP, env, args.workers)
+        try:
+            for server in (real, bare):  # warm-up: pools, caches, lazy imports
+                _drive(server.port, token, 2.0, 16, None)
+            # Alternate short slices, so a burst of other work on the box lands on both sides.
+            for _ in range(args.slices):
+                for server in (real, bare):
+                    server.saturate(token, args.seconds / args.slices, args.connections)
+        finally:
+            bare.stop()
+        paced = _drive(real.port, token, args.seconds, 32, args.rate)
+        rss = _rss_mb(real.process.pid)
+    finally:
+        real.stop(paced.get("statuses"))
+    print(f"saturation ({args.connections} connections): {json.dumps(real.summary())}")
+    print(_cpu_line("API CPU per initiate", real.cpu_ms))
+    print(f"paced ({args.rate:.0f} req/s offered): {json.dumps(paced)}")
     print(
         f"bare Litestar + asyncpg endpoint, same inserts + XADD, saturation "
-        f"({args.connections} connections): {json.dumps(bare['saturation'])}"
+        f"({args.connections} connections, same slices): {json.dumps(bare.summary())}"
     )
-    print(_cpu_line("bare CPU per request", bare["cpu_ms"]))
-    bare_rps = bare["saturation"]["rps"]
+    print(_cpu_line("bare CPU per request", bare.cpu_ms))
     print(
-        f"initiate_rps={saturated['rps']:.0f} p50_ms={paced['p50_ms']:.1f} "
-        f"p99_ms={paced['p99_ms']:.1f} rss_mb={real['rss_mb']:.0f} "
-        f"bare_rps={bare_rps:.0f} ratio={saturated['rps'] / max(bare_rps, 1e-9):.2f}"
+        f"initiate_rps={real.rps:.0f} p50_ms={paced['p50_ms']:.1f} "
+        f"p99_ms={paced['p99_ms']:.1f} rss_mb={rss:.0f} "
+        f"bare_rps={bare.rps:.0f} ratio={real.rps / max(bare.rps, 1e-9):.2f}"
     )
 
 

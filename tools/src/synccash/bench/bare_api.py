@@ -138,7 +138,7 @@ def create_app() -> Litestar:
             user=url.username,
             password=url.password,
             database=url.database,
-            min_size=pool_size,
+            min_size=1,  # opened as needed, as the app's pool
             max_size=pool_size,
             connection_class=_NoReset,
         )
