@@ -92,7 +92,7 @@ async def test_a_lost_connection_is_a_connection_error_and_the_next_batch_reconn
         await _count(
             pg_engine,
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = 'synccash-group-commit'",
+            "WHERE application_name = 'synccash-group-commit' AND datname = current_database()",
         )
         with pytest.raises(ConnectionError):
             await _add(factory, make_payment("lost"))
