@@ -203,7 +203,7 @@ async def serve(
         tg.cancel_scope.cancel()
 
 
-def main(concurrency: int = 8, *, metrics_port: int | None = None) -> None:
+def main(concurrency: int = 32, *, metrics_port: int | None = None) -> None:
     """Entry point of `synccash worker --concurrency N`."""
     anyio.run(lambda: serve(concurrency, metrics_port=metrics_port))
 
