@@ -180,3 +180,21 @@ async def test_an_ack_alone_is_sent_after_the_linger(redis: Redis):
         await queue.ack(delivery)
     assert (await queue.stats()).in_flight == 0
     assert await redis.xlen(queue.stream) == 0
+
+
+async def test_a_withdrawn_delayed_task_is_never_delivered(redis: Redis):
+    """withdraw() drops exactly the task waiting for that time; others stay; unknown ones are a no-op."""
+    clock = ManualClock()
+    queue = RedisTaskQueue(redis, clock=clock)
+    first = clock.now() + timedelta(seconds=30)
+    second = clock.now() + timedelta(seconds=60)
+    task = Task(TaskKind.ADVANCE, "pay_w")
+    await queue.enqueue(task, at=first)
+    await queue.enqueue(task, at=second)
+    await queue.withdraw(task, first)
+    await queue.withdraw(Task(TaskKind.ADVANCE, "pay_never"), first)
+    assert (await queue.stats()).delayed == 1
+    clock.advance(seconds=31)
+    assert await queue.consume("c1", count=10) == []
+    clock.advance(seconds=30)
+    assert [d.task for d in await queue.consume("c1", count=10)] == [task]

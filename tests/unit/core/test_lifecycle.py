@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -19,7 +20,7 @@ from synccash.core.errors import (
 )
 from synccash.core.outcomes import FailureReason, ProviderOutcome
 from synccash.core.payment import AttemptKind, AttemptStatus, PaymentState
-from synccash.core.ports import TaskKind
+from synccash.core.ports import Task, TaskKind
 from synccash.core.providers import ProviderId
 from synccash.core.routing import Router, RoutingPolicy
 
@@ -388,6 +389,29 @@ async def test_waiting_payment_schedules_its_next_look(app, clock, gateway):
     clock.set(payment.next_action_at)
     deliveries = await app.queue.consume("c1", count=10, block_ms=0)
     assert any(d.task.payment_id == payment.id for d in deliveries)
+
+
+async def test_a_payment_confirmed_by_a_callback_withdraws_its_scheduled_look(app, clock, gateway):
+    """The safety-net look scheduled while waiting is withdrawn once the callback's status
+    query confirmed the payment (in the memory queue as in Redis)."""
+    result = await app.payments.initiate(_cmd())
+    await app.lifecycle.advance(result.payment.id)
+    waiting = await app.payments.get("m1", result.payment.id)
+    assert waiting.state is PaymentState.PROCESSING
+    assert (await app.queue.stats()).delayed == 1
+    reference = waiting.attempts[0].reference
+
+    await app.lifecycle.handle(Task(TaskKind.CHECK_STATUS, waiting.id, hint=reference))
+
+    assert (await app.payments.get("m1", waiting.id)).state is PaymentState.CONFIRMED
+    assert (await app.queue.stats()).delayed == 0
+    await app.queue.consume("c1", count=10, block_ms=0)  # the initiate's own ADVANCE
+    clock.set(waiting.next_action_at + timedelta(seconds=1))
+    assert [
+        d
+        for d in await app.queue.consume("c1", count=10, block_ms=0)
+        if d.task.payment_id == waiting.id
+    ] == []
 
 
 async def test_partial_refund_refused_where_the_provider_refunds_only_in_full(app, clock):

@@ -62,6 +62,10 @@ class ConsumableTaskQueue(Protocol):
         """Deliver `task` now (at=None) or not before `at`."""
         ...
 
+    async def withdraw(self, task: Task, at: datetime) -> None:
+        """Drop `task` if it still waits to be delivered at `at`."""
+        ...
+
     async def consume(self, consumer: str, count: int = 1, block_ms: int = 0) -> list[Delivery]:
         """Up to `count` deliveries for `consumer`, waiting up to `block_ms` for the first one."""
         ...

@@ -254,6 +254,14 @@ class TaskQueue(Protocol):
         """Deliver `task` now (at=None) or not before `at`."""
         ...
 
+    async def withdraw(self, task: Task, at: datetime) -> None:
+        """Drop `task` if it is still waiting to be delivered at `at` (else nothing happens).
+
+        Only an optimisation (a final payment's safety-net look): a task that was not
+        withdrawn is still handled idempotently.
+        """
+        ...
+
 
 class EventPublisher(Protocol):
     """Publishes domain events to integration consumers (Redis stream, webhooks)."""

@@ -82,9 +82,15 @@ class MemoryTaskQueue:
             heapq.heappush(self._delayed, (due, next(self._ids), task))
         self._wakeup.set()
 
+    async def withdraw(self, task: Task, at: datetime) -> None:
+        """Drop `task` if it still waits to be delivered at `at` (its heap entry is skipped)."""
+        self._delayed_keys.discard((epoch_ms(at), task))
+
     def _promote_due(self, now: int) -> None:
         while self._delayed and self._delayed[0][0] <= now:
             due, _, task = heapq.heappop(self._delayed)
+            if (due, task) not in self._delayed_keys:
+                continue  # withdrawn (or a collapsed duplicate already delivered)
             self._delayed_keys.discard((due, task))
             self._ready.append((self._new_id(), task, due, 0))
 
@@ -145,7 +151,7 @@ class MemoryTaskQueue:
         return QueueStats(
             ready=len(self._ready),
             in_flight=len(self._in_flight),
-            delayed=len(self._delayed),
+            delayed=len(self._delayed_keys),
             dead=len(self.dead_letters),
         )
 

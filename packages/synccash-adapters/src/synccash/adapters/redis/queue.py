@@ -182,18 +182,12 @@ class RedisTaskQueue:
                 fields: dict[Any, Any] = {**task_fields(task), "enq": str(now)}
                 pipe.xadd(self.stream, fields)
             else:
-                member = json.dumps(
-                    {
-                        "k": task.kind.value,
-                        "p": task.payment_id,
-                        "h": task.hint or "",
-                        "t": str(due),
-                    },
-                    separators=(",", ":"),
-                    sort_keys=True,
-                )
-                pipe.zadd(self.delayed_key, {member: due})
+                pipe.zadd(self.delayed_key, {_delayed_member(task, due): due})
         await pipe.execute()
+
+    async def withdraw(self, task: Task, at: datetime) -> None:
+        """Drop `task` if it still waits in the delayed set for `at` (one ZREM)."""
+        await self.redis.zrem(self.delayed_key, _delayed_member(task, epoch_ms(at)))
 
     async def consume(self, consumer: str, count: int = 1, block_ms: int = 0) -> list[Delivery]:
         """Up to `count` deliveries: reclaimed stuck ones first, then new ones.
@@ -364,3 +358,12 @@ class RedisTaskQueue:
 
 
 __all__ = ["RedisTaskQueue"]
+
+
+def _delayed_member(task: Task, due: int) -> str:
+    """The delayed set's member: the task and its due time (identical ones collapse)."""
+    return json.dumps(
+        {"k": task.kind.value, "p": task.payment_id, "h": task.hint or "", "t": str(due)},
+        separators=(",", ":"),
+        sort_keys=True,
+    )

@@ -6,6 +6,7 @@ reference is persisted before it is sent, and resending always reuses it).
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -479,6 +480,7 @@ class LifecycleService:
         now = self._clock.now()
         if self._may_be_ported(payment, attempt, outcome):
             await self._resolve_ported(payment, now)
+        scheduled = payment.next_action_at
         if attempt.kind is AttemptKind.REFUND:
             self._apply_refund(payment, attempt, outcome, now, via=via)
         else:
@@ -486,6 +488,12 @@ class LifecycleService:
         async with self._uow() as uow:
             await uow.payments.save(payment)
             await uow.commit()
+        if scheduled is not None and payment.next_action_at is None:
+            # nothing is due any more (confirmed, failed): the look scheduled for it (the
+            # lost-callback safety net) would only read it; if withdrawing fails, that look
+            # still runs and finds nothing to do
+            with contextlib.suppress(Exception):
+                await self._queue.withdraw(Task(TaskKind.ADVANCE, payment_id), scheduled)
         return payment
 
     def _poll_later(self, payment: Payment, attempt: Attempt, now: datetime) -> None:
