@@ -30,6 +30,7 @@ from synccash.adapters.sql._mapping import (
 from synccash.adapters.sql._pgfast import (
     ATTEMPT_MUTABLE,
     IMMUTABLE,
+    CompiledStatement,
     children_columns,
     compile_get,
     compile_get_by_reference,
@@ -315,19 +316,21 @@ class SqlPaymentRepository:
         """One payment (scoped to a merchant when given), or None."""
         if self._raw_ok():
             # the worker's hot read: one precompiled statement, no BEGIN/ROLLBACK around it
-            driver = await self._driver()
             if merchant_id is None:
-                sql = compile_get(self._dialect, scoped=False).sql
-                row = await driver.fetchrow(sql, payment_id)
-            else:
-                sql = compile_get(self._dialect, scoped=True).sql
-                row = await driver.fetchrow(sql, payment_id, merchant_id)
-            return None if row is None else payment_with_children(row)
+                return await self._raw_payment(compile_get(self._dialect, scoped=False), payment_id)
+            return await self._raw_payment(
+                compile_get(self._dialect, scoped=True), payment_id, merchant_id
+            )
         await self.flush()
         stmt = self._select().where(payments.c.id == payment_id)
         if merchant_id is not None:
             stmt = stmt.where(payments.c.merchant_id == merchant_id)
         return await self._one(stmt)
+
+    async def _raw_payment(self, compiled: CompiledStatement, *args: Any) -> Payment | None:
+        """One payment by a precompiled SELECT sent straight to asyncpg (no transaction)."""
+        row = await (await self._driver()).fetchrow(compiled.sql, *args)
+        return None if row is None else payment_with_children(row)
 
     async def get_by_idempotency_key(self, merchant_id: str, key: str) -> Payment | None:
         """The payment created with this merchant's idempotency key, or None."""
@@ -342,10 +345,7 @@ class SqlPaymentRepository:
         """The payment owning the attempt with this reference, or None."""
         if self._raw_ok():
             # every provider callback asks this: one precompiled statement, no transaction
-            driver = await self._driver()
-            sql = compile_get_by_reference(self._dialect).sql
-            row = await driver.fetchrow(sql, reference)
-            return None if row is None else payment_with_children(row)
+            return await self._raw_payment(compile_get_by_reference(self._dialect), reference)
         await self.flush()
         owner = select(payment_attempts.c.payment_id).where(
             payment_attempts.c.reference == reference
