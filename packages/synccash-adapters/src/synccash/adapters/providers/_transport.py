@@ -10,7 +10,10 @@ backend here remembers each connection's socket once; everything else (the
 pool, h11, TLS, timeouts, exception mapping) is httpx/httpcore's own.
 
 The client itself is what the provider APIs need: no proxies or `.netrc` from
-the environment (`trust_env=False`), no redirects followed (a provider that
+the environment (the transport's TLS context is httpx's default, certifi's CAs,
+whatever SSL_CERT_FILE says; httpx never applies environment proxies to a custom
+transport, so bootstrap falls back to a plain client when HTTPS_PROXY is set),
+no redirects followed (a provider that
 redirects a payment is misconfigured, not to be chased), and a pool sized to
 the calls in flight so idle connections are kept for reuse but not hoarded.
 """
