@@ -13,7 +13,7 @@ from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
 from synccash.core.outcomes import FailureReason, ProviderOutcome
 from synccash.core.payment import AttemptStatus, Payee, PaymentState
-from synccash.core.ports import DailyRow, PaymentQuery
+from synccash.core.ports import AttemptOwner, DailyRow, PaymentQuery
 from synccash.core.providers import ProviderId
 
 pytestmark = pytest.mark.integration
@@ -210,6 +210,18 @@ async def test_attempts_are_upserted_and_found_by_reference(backend):
     assert loaded.attempts[0].failure_reason is FailureReason.INSUFFICIENT_FUNDS
     async with backend.uow() as uow:
         assert await uow.payments.get_by_attempt_reference("missing") is None
+
+
+async def test_attempt_owner_names_the_payment_and_provider_of_a_reference(backend):
+    """A callback's lookup: the owning payment's id and the attempt's provider, or None."""
+    await _store(backend, with_collect_attempt(make_payment("p1"), "ref-1", T0))
+    async with backend.uow() as uow:
+        assert await uow.payments.attempt_owner("ref-1") == AttemptOwner("p1", ProviderId.MTN)
+        assert await uow.payments.attempt_owner("missing") is None
+    async with backend.uow() as uow:  # seen inside a unit that has written, before commit
+        staged = with_collect_attempt(make_payment("p2"), "ref-2", T0)
+        await uow.payments.add(staged)
+        assert await uow.payments.attempt_owner("ref-2") == AttemptOwner("p2", ProviderId.MTN)
 
 
 async def test_every_new_event_gets_one_outbox_row(backend):

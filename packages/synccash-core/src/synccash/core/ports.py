@@ -85,6 +85,13 @@ class PaymentRepository(Protocol):
         """The payment owning the attempt with this reference, or None."""
         ...
 
+    async def attempt_owner(self, reference: str) -> AttemptOwner | None:
+        """Which payment and provider an attempt reference belongs to, or None.
+
+        What a provider callback needs (without loading the payment and its audit trail).
+        """
+        ...
+
     async def save(self, payment: Payment) -> None:
         """Persist changes; raises ConcurrencyConflict if the stored version moved on.
 
@@ -110,6 +117,14 @@ class PaymentRepository(Protocol):
     async def daily_totals(self, merchant_id: str, day: date) -> Sequence[DailyRow]:
         """Counts and sums for the merchant's payments created on `day` (UTC), by state and provider."""
         ...
+
+
+@frozen
+class AttemptOwner:
+    """The payment an attempt reference belongs to, and the provider it was sent to."""
+
+    payment_id: str
+    provider: ProviderId
 
 
 @frozen

@@ -31,7 +31,7 @@ from synccash.core.payment import (
     PaymentState,
     is_wallet_payee_key,
 )
-from synccash.core.ports import DailyRow, OutboxRow, PaymentPage, PaymentQuery
+from synccash.core.ports import AttemptOwner, DailyRow, OutboxRow, PaymentPage, PaymentQuery
 
 #: Same namespace as synccash.adapters.sql: one event has one id in every store.
 OUTBOX_NAMESPACE: Final = uuid.UUID("6f2b7c1e-4a8d-4f3b-9c55-2f1e0d9a7b31")
@@ -274,6 +274,17 @@ class InMemoryPaymentRepository:
                 return self._load(payment)
         owner = self._store.references.get(reference)
         return None if owner is None else self._load(self._current(owner))
+
+    async def attempt_owner(self, reference: str) -> AttemptOwner | None:
+        """Which payment and provider an attempt reference belongs to, or None."""
+        for staged in self._staged.payments.values():
+            attempt = staged.attempt_by_reference(reference)
+            if attempt is not None:
+                return AttemptOwner(staged.id, attempt.provider)
+        owner = self._store.references.get(reference)
+        payment = None if owner is None else self._current(owner)
+        attempt = None if payment is None else payment.attempt_by_reference(reference)
+        return None if attempt is None or owner is None else AttemptOwner(owner, attempt.provider)
 
     async def list(self, merchant_id: str, query: PaymentQuery) -> PaymentPage:
         """A merchant's payments, newest first, keyset-paginated on (created_at, id)."""

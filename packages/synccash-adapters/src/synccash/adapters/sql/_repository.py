@@ -44,10 +44,13 @@ from synccash.adapters.sql._pgfast import (
 from synccash.adapters.sql._tables import outbox, payment_attempts, payment_events, payments
 from synccash.core.errors import ConcurrencyConflict
 from synccash.core.payment import Attempt, Payment, PaymentEvent, PaymentState
-from synccash.core.ports import DailyRow, PaymentPage, PaymentQuery
+from synccash.core.ports import AttemptOwner, DailyRow, PaymentPage, PaymentQuery
 from synccash.core.providers import ProviderId
 
 #: States in which the worker may still have something to do.
+#: The provider callback's lookup (payment_attempts' primary key).
+_OWNER_SQL: Final = "SELECT payment_id, provider FROM payment_attempts WHERE reference = $1"
+
 _FINAL_STATES: Final = (
     PaymentState.FAILED.value,
     PaymentState.EXPIRED.value,
@@ -351,6 +354,23 @@ class SqlPaymentRepository:
             payment_attempts.c.reference == reference
         )
         return await self._one(self._select().where(payments.c.id.in_(owner.scalar_subquery())))
+
+    async def attempt_owner(self, reference: str) -> AttemptOwner | None:
+        """Which payment and provider an attempt reference belongs to, or None."""
+        if self._raw_ok():
+            # every provider callback asks this: a primary-key lookup, no transaction
+            row = await (await self._driver()).fetchrow(_OWNER_SQL, reference)
+        else:
+            await self.flush()
+            result = await (await self._connection()).execute(
+                select(payment_attempts.c.payment_id, payment_attempts.c.provider).where(
+                    payment_attempts.c.reference == reference
+                )
+            )
+            row = result.mappings().first()
+        if row is None:
+            return None
+        return AttemptOwner(row["payment_id"], ProviderId(row["provider"]))
 
     async def list(self, merchant_id: str, query: PaymentQuery) -> PaymentPage:
         """A merchant's payments, newest first, keyset-paginated on (created_at, id)."""

@@ -264,13 +264,10 @@ class PaymentService:
     async def on_callback(self, provider: ProviderId, reference: str) -> bool:
         """A provider callback is a hint: enqueue a status check if the reference is ours."""
         async with self._uow() as uow:
-            payment = await uow.payments.get_by_attempt_reference(reference)
-        if payment is None:
+            owner = await uow.payments.attempt_owner(reference)
+        if owner is None or owner.provider is not provider:
             return False
-        attempt = payment.attempt_by_reference(reference)
-        if attempt is None or attempt.provider is not provider:
-            return False
-        await self._queue.enqueue(Task(TaskKind.CHECK_STATUS, payment.id, hint=reference))
+        await self._queue.enqueue(Task(TaskKind.CHECK_STATUS, owner.payment_id, hint=reference))
         return True
 
 
