@@ -8,7 +8,7 @@ import pytest
 from payments_factory import T0, make_payment
 from sqlalchemy import text
 
-from synccash.adapters.sql import SqlUnitOfWorkFactory
+from synccash.adapters.sql import SqlUnitOfWorkFactory, make_engine
 from synccash.core.errors import ConcurrencyConflict
 from synccash.core.payment import PaymentState
 
@@ -151,3 +151,32 @@ async def test_concurrent_saves_are_batched_and_a_stale_one_is_a_conflict(pg_eng
         await _count(pg_engine, "SELECT count(*) FROM outbox WHERE type = 'payment.validating'")
         == 40
     )
+
+
+@pytest.mark.parametrize("where", ["unix_socket", "tcp"])
+async def test_the_senders_connect_where_the_engine_does(pg_engine, where):
+    """A DATABASE_URL giving its host as a query parameter (`?host=/run/postgresql`, a
+    Unix-socket directory, or `?host=127.0.0.1`) is honoured by the group committer's own
+    connections too, not just by the engine's pool."""
+    if where == "unix_socket":
+        directories = await _count(pg_engine, "SHOW unix_socket_directories")
+        host = directories.split(",")[0].strip()
+        if not host:
+            pytest.skip("this PostgreSQL listens on no Unix socket")
+    else:
+        host = pg_engine.url.host or "127.0.0.1"
+    url = pg_engine.url.set(host=None, query={"host": host})
+    socket_engine = make_engine(url.render_as_string(hide_password=False), pool_size=1)
+    factory = SqlUnitOfWorkFactory(socket_engine, group_commit=True)
+    try:
+        await _add(factory, make_payment("u1", key="u1"))
+        over_socket = await _count(
+            pg_engine,
+            "SELECT bool_and(client_addr IS NULL) FROM pg_stat_activity "
+            "WHERE application_name = 'synccash-group-commit'",
+        )
+        assert over_socket is (where == "unix_socket")
+    finally:
+        await factory.aclose()
+        await socket_engine.dispose()
+    assert await _count(pg_engine, "SELECT count(*) FROM payments WHERE id = 'u1'") == 1

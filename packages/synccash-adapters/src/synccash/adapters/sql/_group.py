@@ -160,16 +160,26 @@ class GroupCommitter:
 
     async def _connect_like_engine(self) -> asyncpg.Connection:
         """A connection with the engine's URL and the session settings it uses."""
-        url = self._engine.url
-        conn: asyncpg.Connection = await asyncpg.connect(
-            host=url.host,
-            port=url.port,
-            user=url.username,
-            password=url.password,
-            database=url.database,
-            server_settings={"application_name": "synccash-group-commit", "jit": "off"},
-        )
-        return conn
+        return await connect_like(self._engine, "synccash-group-commit")
+
+
+async def connect_like(engine: AsyncEngine, application_name: str) -> asyncpg.Connection:
+    """An asyncpg connection to where `engine` connects (host, port or a Unix-socket
+    directory given as `?host=`, user, password, database, ssl), with its session settings."""
+    _, params = engine.dialect.create_connect_args(engine.url)
+    accepted = {k: v for k, v in params.items() if k in _CONNECT_PARAMS}
+    conn: asyncpg.Connection = await asyncpg.connect(
+        **accepted,
+        server_settings={"application_name": application_name, "jit": "off"},
+    )
+    return conn
+
+
+#: What SQLAlchemy's asyncpg dialect may pass that asyncpg.connect itself accepts (the rest,
+#: like prepared_statement_cache_size, are the dialect's own options).
+_CONNECT_PARAMS: Final = frozenset(
+    {"host", "port", "user", "password", "database", "ssl", "direct_tls", "timeout"}
+)
 
 
 def _connection_level(exc: Exception) -> bool:
