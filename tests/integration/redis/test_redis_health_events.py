@@ -27,7 +27,7 @@ def sample(provider: ProviderId, i: int, *, ok: bool, latency: int = 800) -> Hea
 
 async def test_samples_recorded_by_one_replica_are_seen_by_another(redis: Redis):
     """Two stores (two processes) share the window; the snapshot equals the core tracker's."""
-    writer_a, writer_b, reader = (RedisHealthStore(redis, cache_ttl_s=0) for _ in range(3))
+    writer_a, writer_b, reader = (RedisHealthStore(redis, max_staleness_s=0) for _ in range(3))
     samples = [sample(ProviderId.MTN, i, ok=i % 4 != 0, latency=500 + 10 * i) for i in range(12)]
     for i, s in enumerate(samples):
         await (writer_a if i % 2 else writer_b).record(s)
@@ -43,19 +43,19 @@ async def test_samples_recorded_by_one_replica_are_seen_by_another(redis: Redis)
 
 async def test_consecutive_failures_open_the_circuit_for_every_reader(redis: Redis):
     """Five failures in a row recorded anywhere open MTN's circuit; Telecel stays closed."""
-    store = RedisHealthStore(redis, cache_ttl_s=0)
+    store = RedisHealthStore(redis, max_staleness_s=0)
     for i in range(5):
         await store.record(sample(ProviderId.MTN, i, ok=False))
     await store.record(sample(ProviderId.TELECEL, 6, ok=True))
     await store.flush()
-    snapshot = await RedisHealthStore(redis, cache_ttl_s=0).snapshot(T0 + timedelta(seconds=10))
+    snapshot = await RedisHealthStore(redis, max_staleness_s=0).snapshot(T0 + timedelta(seconds=10))
     assert snapshot[ProviderId.MTN].circuit is CircuitState.OPEN
     assert snapshot[ProviderId.TELECEL].circuit is CircuitState.CLOSED
 
 
 async def test_history_is_capped(redis: Redis):
     """Only the newest `history` samples are kept per provider."""
-    store = RedisHealthStore(redis, history=10, cache_ttl_s=0)
+    store = RedisHealthStore(redis, history=10, max_staleness_s=0)
     for i in range(25):
         await store.record(sample(ProviderId.AIRTELTIGO, i, ok=True))
     await store.flush()
@@ -63,20 +63,25 @@ async def test_history_is_capped(redis: Redis):
     assert (await store.snapshot(T0 + timedelta(minutes=1)))[ProviderId.AIRTELTIGO].samples == 10
 
 
-async def test_snapshot_is_cached_for_its_ttl(redis: Redis):
-    """Within the cache TTL a snapshot does not change; after it, new samples show."""
-    store = RedisHealthStore(redis, cache_ttl_s=1.0)
+async def test_snapshot_serves_its_copy_for_the_staleness_bound(redis: Redis):
+    """Within `max_staleness_s` other replicas' samples do not show; after it, they do."""
+    clock = [100.0]
+    store = RedisHealthStore(redis, max_staleness_s=1.0, monotonic=lambda: clock[0])
+    other = RedisHealthStore(redis, max_staleness_s=0)
     now = T0 + timedelta(minutes=1)
     assert (await store.snapshot(now))[ProviderId.MTN].samples == 0
-    await store.record(sample(ProviderId.MTN, 1, ok=True))
-    assert (await store.snapshot(now + timedelta(milliseconds=500)))[ProviderId.MTN].samples == 0
-    assert (await store.snapshot(now + timedelta(seconds=2)))[ProviderId.MTN].samples == 1
+    await other.record(sample(ProviderId.MTN, 1, ok=True))
+    await other.flush()
+    clock[0] += 0.5
+    assert (await store.snapshot(now))[ProviderId.MTN].samples == 0
+    clock[0] += 0.5
+    assert (await store.snapshot(now))[ProviderId.MTN].samples == 1
 
 
 async def test_samples_wait_in_process_until_flushed_in_one_round_trip(counting_redis):
     """record() does not talk to Redis; one flush writes every provider's samples, capped."""
     redis, trips = counting_redis
-    store = RedisHealthStore(redis, history=10, cache_ttl_s=0, flush_interval_s=60)
+    store = RedisHealthStore(redis, history=10, max_staleness_s=0, flush_interval_s=60)
     for i in range(15):
         await store.record(sample(ProviderId.MTN, i, ok=True))
         await store.record(sample(ProviderId.TELECEL, i, ok=False))
@@ -90,19 +95,19 @@ async def test_samples_wait_in_process_until_flushed_in_one_round_trip(counting_
 
 async def test_own_waiting_samples_are_in_the_snapshot(redis: Redis):
     """A snapshot writes this process's waiting samples first, so it sees them at once."""
-    store = RedisHealthStore(redis, cache_ttl_s=0, flush_interval_s=60)
+    store = RedisHealthStore(redis, max_staleness_s=0, flush_interval_s=60)
     for i in range(5):
         await store.record(sample(ProviderId.MTN, i, ok=False))
     snapshot = await store.snapshot(T0 + timedelta(seconds=10))
     assert snapshot[ProviderId.MTN].circuit is CircuitState.OPEN
     # ... and they are in Redis now, for the other replicas
-    other = await RedisHealthStore(redis, cache_ttl_s=0).snapshot(T0 + timedelta(seconds=10))
+    other = await RedisHealthStore(redis, max_staleness_s=0).snapshot(T0 + timedelta(seconds=10))
     assert other[ProviderId.MTN].samples == 5
 
 
 async def test_a_sample_older_than_the_flush_interval_is_written_by_the_next_record(redis: Redis):
     """Without any flush call, waiting samples reach Redis once the oldest waited long enough."""
-    store = RedisHealthStore(redis, cache_ttl_s=0, flush_interval_s=0.05)
+    store = RedisHealthStore(redis, max_staleness_s=0, flush_interval_s=0.05)
     await store.record(sample(ProviderId.MTN, 0, ok=True))
     assert await redis.llen("synccash:health:mtn") == 0
     await anyio.sleep(0.06)

@@ -6,30 +6,48 @@ trip for all of them, when
 
 - `flush()` is called (the worker calls it every `flush_interval_s` and on shutdown),
 - a `record` finds the oldest waiting sample at least `flush_interval_s` old, or
-- a snapshot reads Redis (the waiting samples are written in the same round trip, before
-  the reads, so a process always sees its own samples).
+- a snapshot refreshes its copy of the lists (the waiting samples are written in the same
+  round trip, before the reads).
 
 Health is advisory, so this trades durability for round trips: a crash loses the samples
 of the last `flush_interval_s` (250 ms by default), and other replicas see a sample up to
-that much later. A snapshot reads the lists and replays them, oldest first, through a fresh
-core `HealthTracker`, so the sliding window and circuit-breaker rules are the core's, not a
-second copy. Snapshots are cached for `cache_ttl_s` (clock time) so routing every payment
-does not replay the window every time.
+that much later.
+
+Snapshots are served from an in-process `HealthTracker`: the shared lists as last read,
+replayed oldest first through the core's tracker (so the sliding window and circuit-breaker
+rules are the core's, not a second copy), plus every sample this process recorded since
+that read, applied the moment it is recorded. So:
+
+- this process's own outcomes are in its very next snapshot (its circuit breaker opens on
+  its own failures at once, before any flush or refresh);
+- the other replicas' samples in a snapshot are at most `max_staleness_s` old
+  (`MAX_STALENESS_S`, 250 ms, by default; measured on the monotonic clock, not on the
+  `now` callers pass, which concurrent tasks take in any order): a snapshot taken when the
+  copy is older refreshes it first. Concurrent callers share one refresh. Counting the
+  writer's flush interval, another replica's sample shows here within
+  `flush_interval_s + max_staleness_s` (plus a round trip).
+
+A refresh costs one round trip; when the lists did not change it keeps the tracker, and it
+decodes only the entries it has not seen before.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Final
 
+import anyio
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from synccash.adapters.coordination import epoch_ms
 from synccash.core.providers import ProviderId
 from synccash.core.reliability import HealthSample, HealthTracker, ProviderHealth
+
+#: Default bound (seconds) on how old the other replicas' samples in a snapshot may be.
+MAX_STALENESS_S: Final = 0.25
 
 
 def _encode(sample: HealthSample) -> str:
@@ -43,6 +61,10 @@ def _decode(provider: ProviderId, raw: Any) -> HealthSample:
     return HealthSample(provider, ok == "1", int(latency), at)
 
 
+def _at(sample: HealthSample) -> datetime:
+    return sample.at
+
+
 class RedisHealthStore:
     """ProviderHealthStore on Redis lists, evaluated by the core's HealthTracker."""
 
@@ -52,30 +74,47 @@ class RedisHealthStore:
         *,
         tracker_factory: Callable[[], HealthTracker] = HealthTracker,
         history: int | None = None,
-        cache_ttl_s: float = 1.0,
+        max_staleness_s: float = MAX_STALENESS_S,
         prefix: str = "synccash:health:",
         flush_interval_s: float = 0.25,
+        monotonic: Callable[[], float] = time.monotonic,
+        cache_ttl_s: float | None = None,
     ) -> None:
+        """`cache_ttl_s` is the former name of `max_staleness_s` (it wins when given)."""
         self._redis = redis
         self._factory = tracker_factory
         # Keep more than one window so the circuit breaker's recent history replays faithfully.
         self._history = history or 2 * tracker_factory().window
-        self._cache_ttl = timedelta(seconds=cache_ttl_s)
+        self.max_staleness_s = max_staleness_s if cache_ttl_s is None else cache_ttl_s
         self._prefix = prefix
-        self._cached: tuple[datetime, dict[ProviderId, ProviderHealth]] | None = None
+        self._keys = {provider: f"{prefix}{provider.value}" for provider in ProviderId}
         self.flush_interval_s = flush_interval_s
-        self._waiting: dict[ProviderId, list[str]] = {}
+        self._monotonic = monotonic
+        self._waiting: dict[ProviderId, list[HealthSample]] = {}
         self._oldest_waiting = 0.0  # monotonic time the first waiting sample came in
+        # The shared lists as last read, the tracker built from them (plus this process's
+        # samples since), when that read was sent, and the entries already decoded.
+        self._lists: list[list[Any]] | None = None
+        self._tracker = tracker_factory()
+        self._read_at: float | None = None
+        self._decoded: dict[ProviderId, dict[Any, HealthSample]] = {}
+        # Serialises writes of this process's samples with refreshes: while a refresh is in
+        # flight no flush can slip a sample into Redis behind its reads.
+        self._lock = anyio.Lock()
 
     def _key(self, provider: ProviderId) -> str:
-        return f"{self._prefix}{provider.value}"
+        return self._keys[provider]
 
     async def record(self, sample: HealthSample) -> None:
-        """Keep one outcome for the next flush (sent now if the oldest waited long enough)."""
-        now = time.monotonic()
+        """Keep one outcome for the next flush (sent now if the oldest waited long enough).
+
+        It counts in this process's snapshots at once.
+        """
+        self._tracker.record(sample)
+        now = self._monotonic()
         if not self._waiting:
             self._oldest_waiting = now
-        self._waiting.setdefault(sample.provider, []).append(_encode(sample))
+        self._waiting.setdefault(sample.provider, []).append(sample)
         if now - self._oldest_waiting >= self.flush_interval_s:
             await self.flush()
 
@@ -83,40 +122,70 @@ class RedisHealthStore:
         """Write every waiting sample to its provider's capped list, in one round trip."""
         if not self._waiting:
             return
-        pipe = self._redis.pipeline(transaction=False)
-        self._push_waiting(pipe)
-        await pipe.execute()
+        async with self._lock:
+            if not self._waiting:
+                return
+            pipe = self._redis.pipeline(transaction=False)
+            self._push_waiting(pipe)
+            await pipe.execute()
 
     def _push_waiting(self, pipe: Pipeline) -> int:
         """Queue the waiting samples on `pipe` (they leave this process); how many commands."""
         waiting, self._waiting = self._waiting, {}
-        for provider, encoded in waiting.items():
+        for provider, samples in waiting.items():
             key = self._key(provider)
-            pipe.rpush(key, *encoded)
+            pipe.rpush(key, *(_encode(s) for s in samples))
             pipe.ltrim(key, -self._history, -1)
         return 2 * len(waiting)
 
+    def _stale(self) -> bool:
+        read_at = self._read_at
+        return read_at is None or self._monotonic() - read_at >= self.max_staleness_s
+
     async def snapshot(self, now: datetime) -> Mapping[ProviderId, ProviderHealth]:
-        """Health of every provider at `now` from the shared samples (this process's too)."""
-        if self._cached is not None and timedelta(0) <= now - self._cached[0] < self._cache_ttl:
-            return self._cached[1]
-        providers = list(ProviderId)
-        pipe = self._redis.pipeline(transaction=False)
-        pushed = self._push_waiting(pipe)
-        for provider in providers:
-            pipe.lrange(self._key(provider), 0, -1)
-        lists = (await pipe.execute())[pushed:]
+        """Health of every provider at `now`: the shared samples (at most `max_staleness_s`
+        old) and every sample this process recorded."""
+        if self._stale():
+            await self._refresh()
+        return self._tracker.snapshot(now)
+
+    async def _refresh(self) -> None:
+        """Read the shared lists (writing the waiting samples first) and rebuild the tracker."""
+        async with self._lock:
+            if not self._stale():
+                return  # another task refreshed while this one waited
+            started = self._monotonic()
+            providers = list(ProviderId)
+            pipe = self._redis.pipeline(transaction=False)
+            pushed = self._push_waiting(pipe)
+            for provider in providers:
+                pipe.lrange(self._key(provider), 0, -1)
+            lists: list[list[Any]] = (await pipe.execute())[pushed:]
+            # Samples recorded during the round trip wait in `_waiting` (no flush could run):
+            # they are in the current tracker but not in `lists`.
+            if pushed or lists != self._lists:
+                self._tracker = self._rebuild(providers, lists)
+                self._lists = lists
+            self._read_at = started
+
+    def _rebuild(self, providers: list[ProviderId], lists: list[list[Any]]) -> HealthTracker:
         tracker = self._factory()
-        samples = [
-            _decode(provider, raw)
-            for provider, raws in zip(providers, lists, strict=True)
-            for raw in raws
-        ]
-        samples.sort(key=lambda s: s.at)
-        tracker.record_many(samples)
-        snapshot = tracker.snapshot(now)
-        self._cached = (now, snapshot)
-        return snapshot
+        for provider, raws in zip(providers, lists, strict=True):
+            known = self._decoded.get(provider, {})
+            decoded: dict[Any, HealthSample] = {}
+            samples = []
+            for raw in raws:
+                sample = known.get(raw) or decoded.get(raw)
+                if sample is None:
+                    sample = _decode(provider, raw)
+                decoded[raw] = sample
+                samples.append(sample)
+            self._decoded[provider] = decoded
+            samples.sort(key=_at)  # each provider's window is independent of the others'
+            tracker.record_many(samples)
+        for samples in self._waiting.values():
+            tracker.record_many(samples)
+        return tracker
 
 
-__all__ = ["RedisHealthStore"]
+__all__ = ["MAX_STALENESS_S", "RedisHealthStore"]
