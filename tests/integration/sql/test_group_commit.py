@@ -170,13 +170,77 @@ async def test_the_senders_connect_where_the_engine_does(pg_engine, where):
     factory = SqlUnitOfWorkFactory(socket_engine, group_commit=True)
     try:
         await _add(factory, make_payment("u1", key="u1"))
-        over_socket = await _count(
-            pg_engine,
-            "SELECT bool_and(client_addr IS NULL) FROM pg_stat_activity "
-            "WHERE application_name = 'synccash-group-commit'",
-        )
+        (sender,) = factory.group._idle  # the connection that sent it, now idle
+        over_socket = await sender.fetchval("SELECT inet_client_addr() IS NULL")
         assert over_socket is (where == "unix_socket")
     finally:
         await factory.aclose()
         await socket_engine.dispose()
     assert await _count(pg_engine, "SELECT count(*) FROM payments WHERE id = 'u1'") == 1
+
+
+# --- group reads ---------------------------------------------------------------------------
+async def _get(factory, payment_id):
+    async with factory() as uow:
+        return await uow.payments.get(payment_id)
+
+
+async def test_concurrent_reads_share_round_trips_and_each_gets_its_own_payment(pg_engine):
+    """60 concurrent reads by id (one id asked twice, one unknown): each caller gets the payment
+    it asked for, equal to what the unbatched pool path loads, in fewer round trips."""
+    factory = SqlUnitOfWorkFactory(pg_engine, group_commit=True)
+    plain = SqlUnitOfWorkFactory(pg_engine)  # no group: one statement per read
+    try:
+        stored = [make_payment(f"r{i}", key=f"r{i}") for i in range(58)]
+        stored[3].transition(PaymentState.VALIDATING, T0, actor="worker", reason="checks")
+        await asyncio.gather(*(_add(factory, p) for p in stored))
+        asked = [*(p.id for p in stored), "r7", "nope"]
+        got = await asyncio.gather(*(_get(factory, pid) for pid in asked))
+        reader = factory.reader
+        assert reader is not None
+        assert reader.reads == 60
+        assert reader.batches < 60
+        assert got[-1] is None
+        assert [p.id for p in got[:-1]] == asked[:-1]
+        for payment in got[:-1]:
+            assert payment == await _get(plain, payment.id)
+        assert got[3].state is PaymentState.VALIDATING
+        assert [e.type for e in got[3].events] == ["payment.initiated", "payment.validating"]
+    finally:
+        await factory.aclose()
+
+
+async def test_a_read_after_a_committed_save_sees_it(pg_engine):
+    """The reader's statements are autocommit: a save committed before a read is seen by it."""
+    factory = SqlUnitOfWorkFactory(pg_engine, group_commit=True)
+    try:
+        await _add(factory, make_payment("seen"))
+        payment = await _get(factory, "seen")
+        payment.transition(PaymentState.VALIDATING, T0, actor="worker", reason="checks")
+        await _save(factory, payment)
+        again = await _get(factory, "seen")
+        assert again.state is PaymentState.VALIDATING
+        assert again.version == payment.version
+    finally:
+        await factory.aclose()
+
+
+async def test_a_lost_reader_connection_is_a_connection_error_and_the_next_read_reconnects(
+    pg_engine,
+):
+    """The server kills the reader's connection: that read fails with ConnectionError (the
+    task is retried, nothing is changed) and the next read goes through a new connection."""
+    factory = SqlUnitOfWorkFactory(pg_engine, group_commit=True)
+    try:
+        await _add(factory, make_payment("kept"))
+        assert (await _get(factory, "kept")).id == "kept"
+        await _count(
+            pg_engine,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'synccash-group-read' AND datname = current_database()",
+        )
+        with pytest.raises(ConnectionError):
+            await _get(factory, "kept")
+        assert (await _get(factory, "kept")).id == "kept"
+    finally:
+        await factory.aclose()

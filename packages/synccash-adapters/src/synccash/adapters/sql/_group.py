@@ -19,11 +19,15 @@ server restart) goes to every caller of the batch, as it would have to each alon
 
 The senders use their own asyncpg connections, not the engine's pool: callers hold pooled
 connections while they wait, and a sender waiting for the same pool could deadlock.
+
+GroupReader does the same for reads of one payment by id (the worker's read at the start of
+every task): concurrent reads go out as one `SELECT ... WHERE id = ANY($1)`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -163,6 +167,111 @@ class GroupCommitter:
         return await connect_like(self._engine, "synccash-group-commit")
 
 
+class GroupReader:
+    """Concurrent reads of one row by key share one round trip (PostgreSQL).
+
+    The worker reads a payment at the start of every task, 32 tasks at a time per process.
+    Each read alone costs a pooled-connection checkout and a round trip (a socket write that
+    wakes a backend, the most expensive part of a read on a busy box). Here reads that
+    arrive while a sender is busy go out together as one `SELECT ... WHERE key = ANY($1)`
+    on a connection of the reader's own; a read that finds an idle sender goes at once.
+
+    Each read is its own autocommit statement, as the unbatched read was: it sees every
+    write committed before it was sent (writes are optimistic on the version, so no caller
+    relies on a snapshot shared with other reads).
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sql: str,
+        key: str,
+        *,
+        senders: int = SENDERS,
+        max_batch: int = MAX_BATCH,
+        connect: Callable[[], Any] | None = None,
+    ) -> None:
+        if senders < 1 or max_batch < 1:
+            raise ValueError("a group reader needs at least one sender and a batch of one")
+        self._engine = engine
+        self._sql = sql  # one array parameter: the keys
+        self._key = key  # the column the rows are matched back to their callers by
+        self._senders = senders
+        self._max_batch = max_batch
+        self._connect = connect or (lambda: _connect_decoding_json(engine))
+        self._queue: list[tuple[Any, asyncio.Future[Any]]] = []
+        self._running = 0
+        self._idle: list[asyncpg.Connection] = []
+        self._closed = False
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self.batches = 0  # round trips (for tests and metrics)
+        self.reads = 0  # reads answered by them
+
+    async def fetch(self, key: Any) -> Any:
+        """The row whose key column equals `key` (an asyncpg Record), or None."""
+        if self._closed:
+            raise RuntimeError("the group reader is closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((key, future))
+        if self._running < self._senders:
+            self._running += 1
+            self._drained.clear()
+            task = asyncio.get_running_loop().create_task(self._send_while_queued())
+            task.add_done_callback(_retrieve)
+        return await future
+
+    async def aclose(self) -> None:
+        """Close the senders' connections (queued reads are still answered first)."""
+        self._closed = True
+        await self._drained.wait()
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+    async def _send_while_queued(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                await self._send(batch)
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._drained.set()
+
+    async def _send(self, batch: list[tuple[Any, asyncio.Future[Any]]]) -> None:
+        futures = [future for _, future in batch]
+        try:
+            conn = self._idle.pop() if self._idle else await self._connect()
+        except Exception as exc:
+            _fail_all(futures, _unavailable(exc))
+            return
+        healthy = True
+        try:
+            self.batches += 1
+            self.reads += len(batch)
+            keys = list(dict.fromkeys(key for key, _ in batch))  # each key once, in order
+            rows = await conn.fetch(self._sql, keys)
+        except Exception as exc:
+            healthy = not (_connection_level(exc) or conn.is_closed())
+            _fail_all(futures, _unavailable(exc))
+        except BaseException as exc:  # cancelled: the callers must not wait forever
+            healthy = False
+            _fail_all(futures, exc)
+            raise
+        else:
+            found = {row[self._key]: row for row in rows}
+            for key, future in batch:
+                if not future.done():
+                    future.set_result(found.get(key))
+        finally:
+            if healthy and not self._closed:
+                self._idle.append(conn)
+            else:
+                conn.terminate()
+
+
 async def connect_like(engine: AsyncEngine, application_name: str) -> asyncpg.Connection:
     """An asyncpg connection to where `engine` connects (host, port or a Unix-socket
     directory given as `?host=`, user, password, database, ssl), with its session settings."""
@@ -172,6 +281,14 @@ async def connect_like(engine: AsyncEngine, application_name: str) -> asyncpg.Co
         **accepted,
         server_settings={"application_name": application_name, "jit": "off"},
     )
+    return conn
+
+
+async def _connect_decoding_json(engine: AsyncEngine) -> asyncpg.Connection:
+    """A reader's connection: json and jsonb values decoded, as the engine's connections do."""
+    conn = await connect_like(engine, "synccash-group-read")
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(type_name, encoder=str, decoder=json.loads, schema="pg_catalog")
     return conn
 
 
@@ -205,6 +322,12 @@ def _unavailable(exc: Exception) -> Exception:
     wrapped = ConnectionError(f"database unavailable: {type(exc).__name__}")
     wrapped.__cause__ = exc
     return wrapped
+
+
+def _fail_all(futures: list[asyncio.Future[Any]], exc: BaseException) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(exc)
 
 
 def _fail(items: list[_Item], exc: BaseException) -> None:

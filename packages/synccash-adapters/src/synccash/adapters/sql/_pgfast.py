@@ -23,6 +23,7 @@ from sqlalchemy import (
     ClauseElement,
     Dialect,
     Table,
+    any_,
     bindparam,
     column,
     exists,
@@ -323,6 +324,17 @@ def compile_get(dialect: Dialect, *, scoped: bool) -> CompiledStatement:
     Positional parameters: the id, then the merchant id when scoped.
     """
     return _cached("get", dialect, _BY_ID_AND_MERCHANT if scoped else _BY_ID, 0, _get_compiled)
+
+
+def compile_get_many(dialect: Dialect) -> CompiledStatement:
+    """SELECT of the payments whose ids are in the one array parameter, with their attempts
+    and events (PostgreSQL: `id = ANY($1)`; rows in no particular order)."""
+
+    def build() -> ClauseElement:
+        ids = bindparam("ids", type_=postgresql.ARRAY(payments.c.id.type))
+        return select(payments, *children_columns()).where(payments.c.id == any_(ids))
+
+    return compile_once("get_many", dialect, build)
 
 
 def compile_get_by_reference(dialect: Dialect) -> CompiledStatement:

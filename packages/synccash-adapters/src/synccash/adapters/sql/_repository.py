@@ -17,7 +17,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from synccash.adapters.sql._group import GroupCommitter
+from synccash.adapters.sql._group import GroupCommitter, GroupReader
 from synccash.adapters.sql._mapping import (
     attempt_from_row,
     attempt_to_row,
@@ -113,8 +113,10 @@ class SqlPaymentRepository:
         engine: AsyncEngine,
         tracker: WriteTracker,
         group: GroupCommitter | None = None,
+        reader: GroupReader | None = None,
     ) -> None:
         self._engine = engine
+        self._reader = reader
         self._conn: AsyncConnection | None = None  # checked out on first use
         self._tracker = tracker
         self._group = group
@@ -320,6 +322,10 @@ class SqlPaymentRepository:
         if self._raw_ok():
             # the worker's hot read: one precompiled statement, no BEGIN/ROLLBACK around it
             if merchant_id is None:
+                if self._reader is not None:
+                    # concurrent units' reads share one round trip (see GroupReader)
+                    row = await self._reader.fetch(payment_id)
+                    return None if row is None else payment_with_children(row)
                 return await self._raw_payment(compile_get(self._dialect, scoped=False), payment_id)
             return await self._raw_payment(
                 compile_get(self._dialect, scoped=True), payment_id, merchant_id

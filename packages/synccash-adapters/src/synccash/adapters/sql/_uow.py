@@ -7,7 +7,8 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from synccash.adapters.sql._group import GroupCommitter
+from synccash.adapters.sql._group import GroupCommitter, GroupReader
+from synccash.adapters.sql._pgfast import compile_get_many
 from synccash.adapters.sql._repository import SqlPaymentRepository, WriteTracker
 
 
@@ -20,15 +21,21 @@ class SqlUnitOfWork:
 
     payments: SqlPaymentRepository
 
-    def __init__(self, engine: AsyncEngine, group: GroupCommitter | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        group: GroupCommitter | None = None,
+        reader: GroupReader | None = None,
+    ) -> None:
         self._engine = engine
         self._group = group
+        self._reader = reader
         self._tracker = WriteTracker()
         self._entered = False
 
     async def __aenter__(self) -> Self:
         """Start the unit; the transaction begins with the first statement."""
-        self.payments = SqlPaymentRepository(self._engine, self._tracker, self._group)
+        self.payments = SqlPaymentRepository(self._engine, self._tracker, self._group, self._reader)
         self._entered = True
         return self
 
@@ -84,20 +91,28 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     """UnitOfWorkFactory: a fresh SqlUnitOfWork per call, sharing one engine.
 
-    With `group_commit=True` (PostgreSQL), new payments committed by concurrent units are
-    sent in batches, one transaction per batch (see `GroupCommitter`); call `aclose()`.
+    With `group_commit=True` (PostgreSQL), lone writes committed by concurrent units are
+    sent in batches, one transaction per batch (see `GroupCommitter`), and so are their reads
+    of a payment by id (see `GroupReader`); call `aclose()`.
     """
 
     def __init__(self, engine: AsyncEngine, *, group_commit: bool = False) -> None:
         self.engine = engine
         postgres = engine.dialect.name == "postgresql"
         self.group = GroupCommitter(engine) if group_commit and postgres else None
+        self.reader = (
+            GroupReader(engine, compile_get_many(engine.dialect).sql, "id")
+            if self.group is not None
+            else None
+        )
 
     def __call__(self) -> SqlUnitOfWork:
         """A new unit of work."""
-        return SqlUnitOfWork(self.engine, self.group)
+        return SqlUnitOfWork(self.engine, self.group, self.reader)
 
     async def aclose(self) -> None:
-        """Close the group committer's connections, if any."""
+        """Close the group committer's and reader's connections, if any."""
         if self.group is not None:
             await self.group.aclose()
+        if self.reader is not None:
+            await self.reader.aclose()
