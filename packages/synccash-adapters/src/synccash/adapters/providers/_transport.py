@@ -1,120 +1,541 @@
-# ruff: noqa: ASYNC109  # httpcore's network-backend interface takes `timeout` arguments
+# ruff: noqa: ASYNC109  # timeouts are event-loop timers here (asyncio.timeout costs a task-aware scope)
 """The HTTP client the composition root gives the provider clients.
 
-httpx's connection pool checks every pooled connection on every request and
-every response close (`has_expired`, twice per call), and httpcore's AnyIO
-stream answers each check by rebuilding AnyIO's whole socket-attribute table
-(a `getpeername` system call and a dict of closures) just to find the socket.
-At 16 concurrent calls that was ~20% of a provider call's CPU. The network
-backend here remembers each connection's socket once; everything else (the
-pool, h11, TLS, timeouts, exception mapping) is httpx/httpcore's own.
+A provider call through httpx's default transport cost the worker about five
+times the CPU of the exchange itself: httpcore scans its whole pool twice per
+call (`has_expired`, a `poll` per pooled socket), wraps every read and write in
+an AnyIO cancel scope, and writes the request head and body in two socket
+writes (on this kind of VM each loopback write that wakes the provider costs
+tens of microseconds). `ProviderTransport` speaks HTTP/1.1 itself:
 
-The client itself is what the provider APIs need: no proxies or `.netrc` from
-the environment (the transport's TLS context is httpx's default, certifi's CAs,
-whatever SSL_CERT_FILE says; httpx never applies environment proxies to a custom
-transport, so bootstrap falls back to a plain client when HTTPS_PROXY is set),
-no redirects followed (a provider that
-redirects a payment is misconfigured, not to be chased), and a pool sized to
-the calls in flight so idle connections are kept for reuse but not hoarded.
+* h11 (httpcore's own parser) frames the request and parses the response; the
+  whole request, head and body, goes out in ONE write on an asyncio transport;
+* a per-origin keep-alive pool: the most recently used idle connection is
+  reused; one that the server closed (or sent anything on) while idle, or that
+  idled past `keepalive_expiry`, is dropped *before* anything is written on
+  it, and that is the only case a request moves to another connection. A
+  request is never re-sent once a byte of it was written;
+* timeouts from `request.extensions["timeout"]` (connect, read, write, pool) as
+  plain event-loop timers, no cancel scopes;
+* failures raise the httpx exceptions httpx's own transport raises for them, so
+  the clients classify them as before (`_http.transport_outcome`): before
+  anything was sent -> ConnectError, ConnectTimeout (TCP or TLS), PoolTimeout;
+  after -> WriteTimeout, ReadTimeout, ReadError, WriteError, RemoteProtocolError
+  (e.g. "Server disconnected without sending a response.");
+* the response body is read whole before the response is returned (the
+  provider APIs answer small JSON documents), so the connection is back in the
+  pool as soon as the answer is in.
+
+`ProviderClient` is an `httpx.AsyncClient` whose `request()` (and so `get`,
+`post`, ...) takes a short path for the plain calls the provider clients make:
+the request is built once with the client's headers, base URL and timeout,
+handed to the transport, and the response gets what `send()` gives it
+(request, elapsed, cookies from Set-Cookie, redirect `next_request`), without
+httpx's auth, redirect and event-hook layers, which a provider client does not
+use (no client auth, no hooks, redirects never followed). Anything else (auth,
+cookies or extensions on the call, streaming, hooks) goes through httpx's
+normal path over the same transport.
+
+The client is what the provider APIs need: no proxies or `.netrc` from the
+environment (httpx never applies environment proxies to a custom transport,
+so bootstrap falls back to a plain client when HTTPS_PROXY / ALL_PROXY is set),
+TLS with certifi's CAs, or SSL_CERT_FILE / SSL_CERT_DIR when `trust_env` is on
+(as httpx's own default transport), no redirects followed (a provider that
+redirects a payment is misconfigured, not to be chased), and idle connections
+kept for reuse up to the calls in flight, not hoarded.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
+import logging
 import select
-import socket
 import ssl
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, Final
 
-import httpcore
+import h11
 import httpx
+from httpx._client import ClientState  # the state `send()` keeps; see ProviderClient.request
+
+_log: Final = logging.getLogger("httpx")
+_DEFAULT_PORTS: Final = {b"http": 80, b"https": 443}
+#: The largest response head h11 will buffer (its default is 16 KiB).
+_MAX_HEAD: Final = 64 * 1024
 
 
-class _SocketCachingStream(httpcore.AsyncNetworkStream):
-    """A network stream whose `socket` (and `is_readable`) lookups cost no system call setup."""
+class _TimedOut(Exception):
+    """Internal: a wait hit its timer."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(_TimedOut())
 
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: an asyncio protocol feeding h11, one request at a time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[bytes, bytes, int]) -> None:
+        self.key = key
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._poller: Any = None
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._busy = False
+        #: Set once the connection can no longer carry a request (EOF, error, stray data).
+        self.broken = False
+        self._lost: BaseException | None = None
+        self._eof = False
+        self._paused = False
+        self.idle_since = 0.0
+
+    # --- asyncio protocol callbacks -------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - a stream transport
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            poller = select.poll()
+            poller.register(sock.fileno(), select.POLLIN)
+            self._poller = poller
+
+    def data_received(self, data: bytes) -> None:
+        if not self._busy:
+            # Nothing is due on an idle connection: a 408 before a close, garbage, ...
+            self.broken = True
+            return
+        try:
+            self._h11.receive_data(data)
+        except RuntimeError:  # after EOF; the reader sees the state
+            self.broken = True
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.broken = True
+        self._feed_eof()
+        return False  # let the transport close itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.broken = True
+        if exc is None:
+            self._feed_eof()  # a TLS transport may report the close only here
+        else:
+            self._lost = exc
+        self._wake()
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def _feed_eof(self) -> None:
+        if self._busy and not self._eof:
+            self._eof = True
+            with contextlib.suppress(RuntimeError):
+                self._h11.receive_data(b"")
+            self._wake()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # --- use ----------------------------------------------------------------
+
+    def reusable(self, now: float, expiry: float | None) -> bool:
+        """Whether an idle connection may carry the next request (checked before writing)."""
+        if self.broken or self._transport is None or self._transport.is_closing():
+            return False
+        if expiry is not None and now - self.idle_since > expiry:
+            return False
+        # The server's FIN (or anything) may be in the socket but not yet seen by the loop.
+        return not (self._poller is not None and self._poller.poll(0))
+
+    def close(self) -> None:
+        self.broken = True
+        if self._transport is not None:
+            self._transport.close()
+
+    async def _wait(self, future: asyncio.Future[None], timeout: float | None) -> None:
+        timer = None if timeout is None else self._loop.call_later(timeout, _expire, future)
+        try:
+            await future
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    async def exchange(
+        self, request: httpx.Request, body: bytes, timeouts: Mapping[str, float | None]
+    ) -> httpx.Response:
+        """Send the request in one write and read the whole response; the caller closes the
+        connection on any exception (its state is then unknown)."""
+        transport = self._transport
+        assert transport is not None  # noqa: S101 - connected before use
+        self._busy = True
+        h11c = self._h11
+        url = request.url
+        try:
+            head = h11c.send(
+                h11.Request(
+                    method=request.method,
+                    target=url.raw_path,
+                    headers=request.headers.raw,
+                )
+            )
+            parts = [head] if head else []
+            if body:
+                parts.append(h11c.send(h11.Data(data=body)) or b"")
+            parts.append(h11c.send(h11.EndOfMessage()) or b"")
+        except h11.LocalProtocolError as exc:
+            raise httpx.LocalProtocolError(str(exc), request=request) from exc
+        if self.broken or transport.is_closing():
+            raise httpx.WriteError("connection closed before the request", request=request)
+        transport.write(b"".join(parts))
+        if self._paused and not self.broken:
+            self._drain = self._loop.create_future()
+            try:
+                await self._wait(self._drain, timeouts.get("write"))
+            except _TimedOut:
+                raise httpx.WriteTimeout("write timed out", request=request) from None
+            finally:
+                self._drain = None
+        read_timeout = timeouts.get("read")
+        response: h11.Response | None = None
+        chunks: list[bytes] = []
+        while True:
+            try:
+                event = h11c.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+            if event is h11.NEED_DATA:
+                if self.broken:
+                    if self._lost is not None:
+                        raise httpx.ReadError(str(self._lost), request=request)
+                    if h11c.their_state is h11.SEND_RESPONSE:
+                        raise httpx.RemoteProtocolError(
+                            "Server disconnected without sending a response.", request=request
+                        )
+                    raise httpx.RemoteProtocolError(
+                        "Server disconnected mid-response.", request=request
+                    )
+                self._waiter = self._loop.create_future()
+                try:
+                    await self._wait(self._waiter, read_timeout)
+                except _TimedOut:
+                    raise httpx.ReadTimeout("read timed out", request=request) from None
+                finally:
+                    self._waiter = None
+                continue
+            if isinstance(event, h11.Response):
+                response = event
+            elif isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                raise httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response.", request=request
+                )
+            # h11.InformationalResponse (100 Continue, ...): skipped, as httpcore does.
+        assert response is not None  # noqa: S101 - EndOfMessage follows a Response
+        self._busy = False
+        if h11c.our_state is h11.DONE and h11c.their_state is h11.DONE and not self.broken:
+            h11c.start_next_cycle()
+            if h11c.trailing_data[0]:
+                self.broken = True  # more than one response's worth: do not trust it
+        else:
+            self.broken = True
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers.raw_items(),
+            stream=httpx.ByteStream(b"".join(chunks)),
+            extensions={
+                "http_version": b"HTTP/" + response.http_version,
+                "reason_phrase": response.reason,
+            },
+        )
+
+
+class ProviderTransport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 over asyncio with a keep-alive pool; see the module docstring.
+
+    `limits.max_connections` caps open connections (None: no cap; a request
+    waits up to the pool timeout for one, then PoolTimeout);
+    `limits.max_keepalive_connections` caps idle ones, `keepalive_expiry` how
+    long one stays idle.
+    """
+
+    def __init__(self, limits: httpx.Limits, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._max = limits.max_connections
+        self._max_idle = (
+            limits.max_keepalive_connections
+            if limits.max_keepalive_connections is not None
+            else (limits.max_connections or 1 << 30)
+        )
+        self._expiry = limits.keepalive_expiry
+        self._ssl = ssl_context
+        self._idle: dict[tuple[bytes, bytes, int], deque[_Connection]] = {}
+        self._idle_count = 0
+        self._open = 0  # connections open or being opened
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._closed = False
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context(trust_env=False)
+        return self._ssl
+
+    # --- pool ---------------------------------------------------------------
+
+    def _take_idle(self, key: tuple[bytes, bytes, int], now: float) -> _Connection | None:
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()
+            self._idle_count -= 1
+            if conn.reusable(now, self._expiry):
+                return conn
+            self._drop(conn)
+        return None
+
+    def _drop(self, conn: _Connection) -> None:
+        conn.close()
+        self._open -= 1
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _close_another_idle(self) -> bool:
+        """At the cap: close the longest-idle connection (of any origin) to make room."""
+        oldest: deque[_Connection] | None = None
+        for idle in self._idle.values():
+            if idle and (oldest is None or idle[0].idle_since < oldest[0].idle_since):
+                oldest = idle
+        if oldest is None:
+            return False
+        self._idle_count -= 1
+        self._drop(oldest.popleft())
+        return True
+
+    async def _acquire(
+        self,
+        key: tuple[bytes, bytes, int],
+        loop: asyncio.AbstractEventLoop,
+        request: httpx.Request,
+        pool_timeout: float | None,
+    ) -> _Connection | None:
+        """An idle connection to reuse, or None with a slot reserved for a new one."""
+        deadline = None if pool_timeout is None else loop.time() + pool_timeout
+        while True:
+            if self._closed:
+                raise RuntimeError("the provider transport is closed")
+            now = loop.time()
+            conn = self._take_idle(key, now)
+            if conn is not None:
+                return conn
+            if self._max is None or self._open < self._max:
+                self._open += 1
+                return None
+            if self._close_another_idle():
+                continue
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            remaining = None if deadline is None else max(0.0, deadline - now)
+            timer = None if remaining is None else loop.call_later(remaining, _expire, waiter)
+            try:
+                await waiter
+            except _TimedOut:
+                raise httpx.PoolTimeout(
+                    "no connection within the pool timeout", request=request
+                ) from None
+            except BaseException:
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    self._wake_one()  # we were handed a slot we will not use
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
+
+    def _release(self, conn: _Connection, now: float) -> None:
+        if conn.broken or self._closed or self._idle_count >= self._max_idle:
+            self._drop(conn)
+            return
+        conn.idle_since = now
+        self._idle.setdefault(conn.key, deque()).append(conn)
+        self._idle_count += 1
+        self._wake_one()
+
+    async def _connect(
+        self,
+        key: tuple[bytes, bytes, int],
+        loop: asyncio.AbstractEventLoop,
+        request: httpx.Request,
+        timeout: float | None,
+    ) -> _Connection:
+        scheme, host, port = key
+        conn = _Connection(loop, key)
+        tls = scheme == b"https"
+        hostname = host.decode("ascii")
+        try:
+            opening = loop.create_connection(
+                lambda: conn,
+                hostname,
+                port,
+                ssl=self._ssl_context() if tls else None,
+                server_hostname=hostname if tls else None,
+            )
+            await asyncio.wait_for(opening, timeout)
+        except TimeoutError:
+            raise httpx.ConnectTimeout("connect timed out", request=request) from None
+        except OSError as exc:  # refused, unreachable, DNS, TLS handshake/verification
+            raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from None
+        return conn
+
+    # --- transport ------------------------------------------------------------
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        scheme = url.raw_scheme
+        if scheme not in _DEFAULT_PORTS:
+            raise httpx.UnsupportedProtocol(
+                f"Request URL has an unsupported protocol '{scheme.decode()}://'.",
+                request=request,
+            )
+        port = url.port or _DEFAULT_PORTS[scheme]
+        key = (scheme, url.raw_host, port)
+        timeouts: Mapping[str, float | None] = request.extensions.get("timeout", {})
+        try:
+            body = request.content
+        except httpx.RequestNotRead:
+            body = await request.aread()
+        loop = asyncio.get_running_loop()
+        conn = await self._acquire(key, loop, request, timeouts.get("pool"))
+        if conn is None:
+            try:
+                conn = await self._connect(key, loop, request, timeouts.get("connect"))
+            except BaseException:
+                self._open -= 1
+                self._wake_one()
+                raise
+        try:
+            response = await conn.exchange(request, body, timeouts)
+        except BaseException:
+            self._drop(conn)
+            raise
+        self._release(conn, loop.time())
+        return response
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        self._closed = True
+        for idle in self._idle.values():
+            while idle:
+                self._drop(idle.pop())
+        self._idle_count = 0
+        self._idle.clear()
 
-    async def start_tls(
+
+class ProviderClient(httpx.AsyncClient):
+    """An AsyncClient with a short path for plain calls (see the module docstring)."""
+
+    async def request(
         self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return _SocketCachingStream(
-            await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        method: str,
+        url: httpx.URL | str,
+        *,
+        content: Any = None,
+        data: Any = None,
+        files: Any = None,
+        json: Any = None,
+        params: Any = None,
+        headers: Any = None,
+        cookies: Any = None,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
+        timeout: Any = httpx.USE_CLIENT_DEFAULT,
+        extensions: Any = None,
+    ) -> httpx.Response:
+        if (
+            data is not None
+            or files is not None
+            or json is not None
+            or cookies is not None
+            or extensions is not None
+            or auth is not httpx.USE_CLIENT_DEFAULT
+            or follow_redirects is True
+            or (follow_redirects is httpx.USE_CLIENT_DEFAULT and self.follow_redirects)
+            or not isinstance(content, bytes | None)
+            or self.auth is not None
+            or self.cookies
+            or self.event_hooks["request"]
+            or self.event_hooks["response"]
+            or self.is_closed
+        ):
+            return await super().request(
+                method,
+                url,
+                content=content,
+                data=data,
+                files=files,
+                json=json,
+                params=params,
+                headers=headers,
+                cookies=cookies,
+                auth=auth,
+                follow_redirects=follow_redirects,
+                timeout=timeout,
+                extensions=extensions,
+            )
+        request = self.build_request(
+            method, url, content=content, params=params, headers=headers, timeout=timeout
         )
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "socket":
-            return self._socket
-        if info == "is_readable":
-            # httpcore's own test: an idle keep-alive socket that is readable was closed
-            # by the server (it can only be about to return b"").
-            sock = self._socket
-            if sock is None or sock.fileno() < 0:
-                return True
-            poller = select.poll()
-            poller.register(sock, select.POLLIN)
-            return bool(poller.poll(0))
-        return self._inner.get_extra_info(info)
-
-
-class _SocketCachingBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's AnyIO backend with socket-caching streams."""
-
-    def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _SocketCachingStream(stream)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_unix_socket(path, timeout, socket_options)
-        return _SocketCachingStream(stream)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class ProviderTransport(httpx.AsyncHTTPTransport):
-    """httpx's HTTP transport over the socket-caching backend (same pool, same errors)."""
-
-    def __init__(self, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
-        # httpx builds its pool without a way to pass a network backend; this is the
-        # same pool with the same settings (TLS context from httpx's defaults) and ours.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=self._pool._ssl_context,  # noqa: SLF001 - see above
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_SocketCachingBackend(),
-        )
+        if request.url.username or request.url.password:
+            # httpx turns URL credentials into Basic auth: its own path.
+            return await self.send(request, follow_redirects=False)
+        self._state = ClientState.OPENED
+        start = time.perf_counter()
+        response = await self._transport_for_url(request.url).handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        finally:
+            response.elapsed = dt.timedelta(seconds=time.perf_counter() - start)
+            await response.aclose()
+        if "set-cookie" in response.headers:
+            self.cookies.extract_cookies(response)
+        response.default_encoding = self._default_encoding
+        if _log.isEnabledFor(logging.INFO):
+            _log.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                request.method,
+                request.url,
+                response.http_version,
+                response.status_code,
+                response.reason_phrase,
+            )
+        response.history = []
+        if response.has_redirect_location:
+            response.next_request = self._build_redirect_request(request, response)
+        return response
 
 
 def provider_http_client(
@@ -125,12 +546,14 @@ def provider_http_client(
     Give each provider its own (`build_gateway` takes a mapping): a pool only
     scans its own connections. No cap on connections, as before: a payment call
     never queues behind others. Close it with the rest of the composition root.
-    With `trust_env`, HTTPS_PROXY / SSL_CERT_FILE from the environment apply (requests
-    to a proxied host then go through httpx's own proxy transport).
+    With `trust_env`, SSL_CERT_FILE / SSL_CERT_DIR choose the CAs (proxies never
+    apply to this transport: see the module docstring).
     """
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=max(1, concurrency))
-    return httpx.AsyncClient(
-        transport=ProviderTransport(limits),
+    return ProviderClient(
+        transport=ProviderTransport(
+            limits, ssl_context=httpx.create_ssl_context(trust_env=trust_env)
+        ),
         timeout=timeout,
         trust_env=trust_env,
         follow_redirects=False,
