@@ -3,6 +3,11 @@
 Each entry carries the event id (the outbox id, stable across re-publishes): delivery is at
 least once, so consumers de-duplicate on it. The stream is capped with `MAXLEN ~` so it
 never grows without bound; the database outbox remains the record.
+
+`publish_rows` (the relay's path) sends a whole batch as one argument of one script call
+that XADDs the entries in order: one command to pack and one reply to parse instead of one
+of each per event (redis-py packs and parses in Python, which was most of the relay's CPU).
+The entries are byte for byte those `publish` writes.
 """
 
 from __future__ import annotations
@@ -17,13 +22,27 @@ from synccash.core.ports import OutboxRow
 
 EVENTS_STREAM: Final = "synccash:events"
 
+#: XADD every [event_id, payment_id, type, data] of the JSON array ARGV[2], in order.
+_XADD_ROWS: Final = """
+local rows = cjson.decode(ARGV[2])
+for _, r in ipairs(rows) do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+    'event_id', r[1], 'payment_id', r[2], 'type', r[3], 'data', r[4])
+end
+return #rows
+"""
+
+
+def _data(data: Mapping[str, Any]) -> str:
+    return json.dumps(dict(data), separators=(",", ":"), sort_keys=True, default=str)
+
 
 def _fields(event_id: str, payment_id: str, type_: str, data: Mapping[str, Any]) -> dict[Any, Any]:
     return {
         "event_id": event_id,
         "payment_id": payment_id,
         "type": type_,
-        "data": json.dumps(dict(data), separators=(",", ":"), sort_keys=True, default=str),
+        "data": _data(data),
     }
 
 
@@ -36,6 +55,7 @@ class RedisEventPublisher:
         self._redis = redis
         self.stream = stream
         self._maxlen = maxlen
+        self._xadd_rows = redis.register_script(_XADD_ROWS)
 
     async def publish(
         self, event_id: str, payment_id: str, type_: str, data: Mapping[str, Any]
@@ -49,18 +69,13 @@ class RedisEventPublisher:
         )
 
     async def publish_rows(self, rows: Sequence[OutboxRow]) -> None:
-        """XADD a batch of outbox rows in one pipelined round trip (the relay's fast path)."""
+        """XADD a batch of outbox rows, in order, in one script call (one round trip)."""
         if not rows:
             return
-        pipe = self._redis.pipeline(transaction=False)
-        for row in rows:
-            pipe.xadd(
-                self.stream,
-                _fields(row.id, row.payment_id, row.type, row.payload),
-                maxlen=self._maxlen,
-                approximate=True,
-            )
-        await pipe.execute()
+        batch = json.dumps(
+            [[r.id, r.payment_id, r.type, _data(r.payload)] for r in rows], separators=(",", ":")
+        )
+        await self._xadd_rows(keys=[self.stream], args=[self._maxlen, batch])
 
 
 __all__ = ["EVENTS_STREAM", "RedisEventPublisher"]
