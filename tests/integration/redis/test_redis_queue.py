@@ -198,3 +198,55 @@ async def test_a_withdrawn_delayed_task_is_never_delivered(redis: Redis):
     assert await queue.consume("c1", count=10) == []
     clock.advance(seconds=30)
     assert [d.task for d in await queue.consume("c1", count=10)] == [task]
+
+
+async def test_a_delayed_enqueue_and_a_withdraw_ride_on_the_next_consume(counting_redis):
+    """A worker's task ends with its next look scheduled (or withdrawn) and its ack: all of
+    it goes to Redis with the next consume, in call order, in that one round trip."""
+    redis, trips = counting_redis
+    clock = ManualClock()
+    queue = RedisTaskQueue(redis, clock=clock, ack_linger_ms=1000)
+    await queue.enqueue(Task(TaskKind.ADVANCE, "pay_1"))
+    await queue.enqueue(Task(TaskKind.ADVANCE, "pay_2"))
+    [first] = await queue.consume("c1")
+    later = clock.now() + timedelta(seconds=30)
+    kept, dropped = Task(TaskKind.ADVANCE, "pay_kept"), Task(TaskKind.ADVANCE, "pay_dropped")
+    trips.count = 0
+    finished = []
+
+    async def finish_task() -> None:
+        await queue.enqueue(kept, at=later)
+        await queue.enqueue(dropped, at=later)
+        await queue.withdraw(dropped, later)  # scheduled, then withdrawn: in that order
+        await queue.ack(first)
+        finished.append(first)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(finish_task)
+        for _ in range(4):  # each carried step frees the next: one consume carries each
+            await anyio.lowlevel.checkpoint()
+            got = await queue.consume("c1")
+            await anyio.lowlevel.checkpoint()
+            if got:
+                assert [d.task.payment_id for d in got] == ["pay_2"]
+        with anyio.fail_after(0.5):  # long before the 1 s linger
+            while not finished:
+                await anyio.lowlevel.checkpoint()
+    assert trips.count == 4  # the consumes, nothing else
+    stats = await queue.stats()
+    assert (stats.delayed, stats.in_flight) == (1, 1)  # pay_kept waits; pay_2 is in flight
+    clock.advance(seconds=31)
+    assert [d.task for d in await queue.consume("c1", count=10)] == [kept]
+
+
+async def test_a_delayed_enqueue_alone_is_sent_after_the_linger(redis: Redis):
+    """With no consume coming, a delayed enqueue still returns with the task in Redis."""
+    clock = ManualClock()
+    queue = RedisTaskQueue(redis, clock=clock, ack_linger_ms=5)
+    task = Task(TaskKind.ADVANCE, "pay_alone")
+    with anyio.fail_after(1):
+        await queue.enqueue(task, at=clock.now() + timedelta(seconds=5))
+    assert (await RedisTaskQueue(redis, clock=clock).stats()).delayed == 1
+    with anyio.fail_after(1):
+        await queue.withdraw(task, clock.now() + timedelta(seconds=5))
+    assert (await RedisTaskQueue(redis, clock=clock).stats()).delayed == 0

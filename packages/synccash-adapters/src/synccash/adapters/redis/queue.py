@@ -19,6 +19,10 @@
   shutdown has flushed them all.
   A lost ack (crash in between) only means a redelivery after the visibility timeout,
   which the idempotent handlers absorb.
+- Delayed enqueues (the next look at a payment) and `withdraw`s ride the same way, in
+  call order, with the acks: a worker's task typically ends with one of them and its ack,
+  so under load they cost no round trip of their own. They return once applied, like
+  `ack`. Immediate enqueues (XADD) are sent at once.
 
 Redis is never the record: a lost stream is rebuilt by the scheduler's overdue sweep from
 the database. The script recreates the consumer group when Redis was flushed.
@@ -55,7 +59,8 @@ _log = structlog.get_logger(__name__)
 # KEYS: stream, delayed zset, dead stream
 # ARGV: group, consumer, now_ms, min_idle_ms, max_deliveries, count, promote_batch, dead_maxlen,
 #       XAUTOCLAIM start cursor (it walks the pending list across calls, back to 0-0 at the end),
-#       then the ids of deliveries to acknowledge first
+#       the number of acks, the ids of deliveries to acknowledge first, then delayed-set
+#       changes to apply in order, as triples: 'a', due ms, member (ZADD) or 'r', '', member
 # Returns: reclaimed {id, fields, deliveries}..., dead-lettered {id, fields, deliveries}...,
 #          next delayed due time (or false), XAUTOCLAIM's next cursor, new {id, fields}...
 _PREPARE = """
@@ -65,10 +70,18 @@ local now = tonumber(ARGV[3])
 local max_deliveries = tonumber(ARGV[5])
 local count = tonumber(ARGV[6])
 redis.pcall('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
-if #ARGV > 9 then
-  local acks = {unpack(ARGV, 10)}
+local n_acks = tonumber(ARGV[10])
+if n_acks > 0 then
+  local acks = {unpack(ARGV, 11, 10 + n_acks)}
   redis.call('XACK', stream, group, unpack(acks))
   redis.call('XDEL', stream, unpack(acks))
+end
+for i = 11 + n_acks, #ARGV, 3 do
+  if ARGV[i] == 'a' then
+    redis.call('ZADD', delayed, ARGV[i + 1], ARGV[i + 2])
+  else
+    redis.call('ZREM', delayed, ARGV[i + 2])
+  end
 end
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, tonumber(ARGV[7]))
 for _, member in ipairs(due) do
@@ -119,9 +132,11 @@ def _pairs(flat: Sequence[Any]) -> dict[str, str]:
 
 @define
 class _AckBatch:
-    """Acks waiting to be sent together; `done` is set once sent (`ok`) or failed."""
+    """Acks and delayed-set changes waiting to be sent together; `done` is set once sent
+    (`ok`) or failed."""
 
     ids: list[str] = field(factory=list)
+    ops: list[str] = field(factory=list)  # flat triples: 'a'|'r', due ms or '', member
     done: anyio.Event = field(factory=anyio.Event)
     ok: bool = False
 
@@ -175,9 +190,16 @@ class RedisTaskQueue:
         if not items:
             return
         now = epoch_ms(self._clock.now())
+        dues = [now if at is None else epoch_ms(at) for _, at in items]
+        if all(due > now for due in dues):
+            # only delayed ones (a worker's next look): they ride with the acks
+            ops: list[str] = []
+            for (task, _), due in zip(items, dues, strict=True):
+                ops += ("a", str(due), _delayed_member(task, due))
+            await self._carry([], ops)
+            return
         pipe = self.redis.pipeline(transaction=False)
-        for task, at in items:
-            due = now if at is None else epoch_ms(at)
+        for (task, _), due in zip(items, dues, strict=True):
             if due <= now:
                 fields: dict[Any, Any] = {**task_fields(task), "enq": str(now)}
                 pipe.xadd(self.stream, fields)
@@ -186,8 +208,8 @@ class RedisTaskQueue:
         await pipe.execute()
 
     async def withdraw(self, task: Task, at: datetime) -> None:
-        """Drop `task` if it still waits in the delayed set for `at` (one ZREM)."""
-        await self.redis.zrem(self.delayed_key, _delayed_member(task, epoch_ms(at)))
+        """Drop `task` if it still waits in the delayed set for `at` (a ZREM, carried)."""
+        await self._carry([], ["r", "", _delayed_member(task, epoch_ms(at))])
 
     async def consume(self, consumer: str, count: int = 1, block_ms: int = 0) -> list[Delivery]:
         """Up to `count` deliveries: reclaimed stuck ones first, then new ones.
@@ -209,7 +231,9 @@ class RedisTaskQueue:
                     self._promote_batch,
                     self._dead_maxlen,
                     self._claim_cursor,
+                    len(acks.ids),
                     *acks.ids,
+                    *acks.ops,
                 ],
             )
         except BaseException:
@@ -262,32 +286,43 @@ class RedisTaskQueue:
 
     async def ack(self, delivery: Delivery) -> None:
         """XACK and XDEL the entry, together with the other acks of this moment (see above)."""
+        await self._carry([delivery.id], [])
+
+    async def _carry(self, ids: list[str], ops: list[str]) -> None:
+        """Add acks and delayed-set changes to the waiting batch; return once applied."""
         batch = self._acks
-        batch.ids.append(delivery.id)
+        batch.ids += ids
+        batch.ops += ops
         with anyio.move_on_after(self._ack_linger_s):
             await batch.done.wait()
         if not batch.done.is_set() and batch is self._acks:
             self._acks = _AckBatch()  # no consume carried it: send the whole batch now
             try:
-                await self._send_acks(batch.ids)
+                await self._send(batch.ids, batch.ops)
                 batch.ok = True
             finally:
                 batch.done.set()
             return
-        await batch.done.wait()  # carried by a consume or sent by another ack already
+        await batch.done.wait()  # carried by a consume or sent by another waiter already
         if not batch.ok:
-            await self._send_acks([delivery.id])
+            await self._send(ids, ops)  # each again on its own (all of them are idempotent)
 
     async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
         """Acknowledge several deliveries in one round trip."""
-        await self._send_acks([d.id for d in deliveries])
+        await self._send([d.id for d in deliveries], [])
 
-    async def _send_acks(self, ids: Sequence[str]) -> None:
-        if not ids:
+    async def _send(self, ids: Sequence[str], ops: Sequence[str]) -> None:
+        if not ids and not ops:
             return
         pipe = self.redis.pipeline(transaction=False)
-        pipe.xack(self.stream, self.group, *ids)
-        pipe.xdel(self.stream, *ids)
+        if ids:
+            pipe.xack(self.stream, self.group, *ids)
+            pipe.xdel(self.stream, *ids)
+        for i in range(0, len(ops), 3):
+            if ops[i] == "a":
+                pipe.zadd(self.delayed_key, {ops[i + 2]: int(ops[i + 1])})
+            else:
+                pipe.zrem(self.delayed_key, ops[i + 2])
         await pipe.execute()
 
     async def stats(self) -> QueueStats:
