@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import anyio
 import structlog
@@ -89,6 +89,11 @@ class OutboxRelay:
         # A payment's webhook URL never changes: remember it instead of loading the payment
         # for every event (bounded; cleared when full).
         self._urls: dict[str, str | None] = {}
+        # What the outbox and publisher can do, checked once (a runtime Protocol check costs
+        # more than an idle poll's own Python work).
+        self._claiming = isinstance(outbox, ClaimingOutbox)
+        self._url_source = isinstance(outbox, WebhookUrlSource)
+        self._rows_publisher = isinstance(publisher, RowsPublisher)
 
     async def run_once(self) -> int:
         """Relay one batch; the number of rows published."""
@@ -114,8 +119,8 @@ class OutboxRelay:
 
     @asynccontextmanager
     async def _rows(self) -> AsyncIterator[tuple[Sequence[OutboxRow], _Mark]]:
-        if isinstance(self._outbox, ClaimingOutbox):
-            async with self._outbox.claim(self._batch) as claim:
+        if self._claiming:
+            async with cast("ClaimingOutbox", self._outbox).claim(self._batch) as claim:
                 yield claim.rows, claim.mark_published
         else:
             yield await self._outbox.fetch_unpublished(self._batch), self._outbox.mark_published
@@ -124,8 +129,8 @@ class OutboxRelay:
         publisher = self._publisher
         if publisher is None:
             return
-        if isinstance(publisher, RowsPublisher):
-            await publisher.publish_rows(rows)
+        if self._rows_publisher:
+            await cast("RowsPublisher", publisher).publish_rows(rows)
             return
         for row in rows:
             await publisher.publish(row.id, row.payment_id, row.type, row.payload)
@@ -137,9 +142,10 @@ class OutboxRelay:
         if wanted:
             if len(self._urls) > _URL_CACHE_SIZE:
                 self._urls.clear()
-            if isinstance(self._outbox, WebhookUrlSource):
+            if self._url_source:
                 # one query for the batch instead of loading every payment with its trail
-                found = await self._outbox.webhook_urls(sorted(wanted))
+                source = cast("WebhookUrlSource", self._outbox)
+                found = await source.webhook_urls(sorted(wanted))
                 self._urls.update({pid: found.get(pid) for pid in wanted})
             else:
                 async with self._uow() as uow:
