@@ -176,17 +176,30 @@ def memory_backend() -> Backend:
     return Backend("memory", InMemoryUnitOfWorkFactory(store), risk, InMemoryOutbox(store), block)
 
 
-def sql_backend(name: str, engine: AsyncEngine) -> Backend:
-    """The SQL implementation on `engine`."""
-    risk = SqlRiskContext(engine)
-    return Backend(name, SqlUnitOfWorkFactory(engine), risk, SqlOutbox(engine), risk.block)
+def sql_backend(name: str, engine: AsyncEngine, *, grouped: bool = False) -> Backend:
+    """The SQL implementation on `engine`; `grouped`: as bootstrap composes it on PostgreSQL
+    (group commit, and reads and risk signals through the group reader)."""
+    uow = SqlUnitOfWorkFactory(engine, group_commit=grouped)
+    risk = SqlRiskContext(engine, uow.reader)
+    return Backend(name, uow, risk, SqlOutbox(engine), risk.block)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "postgres", "postgres_grouped"])
 def backend(request: pytest.FixtureRequest) -> Backend:
-    """Each implementation in turn: the contract suite runs on all three."""
+    """Each implementation in turn: the contract suite runs on all of them."""
     if request.param == "memory":
         return memory_backend()
     if request.param == "sqlite":
         return sql_backend("sqlite", request.getfixturevalue("sqlite_engine"))
-    return sql_backend("postgres", request.getfixturevalue("pg_engine"))
+    if request.param == "postgres":
+        return sql_backend("postgres", request.getfixturevalue("pg_engine"))
+    grouped: Backend = request.getfixturevalue("grouped_pg_backend")
+    return grouped
+
+
+@pytest.fixture
+async def grouped_pg_backend(pg_engine: AsyncEngine) -> AsyncIterator[Backend]:
+    """PostgreSQL composed as bootstrap does it, its group connections closed after."""
+    grouped = sql_backend("postgres", pg_engine, grouped=True)
+    yield grouped
+    await grouped.uow.aclose()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from payments_factory import T0, make_payment
 from sqlalchemy import text
 
-from synccash.adapters.sql import SqlUnitOfWorkFactory, make_engine
+from synccash.adapters.sql import SqlRiskContext, SqlUnitOfWorkFactory, make_engine
 from synccash.core.errors import ConcurrencyConflict
+from synccash.core.money import Money
+from synccash.core.msisdn import Msisdn
 from synccash.core.payment import PaymentState
 
 pytestmark = pytest.mark.integration
@@ -244,3 +247,46 @@ async def test_a_lost_reader_connection_is_a_connection_error_and_the_next_read_
         assert (await _get(factory, "kept")).id == "kept"
     finally:
         await factory.aclose()
+
+
+async def test_concurrent_risk_assessments_share_round_trips_and_match_one_by_one(pg_engine):
+    """Fraud signals for 30 payers at once through the reader (each parameter set unnested
+    and assessed LATERAL) equal the signals computed one statement at a time."""
+    factory = SqlUnitOfWorkFactory(pg_engine, group_commit=True)
+    grouped, plain = SqlRiskContext(pg_engine, factory.reader), SqlRiskContext(pg_engine)
+    payers = [Msisdn.parse(f"02400010{i:02d}") for i in range(30)]
+    try:
+        history = [
+            make_payment(
+                f"h{i}-{j}",
+                key=f"h{i}-{j}",
+                payer=payer,
+                minor=1000 * (j + 1),
+                at=T0 - timedelta(hours=j),
+            )
+            for i, payer in enumerate(payers)
+            for j in range(i % 4)
+        ]
+        await asyncio.gather(*(_add(factory, p) for p in history))
+        await grouped.block(payers[7].e164, "mule")
+
+        def assess(context, i, payer):
+            return context.signals(
+                payer=payer,
+                payee_key=f"acct:m{i % 3}",
+                amount=Money(500),
+                at=T0 + timedelta(minutes=1),
+                exclude_payment_id=f"new{i}",
+            )
+
+        before = factory.reader.batches
+        batched = await asyncio.gather(*(assess(grouped, i, p) for i, p in enumerate(payers)))
+        assert factory.reader.batches - before < len(payers)
+        one_by_one = [await assess(plain, i, p) for i, p in enumerate(payers)]
+    finally:
+        await factory.aclose()
+    assert batched == one_by_one
+    assert [s.payer_count_24h for s in batched[:4]] == [0, 1, 2, 3]
+    assert batched[7].payer_blocklisted
+    assert not batched[8].payer_blocklisted
+    assert batched[3].payer_median_amount_30d == Money(2000)

@@ -225,7 +225,7 @@ async def bootstrap(settings: Settings, *, migrate_sqlite: bool = True) -> Async
         # PostgreSQL: concurrent initiates share a round trip and a commit (group commit)
         uow = sql.SqlUnitOfWorkFactory(engine, group_commit=True)
         stack.push_async_callback(uow.aclose)
-        risk = sql.SqlRiskContext(engine)
+        risk = sql.SqlRiskContext(engine, uow.reader)
         outbox = sql.SqlOutbox(engine)
 
         redis_client: Any = None

@@ -168,17 +168,21 @@ class GroupCommitter:
 
 
 class GroupReader:
-    """Concurrent reads of one row by key share one round trip (PostgreSQL).
+    """Concurrent one-row reads share one round trip (PostgreSQL).
 
-    The worker reads a payment at the start of every task, 32 tasks at a time per process.
-    Each read alone costs a pooled-connection checkout and a round trip (a socket write that
-    wakes a backend, the most expensive part of a read on a busy box). Here reads that
-    arrive while a sender is busy go out together as one `SELECT ... WHERE key = ANY($1)`
-    on a connection of the reader's own; a read that finds an idle sender goes at once.
+    The worker reads a payment at the start of every task, and its fraud signals before
+    routing it, 32 tasks at a time per process. Each read alone costs a pooled-connection
+    checkout and a round trip (a socket write that wakes a backend, the most expensive part
+    of a read on a busy box). Here reads that arrive while a sender is busy go out together,
+    on a connection of the reader's own; a read that finds an idle sender goes at once:
+    - `fetch(key)`: one `SELECT ... WHERE key = ANY($1)` for every key waiting;
+    - `fetch_each(query, args)`: a one-row SELECT for many parameter sets at once, as
+      compiled by `compile_lateral` (the parameter sets unnested, the SELECT run LATERAL
+      for each).
 
-    Each read is its own autocommit statement, as the unbatched read was: it sees every
-    write committed before it was sent (writes are optimistic on the version, so no caller
-    relies on a snapshot shared with other reads).
+    Each batch is one autocommit statement per kind, as each unbatched read was: it sees
+    every write committed before it was sent (writes are optimistic on the version, so no
+    caller relies on a snapshot shared with other reads).
     """
 
     def __init__(
@@ -199,7 +203,7 @@ class GroupReader:
         self._senders = senders
         self._max_batch = max_batch
         self._connect = connect or (lambda: _connect_decoding_json(engine))
-        self._queue: list[tuple[Any, asyncio.Future[Any]]] = []
+        self._queue: list[_Read] = []
         self._running = 0
         self._idle: list[asyncpg.Connection] = []
         self._closed = False
@@ -210,10 +214,17 @@ class GroupReader:
 
     async def fetch(self, key: Any) -> Any:
         """The row whose key column equals `key` (an asyncpg Record), or None."""
+        return await self._enqueue(None, key)
+
+    async def fetch_each(self, query: str, args: tuple[Any, ...]) -> Any:
+        """The one row `query` (from `compile_lateral`) gives for these parameters."""
+        return await self._enqueue(query, args)
+
+    async def _enqueue(self, query: str | None, payload: Any) -> Any:
         if self._closed:
             raise RuntimeError("the group reader is closed")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((key, future))
+        self._queue.append((query, payload, future))
         if self._running < self._senders:
             self._running += 1
             self._drained.clear()
@@ -240,36 +251,59 @@ class GroupReader:
             if not self._running:
                 self._drained.set()
 
-    async def _send(self, batch: list[tuple[Any, asyncio.Future[Any]]]) -> None:
-        futures = [future for _, future in batch]
+    async def _send(self, batch: list[_Read]) -> None:
         try:
             conn = self._idle.pop() if self._idle else await self._connect()
         except Exception as exc:
-            _fail_all(futures, _unavailable(exc))
+            _fail_all([future for _, _, future in batch], _unavailable(exc))
             return
         healthy = True
         try:
-            self.batches += 1
-            self.reads += len(batch)
-            keys = list(dict.fromkeys(key for key, _ in batch))  # each key once, in order
-            rows = await conn.fetch(self._sql, keys)
-        except Exception as exc:
-            healthy = not (_connection_level(exc) or conn.is_closed())
-            _fail_all(futures, _unavailable(exc))
-        except BaseException as exc:  # cancelled: the callers must not wait forever
-            healthy = False
-            _fail_all(futures, exc)
-            raise
-        else:
-            found = {row[self._key]: row for row in rows}
-            for key, future in batch:
-                if not future.done():
-                    future.set_result(found.get(key))
+            by_query: dict[str | None, list[_Read]] = {}
+            for read in batch:
+                by_query.setdefault(read[0], []).append(read)
+            for query, reads in by_query.items():
+                healthy = await self._send_same(conn, query, reads) and healthy
         finally:
             if healthy and not self._closed:
                 self._idle.append(conn)
             else:
                 conn.terminate()
+
+    async def _send_same(
+        self, conn: asyncpg.Connection, query: str | None, reads: list[_Read]
+    ) -> bool:
+        """One kind of read; False if the connection is no longer usable."""
+        futures = [future for _, _, future in reads]
+        self.batches += 1
+        self.reads += len(reads)
+        try:
+            if query is None:
+                keys = list(dict.fromkeys(key for _, key, _ in reads))  # each key once
+                rows = await conn.fetch(self._sql, keys)
+                found = {row[self._key]: row for row in rows}
+                results = [found.get(key) for _, key, _ in reads]
+            else:
+                columns = [
+                    list(column) for column in zip(*(args for _, args, _ in reads), strict=True)
+                ]
+                rows = await conn.fetch(query, *columns)
+                by_position = {row["batch_ord"]: row for row in rows}
+                results = [by_position.get(i) for i in range(1, len(reads) + 1)]
+        except Exception as exc:
+            _fail_all(futures, _unavailable(exc))
+            return not (_connection_level(exc) or conn.is_closed())
+        except BaseException as exc:  # cancelled: the callers must not wait forever
+            _fail_all(futures, exc)
+            raise
+        for future, result in zip(futures, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+        return True
+
+
+#: A waiting read: its kind (None: by key; else a compile_lateral query), key or args, caller.
+_Read = tuple["str | None", Any, "asyncio.Future[Any]"]
 
 
 async def connect_like(engine: AsyncEngine, application_name: str) -> asyncpg.Connection:

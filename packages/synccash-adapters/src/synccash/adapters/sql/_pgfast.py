@@ -13,6 +13,7 @@ once here instead; the two non-trivial column types are converted by hand, as th
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -110,6 +111,38 @@ def compile_once(
     if compiled is None:
         compiled = _COMPILED[key] = _compile(build(), dialect)
     return compiled
+
+
+def compile_lateral(
+    kind: str, dialect: Dialect, build: Callable[[], ClauseElement]
+) -> tuple[CompiledStatement, str]:
+    """`build()`'s one-row SELECT, and the same SELECT for many parameter sets at once.
+
+    The second statement takes each parameter as an array (one element per set), unnests
+    them WITH ORDINALITY and runs the SELECT LATERAL for each set: a row per set, tagged
+    `batch_ord` (1-based position). Bind each set with the first statement's `bind`.
+    """
+    single = compile_once(kind, dialect, build)
+    key = (f"{kind}:lateral", dialect.name, str(dialect.driver), 0, 0)
+    batched = _LATERAL.get(key)
+    if batched is None:
+        compiled = build().compile(dialect=dialect)
+        if not isinstance(compiled, SQLCompiler):
+            raise TypeError(f"expected a SQL statement, got {type(compiled).__name__}")
+        types = {b.key: b.type for b in compiled.binds.values()}
+        type_names = [dialect.type_compiler_instance.process(types[n]) for n in single.names]
+        inner = re.sub(r"\$(\d+)(?!\d)", lambda m: f"batch.p{m.group(1)}", single.sql)
+        arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(type_names, 1))
+        columns = ", ".join(f"p{i}" for i in range(1, len(type_names) + 1))
+        # only our own compiled SQL and type names go in; the values stay bound parameters
+        batched = _LATERAL[key] = (
+            f"SELECT batch.ord AS batch_ord, one.* FROM unnest({arrays}) "  # noqa: S608
+            f"WITH ORDINALITY AS batch({columns}, ord) CROSS JOIN LATERAL ({inner}) AS one"
+        )
+    return single, batched
+
+
+_LATERAL: dict[tuple[str, str, str, int, int], str] = {}
 
 
 def _cached(

@@ -34,7 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from synccash.adapters.sql._pgfast import compile_once
+from synccash.adapters.sql._group import GroupReader
+from synccash.adapters.sql._pgfast import compile_lateral
 from synccash.adapters.sql._tables import blocklist, payment_attempts, payments
 from synccash.adapters.sql._types import UtcDateTime
 from synccash.core.fraud import RiskSignals
@@ -68,8 +69,9 @@ def _counted() -> ColumnElement[bool]:
 class SqlRiskContext:
     """RiskContext port: payer velocity, payee history, prompts and fan-in from SQL."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, reader: GroupReader | None = None) -> None:
         self._engine = engine
+        self._reader = reader  # PostgreSQL: concurrent assessments share a round trip
 
     async def signals(
         self, *, payer: Msisdn, payee_key: str, amount: Money, at: datetime, exclude_payment_id: str
@@ -117,7 +119,9 @@ class SqlRiskContext:
         self, payer: Msisdn, payee_key: str, amount: Money, at: datetime, exclude: str
     ) -> RiskSignals:
         """PostgreSQL: every signal from one precompiled statement, outside any transaction."""
-        compiled = compile_once("risk_signals", self._engine.dialect, _pg_signals_statement)
+        compiled, batched = compile_lateral(
+            "risk_signals", self._engine.dialect, _pg_signals_statement
+        )
         args = compiled.bind(
             {
                 "payer": payer.e164,
@@ -132,11 +136,14 @@ class SqlRiskContext:
                 "wallet_payee": is_wallet_payee_key(payee_key),
             }
         )
-        async with self._engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
-            if driver is None:
-                raise RuntimeError("the pooled connection is closed")
-            row = await driver.fetchrow(compiled.sql, *args)
+        if self._reader is not None:
+            row = await self._reader.fetch_each(batched, args)
+        else:
+            async with self._engine.connect() as conn:
+                driver = (await conn.get_raw_connection()).driver_connection
+                if driver is None:
+                    raise RuntimeError("the pooled connection is closed")
+                row = await driver.fetchrow(compiled.sql, *args)
         median = row["median"]
         return RiskSignals(
             payer_count_1h=int(row["count_1h"]),
