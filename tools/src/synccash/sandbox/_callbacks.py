@@ -8,6 +8,13 @@ connections and lets h11 (httpx's own HTTP/1.1 engine) parse the answer, so
 keep-alive, chunked answers and ``Connection: close`` follow the protocol.
 ``https`` URLs and injected clients (embedded mode, tests) still go through httpx.
 
+A pooled connection is checked before reuse: closed by the merchant, readable
+(its FIN may be in the socket before the event loop has seen it) or idle for
+longer than a merchant server is likely to keep it (uvicorn: 5 s) means a new
+connection. If a reused connection still turns out closed before any byte of an
+answer came back, the callback is sent once more on a new connection (the
+merchant may then see it twice, as a provider's own retries would make it).
+
 On the wire a callback is what httpx sent: the provider's headers, plus
 ``Host``, httpx's default ``Accept``/``Accept-Encoding``/``Connection``/``User-Agent``
 when the provider sets none, and ``Content-Length``.
@@ -17,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
+import time
 from collections.abc import Mapping
 from typing import Final
 from urllib.parse import urlsplit
@@ -32,6 +41,12 @@ _DEFAULTS: Final = (
     ("user-agent", f"python-httpx/{httpx.__version__}"),
 )
 _READ: Final = 65536
+#: Idle connections older than this are not reused (uvicorn closes them after 5 s).
+_IDLE_SECONDS: Final = 4.0
+
+
+class _Stale(Exception):
+    """Internal: a reused connection was closed before any byte of the answer."""
 
 
 class _Connection:
@@ -41,11 +56,22 @@ class _Connection:
         self.reader = reader
         self.writer = writer
         self.h11 = h11.Connection(h11.CLIENT)
+        self.reused = False
+        self.idle_since = 0.0
+        self._poller = select.poll()
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            self._poller.register(sock.fileno(), select.POLLIN)
 
     @property
     def usable(self) -> bool:
-        """Still open and not closed by the server while it sat idle."""
-        return not (self.reader.at_eof() or self.writer.is_closing())
+        """Still open, not closed by the server while it sat idle, not idle for too long."""
+        if self.reader.at_eof() or self.writer.is_closing():
+            return False
+        if time.monotonic() - self.idle_since > _IDLE_SECONDS:
+            return False
+        # Anything readable on an idle connection is the server's FIN (or junk).
+        return not self._poller.poll(0)
 
     def close(self) -> None:
         self.writer.close()
@@ -70,22 +96,28 @@ class CallbackSender:
         host, port = parts.hostname or "", parts.port or 80
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         async with asyncio.timeout(self._timeout):
-            connection = await self._acquire(host, port)
-            try:
-                status = await self._exchange(
-                    connection, method, target, parts.netloc, headers, body
-                )
-            except BaseException:
-                connection.close()
-                raise
+            for fresh in (False, True):
+                connection = await self._acquire(host, port, fresh=fresh)
+                try:
+                    status = await self._exchange(
+                        connection, method, target, parts.netloc, headers, body
+                    )
+                except _Stale:
+                    connection.close()
+                    continue
+                except BaseException:
+                    connection.close()
+                    raise
+                break
         self._release((host, port), connection)
         return status
 
-    async def _acquire(self, host: str, port: int) -> _Connection:
+    async def _acquire(self, host: str, port: int, *, fresh: bool) -> _Connection:
         idle = self._idle.get((host, port))
-        while idle:
+        while idle and not fresh:
             connection = idle.pop()
             if connection.usable:
+                connection.reused = True
                 return connection
             connection.close()
         reader, writer = await asyncio.open_connection(host, port, limit=_READ)
@@ -96,7 +128,8 @@ class CallbackSender:
         if state.our_state is h11.DONE and state.their_state is h11.DONE:
             state.start_next_cycle()
             idle = self._idle.setdefault(origin, [])
-            if len(idle) < self._keep and connection.usable:
+            if len(idle) < self._keep and not connection.writer.is_closing():
+                connection.idle_since = time.monotonic()
                 idle.append(connection)
                 return
         connection.close()
@@ -124,10 +157,20 @@ class CallbackSender:
         connection.writer.write(data)
         await connection.writer.drain()
         status = 0
+        answered = False
         while True:
             event = state.next_event()
             if event is h11.NEED_DATA:
-                state.receive_data(await connection.reader.read(_READ))
+                try:
+                    data = await connection.reader.read(_READ)
+                except ConnectionError:
+                    if not answered and connection.reused:
+                        raise _Stale from None
+                    raise
+                if not data and not answered and connection.reused:
+                    raise _Stale
+                answered = True
+                state.receive_data(data)
             elif isinstance(event, h11.Response):
                 status = event.status_code
             elif isinstance(event, h11.EndOfMessage):
