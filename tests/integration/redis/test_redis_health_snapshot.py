@@ -24,6 +24,12 @@ def sample(provider: ProviderId, i: int, *, ok: bool) -> HealthSample:
     return HealthSample(provider, ok, 700, T0 + timedelta(milliseconds=i))
 
 
+async def warm(redis: Redis, trips: Any) -> None:
+    """Load the store's read script (a fresh server answers NOSCRIPT once), then count from 0."""
+    await RedisHealthStore(redis).snapshot(T0)
+    trips.count = 0
+
+
 class Clock:
     """A monotonic clock the test moves."""
 
@@ -42,6 +48,9 @@ class HeldPipelines:
         self.armed = False
         self.answered = anyio.Event()
         self.release = anyio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._redis, name)
 
     def pipeline(self, **kwargs: Any) -> Any:
         real = self._redis.pipeline(**kwargs)
@@ -87,6 +96,20 @@ async def test_samples_recorded_while_a_refresh_is_in_flight_count_once(redis: R
     assert (await store.snapshot(now))[ProviderId.MTN].samples == 3
 
 
+async def test_the_read_script_is_loaded_when_the_server_lacks_it(counting_redis):
+    """After SCRIPT FLUSH the refresh loads its script and still sees every sample once."""
+    redis, trips = counting_redis
+    await redis.script_flush()
+    store = RedisHealthStore(redis, max_staleness_s=0)
+    for i in range(3):
+        await store.record(sample(ProviderId.MTN, i, ok=False))
+    assert (await store.snapshot(T0 + timedelta(seconds=1)))[ProviderId.MTN].samples == 3
+    assert await redis.llen("synccash:health:mtn") == 3
+    before = trips.count
+    assert (await store.snapshot(T0 + timedelta(seconds=1)))[ProviderId.MTN].samples == 3
+    assert trips.count == before + 1
+
+
 async def test_the_default_staleness_bound_is_the_documented_constant(redis: Redis):
     """Other replicas' samples are at most MAX_STALENESS_S old, no more than a flush interval."""
     store = RedisHealthStore(redis)
@@ -97,6 +120,7 @@ async def test_the_default_staleness_bound_is_the_documented_constant(redis: Red
 async def test_own_failures_open_the_circuit_at_once_without_a_round_trip(counting_redis):
     """A fresh copy is not re-read, but this process's own failures are in the next snapshot."""
     redis, trips = counting_redis
+    await warm(redis, trips)
     clock = Clock()
     store = RedisHealthStore(redis, monotonic=clock, flush_interval_s=60)
     now = T0 + timedelta(seconds=1)
@@ -121,6 +145,7 @@ async def test_own_failures_open_the_circuit_at_once_without_a_round_trip(counti
 async def test_snapshots_in_any_now_order_share_one_read_per_bound(counting_redis):
     """Concurrent callers pass `now` in any order; staleness is on the monotonic clock."""
     redis, trips = counting_redis
+    await warm(redis, trips)
     clock = Clock()
     store = RedisHealthStore(redis, monotonic=clock)
     nows = [T0 + timedelta(milliseconds=random.Random(7).randrange(1000)) for _ in range(50)]
