@@ -87,3 +87,8 @@ async def test_an_idle_claim_is_empty_and_marks_nothing(engine: AsyncEngine):
     await _rows(engine, 2)
     async with store.claim(10) as claim:
         assert len(claim.rows) == 2
+        await claim.mark_published([r.id for r in claim.rows], T0)
+    for _ in range(2):  # right after a busy claim (no probe on PostgreSQL), then idle again
+        async with store.claim(10) as claim:
+            assert list(claim.rows) == []
+    assert await store.count_unpublished() == 0

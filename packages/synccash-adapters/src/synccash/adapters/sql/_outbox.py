@@ -1,8 +1,9 @@
 """The outbox relay's side of the database, and merchant webhook deliveries.
 
 On PostgreSQL `claim` goes straight to asyncpg (SQLAlchemy's statement and row machinery
-cost more client CPU than the relay's own work): an autocommit probe first, so an idle poll
-is one light round trip and no transaction; with rows waiting, BEGIN, the same
+cost more client CPU than the relay's own work): after an empty claim, an autocommit probe
+first, so an idle poll is one light round trip and no transaction (after a claim that found
+rows, no probe: more are likely); with rows waiting, BEGIN, the same
 `SELECT ... FOR UPDATE SKIP LOCKED` as before, one `UPDATE ... WHERE id = ANY($2)` to mark
 them, COMMIT. Other databases take the SQLAlchemy path.
 """
@@ -87,6 +88,7 @@ class SqlOutbox:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._probe_first = True  # the last claim found nothing: probe before locking
 
     async def fetch_unpublished(self, limit: int) -> Sequence[OutboxRow]:
         """Oldest unpublished rows first (no lock: for a single relay)."""
@@ -111,11 +113,12 @@ class SqlOutbox:
                 driver = (await conn.get_raw_connection()).driver_connection
                 if driver is None:
                     raise RuntimeError("the pooled connection is closed")
-                if await driver.fetchval(_ANY_UNPUBLISHED_SQL) is None:
+                if self._probe_first and await driver.fetchval(_ANY_UNPUBLISHED_SQL) is None:
                     yield _PgClaim(driver, [])  # idle: no transaction, nothing locked
                     return
                 async with driver.transaction():
                     records = await driver.fetch(_CLAIM_SQL, limit)
+                    self._probe_first = not records
                     yield _PgClaim(driver, [OutboxRow(*r) for r in records])
             return
         async with self._engine.begin() as conn:
