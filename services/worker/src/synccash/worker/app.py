@@ -7,6 +7,7 @@ and lets in-flight ones finish (up to the shutdown timeout); a second one exits 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -198,6 +199,10 @@ async def serve(
         start_http_server(metrics_port)
     stop = anyio.Event()
     async with bootstrap(settings) as container, anyio.create_task_group() as tg:
+        # As the API does: what bootstrap allocated lives as long as the process, so keep it
+        # out of the collector's passes (perf: gc was ~5% of a busy worker's CPU).
+        gc.collect()
+        gc.freeze()
         tg.start_soon(_stop_on_signals, stop, tg.cancel_scope)
         await run(container, stop=stop, concurrency=concurrency)
         tg.cancel_scope.cancel()
