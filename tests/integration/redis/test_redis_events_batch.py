@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
 
 from synccash.adapters.redis.events import RedisEventPublisher
+from synccash.adapters.sql._outbox import JsonPayload
 from synccash.core.ports import OutboxRow
 
 pytestmark = pytest.mark.integration
@@ -54,3 +56,19 @@ async def test_the_stream_stays_capped(redis: Redis):
     rows = [OutboxRow(f"e{i}", "p", i, "payment.x", {"i": i}, T0) for i in range(500)]
     await publisher.publish_rows(rows)
     assert await redis.xlen("capped") < 500
+
+
+async def test_a_payload_with_its_own_json_text_is_sent_as_is(redis: Redis):
+    """The PostgreSQL outbox's JsonPayload: its stored text goes out untouched, every time."""
+    stored = '{"at": "2026-01-15T10:00:00+00:00", "seq": 1, "data": {"note": "réessayez"}}'
+    payload = JsonPayload(stored)
+    row = OutboxRow("evt-1", "pay_1", 1, "payment.pending", payload, T0)
+    publisher = RedisEventPublisher(redis, stream="raw")
+    await publisher.publish_rows([row])
+    await publisher.publish_rows([row])  # a re-publish after a crash: the same bytes
+    await publisher.publish(row.id, row.payment_id, row.type, row.payload)
+    entries = [f for _, f in await redis.xrange("raw")]
+    assert [f[b"data"] for f in entries] == [stored.encode()] * 3
+    assert json.loads(entries[0][b"data"]) == dict(payload)
+    assert payload == json.loads(stored)
+    assert payload["data"] == {"note": "réessayez"}

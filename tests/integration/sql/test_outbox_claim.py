@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from synccash.adapters.sql import SqlOutbox
+from synccash.adapters.sql._outbox import JsonPayload
 from synccash.adapters.sql._tables import outbox
 
 pytestmark = pytest.mark.integration
@@ -92,3 +94,17 @@ async def test_an_idle_claim_is_empty_and_marks_nothing(engine: AsyncEngine):
         async with store.claim(10) as claim:
             assert list(claim.rows) == []
     assert await store.count_unpublished() == 0
+
+
+async def test_postgres_claims_carry_the_stored_json_text(pg_engine: AsyncEngine):
+    """The claim's payload is the stored JSON text (decoded on use), the same on every claim."""
+    await _rows(pg_engine, 1)
+    store = SqlOutbox(pg_engine)
+    texts = []
+    for _ in range(2):
+        async with store.claim(1) as claim:
+            [row] = claim.rows
+            assert isinstance(row.payload, JsonPayload)
+            texts.append(row.payload.json_text)
+    assert texts[0] == texts[1]
+    assert json.loads(texts[0]) == {"seq": 0, "data": {"provider": "mtn", "note": "réessayez"}}

@@ -1,7 +1,9 @@
 """EventPublisher on the Redis stream `synccash:events` (integration consumers read it).
 
 Each entry carries the event id (the outbox id, stable across re-publishes): delivery is at
-least once, so consumers de-duplicate on it. The stream is capped with `MAXLEN ~` so it
+least once, so consumers de-duplicate on it. `data` is the payload's JSON: from the
+PostgreSQL outbox, the text PostgreSQL stores (jsonb's own key order and spacing, the same
+text every time a row is published); otherwise compact JSON with sorted keys. The stream is capped with `MAXLEN ~` so it
 never grows without bound; the database outbox remains the record.
 
 `publish_rows` (the relay's path) sends a whole batch as one argument of one script call
@@ -34,6 +36,11 @@ return #rows
 
 
 def _data(data: Mapping[str, Any]) -> str:
+    """The entry's `data`: the payload's own JSON text if it carries one (the PostgreSQL
+    outbox's `JsonPayload`: no decode and re-encode per event), else compact, sorted JSON."""
+    text = getattr(data, "json_text", None)
+    if isinstance(text, str):
+        return text
     return json.dumps(dict(data), separators=(",", ":"), sort_keys=True, default=str)
 
 

@@ -5,14 +5,17 @@ cost more client CPU than the relay's own work): after an empty claim, an autoco
 first, so an idle poll is one light round trip and no transaction (after a claim that found
 rows, no probe: more are likely); with rows waiting, BEGIN, the same
 `SELECT ... FOR UPDATE SKIP LOCKED` as before, one `UPDATE ... WHERE id = ANY($2)` to mark
-them, COMMIT. Other databases take the SQLAlchemy path.
+them, COMMIT. The payloads come as PostgreSQL's JSON text (`JsonPayload`): the event stream
+carries that text as is, and it is decoded only if something reads the mapping. Other
+databases take the SQLAlchemy path.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -37,11 +40,49 @@ def _outbox_select(limit: int) -> Select[Any]:
 
 _ANY_UNPUBLISHED_SQL: Final = "SELECT 1 FROM outbox WHERE published_at IS NULL LIMIT 1"
 _CLAIM_SQL: Final = (
-    "SELECT id, payment_id, event_seq, type, payload, created_at FROM outbox"
+    "SELECT id, payment_id, event_seq, type, payload::text, created_at FROM outbox"
     " WHERE published_at IS NULL ORDER BY created_at, payment_id, event_seq"
     " LIMIT $1 FOR UPDATE SKIP LOCKED"
 )
 _MARK_SQL: Final = "UPDATE outbox SET published_at = $1 WHERE id = ANY($2::varchar[])"
+
+
+class JsonPayload(Mapping[str, Any]):
+    """An outbox payload as its stored JSON text, decoded on first use.
+
+    `json_text` is what publishers send (the same text for the same row every time, so a
+    re-published event is byte-identical); reading the mapping decodes it once.
+    """
+
+    __slots__ = ("_decoded", "json_text")
+
+    def __init__(self, json_text: str) -> None:
+        self.json_text = json_text
+        self._decoded: dict[str, Any] | None = None
+
+    def _document(self) -> dict[str, Any]:
+        decoded = self._decoded
+        if decoded is None:
+            decoded = self._decoded = json.loads(self.json_text)
+        return decoded
+
+    def __getitem__(self, key: str) -> Any:
+        return self._document()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._document())
+
+    def __len__(self) -> int:
+        return len(self._document())
+
+    def __repr__(self) -> str:
+        return f"JsonPayload({self.json_text!r})"
+
+
+def _claimed_row(record: Any) -> OutboxRow:
+    """An OutboxRow from the PostgreSQL claim's record (payload as JSON text)."""
+    id_, payment_id, seq, type_, payload, created_at = record
+    return OutboxRow(id_, payment_id, seq, type_, JsonPayload(payload), created_at)
 
 
 def _outbox_row(mapping: RowMapping) -> OutboxRow:
@@ -119,7 +160,7 @@ class SqlOutbox:
                 async with driver.transaction():
                     records = await driver.fetch(_CLAIM_SQL, limit)
                     self._probe_first = not records
-                    yield _PgClaim(driver, [OutboxRow(*r) for r in records])
+                    yield _PgClaim(driver, [_claimed_row(r) for r in records])
             return
         async with self._engine.begin() as conn:
             stmt = _outbox_select(limit).with_for_update(skip_locked=True)
