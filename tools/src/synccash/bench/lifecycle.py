@@ -162,12 +162,18 @@ def serve_sandbox(port: int) -> None:
     import anyio  # noqa: PLC0415
     import uvicorn  # noqa: PLC0415
 
-    from synccash.sandbox import ApprovalDelay, build_served_app  # noqa: PLC0415
+    from synccash.sandbox import ApprovalDelay, SandboxHttpProtocol, build_served_app  # noqa: PLC0415
 
     delay = float(os.environ.get("BENCH_APPROVAL_MS", "0")) / 1000
     app = build_served_app(None, approval_delay=ApprovalDelay(delay, delay))
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="on", log_level="warning", access_log=False
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        http=SandboxHttpProtocol,
     )
     anyio.run(uvicorn.Server(config).serve)
 

@@ -104,7 +104,7 @@ from synccash.sandbox._sandbox import (
     ProviderSandbox,
     SandboxConfig,
 )
-from synccash.sandbox._server import serving
+from synccash.sandbox._server import SandboxHttpProtocol, serving
 from synccash.sandbox._world import (
     DEFAULT_BALANCE_MINOR,
     Ledger,
@@ -137,6 +137,7 @@ __all__ = [
     "ProviderSandbox",
     "SandboxConfig",
     "SandboxError",
+    "SandboxHttpProtocol",
     "SandboxWorld",
     "Scenario",
     "Wallet",

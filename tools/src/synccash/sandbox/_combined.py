@@ -15,6 +15,7 @@ from synccash.sandbox._app import SandboxApp
 from synccash.sandbox._asgi import Receive, Response, Scope, Send, send_response
 from synccash.sandbox._numbers import PROVIDERS, ProviderName
 from synccash.sandbox._sandbox import ApprovalDelay, Clock, ProviderSandbox
+from synccash.sandbox._server import SandboxHttpProtocol
 from synccash.sandbox._world import SandboxError, SandboxWorld
 
 #: Where each sandbox is mounted in the combined app (matches settings.py base URLs).
@@ -173,7 +174,14 @@ async def serve(
     """
     app = build_served_app(provider, world=world, approval_delay=approval_delay, seed=seed)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, lifespan="on", log_level=log_level)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            lifespan="on",
+            log_level=log_level,
+            http=SandboxHttpProtocol,
+        )
     )
     if on_ready is not None:
         on_ready(f"http://{host}:{port}")
