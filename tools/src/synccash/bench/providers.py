@@ -3,8 +3,9 @@
 Starts the three sandboxes (one process, as `bench.lifecycle --serve-sandbox`: no
 faults, the payer approves at once, callbacks on) and a callback sink (another
 process that answers 200 and counts), then drives the real clients through the
-gateway composed as bootstrap composes it (one shared `httpx.AsyncClient`,
-`build_gateway`). Per provider it runs N account-holder lookups, N collection
+gateway composed as bootstrap composes it (`--http per-provider`, the default: one
+`provider_http_client` per provider; `--http shared`: the one plain
+`httpx.AsyncClient` bootstrap falls back to behind an HTTPS proxy). Per provider it runs N account-holder lookups, N collection
 submits and N status queries (each status asks about one of the submitted
 references), `--concurrency` calls at a time, and prints for every phase the
 client CPU (this process) and the sandbox CPU (`/proc/<pid>/stat`) per call.
@@ -289,9 +290,13 @@ async def drive(
     settings = _settings(sandbox, sink)
     timeout = httpx.Timeout(settings.provider_timeout_seconds, connect=5.0)
     async with contextlib.AsyncExitStack() as stack:
-        admin = await stack.enter_async_context(httpx.AsyncClient())
+        # The sink and sandbox (uvicorn) close connections idle for 5 s; httpx could still
+        # pick one of those for a poll (ReadError), so the admin client keeps them 2 s.
+        admin = await stack.enter_async_context(
+            httpx.AsyncClient(limits=httpx.Limits(keepalive_expiry=2.0))
+        )
         if http == "shared":
-            # As bootstrap builds it today for external sandboxes/providers.
+            # As bootstrap builds it behind an HTTPS proxy.
             limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
             shared = await stack.enter_async_context(
                 httpx.AsyncClient(timeout=timeout, limits=limits)
@@ -403,9 +408,9 @@ def main() -> None:
     parser.add_argument(
         "--http",
         choices=("shared", "per-provider"),
-        default="shared",
-        help="shared: one AsyncClient for all providers, as bootstrap builds it; "
-        "per-provider: provider_http_client() per provider",
+        default="per-provider",
+        help="per-provider: provider_http_client() per provider, as bootstrap builds them; "
+        "shared: one plain AsyncClient for all providers (bootstrap's fallback behind a proxy)",
     )
     parser.add_argument("--serve-sandbox", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-sink", type=int, help=argparse.SUPPRESS)
