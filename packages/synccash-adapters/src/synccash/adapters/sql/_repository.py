@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import asyncpg
 from attrs import define, field
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -34,6 +34,7 @@ from synccash.adapters.sql._pgfast import (
     children_columns,
     compile_get,
     compile_get_by_reference,
+    compile_lateral,
     compile_new_payment,
     compile_save,
     compile_save_strict,
@@ -50,6 +51,15 @@ from synccash.core.providers import ProviderId
 #: States in which the worker may still have something to do.
 #: The provider callback's lookup (payment_attempts' primary key).
 _OWNER_SQL: Final = "SELECT payment_id, provider FROM payment_attempts WHERE reference = $1"
+
+
+def _owner_statement() -> Select[Any]:
+    """_OWNER_SQL as a statement (for the group reader's batched form)."""
+    reference = bindparam("reference", type_=payment_attempts.c.reference.type)
+    return select(payment_attempts.c.payment_id, payment_attempts.c.provider).where(
+        payment_attempts.c.reference == reference
+    )
+
 
 _FINAL_STATES: Final = (
     PaymentState.FAILED.value,
@@ -364,8 +374,14 @@ class SqlPaymentRepository:
     async def attempt_owner(self, reference: str) -> AttemptOwner | None:
         """Which payment and provider an attempt reference belongs to, or None."""
         if self._raw_ok():
-            # every provider callback asks this: a primary-key lookup, no transaction
-            row = await (await self._driver()).fetchrow(_OWNER_SQL, reference)
+            # every provider callback asks this: a primary-key lookup, no transaction; with
+            # a group reader, concurrent callbacks share one round trip and no pooled
+            # connection is checked out (a burst of callbacks used to open overflow ones)
+            if self._reader is not None:
+                _, batched = compile_lateral("attempt_owner", self._dialect, _owner_statement)
+                row = await self._reader.fetch_each(batched, (reference,))
+            else:
+                row = await (await self._driver()).fetchrow(_OWNER_SQL, reference)
         else:
             await self.flush()
             result = await (await self._connection()).execute(
