@@ -33,7 +33,8 @@ handed to the transport, and the response gets what `send()` gives it
 (request, elapsed, cookies from Set-Cookie, redirect `next_request`), without
 httpx's auth, redirect and event-hook layers, which a provider client does not
 use (no client auth, no hooks, redirects never followed). Anything else (auth,
-cookies or extensions on the call, streaming, hooks) goes through httpx's
+cookies or extensions on the call, cookies already in the client's jar, data/
+json/files bodies, URL credentials, streaming, hooks) goes through httpx's
 normal path over the same transport.
 
 The client is what the provider APIs need: no proxies or `.netrc` from the
