@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import msgspec
 from litestar.enums import ScopeType
 from litestar.types import (
     ASGIApp,
@@ -47,15 +48,23 @@ def mask(text: str) -> str:
 
 def mask_value(value: Any) -> Any:
     """Mask every string inside a JSON-like value."""
+    kind = type(value)
+    if kind is str:
+        return mask(value)
+    if kind is int or kind is float or value is None:  # the usual fields, before the ABC checks
+        return value
     if isinstance(value, str):
         return mask(value)
-    if isinstance(value, int | float | None):  # the usual non-text fields, before the ABC checks
+    if isinstance(value, int | float):
         return value
     if isinstance(value, Mapping):
         return {k: mask_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [mask_value(v) for v in value]
     return value
+
+
+_encode_log: Final = msgspec.json.Encoder(enc_hook=str).encode
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -75,7 +84,12 @@ class JsonLogFormatter(logging.Formatter):
             payload["event"] = record.getMessage()
         if record.exc_info and record.exc_info[0] is not None:
             payload["error"] = record.exc_info[0].__name__
-        return json.dumps(mask_value(payload), default=str, separators=(",", ":"))
+        masked = mask_value(payload)
+        try:
+            # msgspec: a few us instead of ~15 us of json.dumps for an access line
+            return _encode_log(masked).decode()
+        except (TypeError, ValueError, OverflowError):  # e.g. keys msgspec will not write
+            return json.dumps(masked, default=str, separators=(",", ":"))
 
 
 def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
@@ -138,6 +152,14 @@ class ApiMetrics:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._initiated: dict[str, Counter] = {}
+
+    def initiated(self, currency: str) -> None:
+        """Count one payment created through the API (label child cached per currency)."""
+        child = self._initiated.get(currency)
+        if child is None:
+            child = self._initiated[currency] = self.payments_initiated.labels(currency)
+        child.inc()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and observe its latency (label children cached: no lock per call)."""

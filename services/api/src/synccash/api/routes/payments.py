@@ -12,7 +12,7 @@ from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParam
 from synccash.api.auth import Scope
 from synccash.api.context import Payments
 from synccash.api.guards import admitted_lock, api_context, current_principal, merchant_route
-from synccash.api.idempotency import HEADER, MAX_KEY_LENGTH, fingerprint, in_flight
+from synccash.api.idempotency import HEADER, MAX_KEY_LENGTH, fingerprint_decoded, in_flight
 from synccash.api.problems import FieldProblem, RequestProblem
 from synccash.api.routes._common import BEARER, errors, replay_response, wallet_inputs
 from synccash.api.schemas import (
@@ -61,37 +61,43 @@ async def initiate_payment(
     request: Request[Any, Any, Any],
     data: JSONBody[InitiatePaymentRequest],
     idempotency_key: IdempotencyKey,
-    payments: Payments,
 ) -> Response[PaymentResource]:
     """POST /api/v1/payments/initiate."""
-    principal, api = current_principal(request), api_context(request)
+    # No `payments` dependency here (unlike the other routes): resolving it is per-request
+    # work on the hottest route, and the use-cases are the app's, looked up directly.
+    api = api_context(request)
+    principal = current_principal(request)
     key = idempotency_key.strip()
-    body = await request.body()
+    payer = data.payer
+    payee = data.payee
     command = InitiatePayment(
         merchant_id=principal.merchant_id,
         idempotency_key=key,
-        fingerprint=fingerprint("POST", request.url.path, body),
+        # the body as Litestar decoded it for `data` (cached on the request): no second decode
+        fingerprint=fingerprint_decoded("POST", request.url.path, await request.json()),
         amount=data.amount,
-        payer_msisdn=data.payer.msisdn,
+        payer_msisdn=payer.msisdn,
         currency=data.currency,
-        wallets=wallet_inputs(data.payer.wallets),
-        payee_msisdn=data.payee.msisdn,
-        payee_account=data.payee.merchant_account,
+        wallets=wallet_inputs(payer.wallets),
+        payee_msisdn=payee.msisdn,
+        payee_account=payee.merchant_account,
         description=data.description,
         reference=data.reference,
         metadata=data.metadata,
         webhook_url=data.webhook_url,
     )
+    payments = api.container.payments
     async with in_flight(api.locks, principal.merchant_id, key, admitted_lock(request)):
         result = await payments.initiate(command)
+    metrics = api.metrics
     if result.replayed:
-        api.metrics.idempotent_replays.inc()
+        metrics.idempotent_replays.inc()
         return Response(
             payment_resource(result.payment),
             status_code=200,
             headers={"Idempotent-Replayed": "true"},
         )
-    api.metrics.payments_initiated.labels(result.payment.amount.currency).inc()
+    metrics.initiated(result.payment.amount.currency)
     return Response(payment_resource(result.payment), status_code=202)
 
 
