@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import attrs
 import pytest
 from payments_factory import T0, make_payment
 from sqlalchemy import text
@@ -188,6 +189,11 @@ async def _get(factory, payment_id):
         return await uow.payments.get(payment_id)
 
 
+async def _load(factory, payment_id):
+    async with factory() as uow:
+        return await uow.payments.load(payment_id)
+
+
 async def test_concurrent_reads_share_round_trips_and_each_gets_its_own_payment(pg_engine):
     """60 concurrent reads by id (one id asked twice, one unknown): each caller gets the payment
     it asked for, equal to what the unbatched pool path loads, in fewer round trips."""
@@ -198,7 +204,7 @@ async def test_concurrent_reads_share_round_trips_and_each_gets_its_own_payment(
         stored[3].transition(PaymentState.VALIDATING, T0, actor="worker", reason="checks")
         await asyncio.gather(*(_add(factory, p) for p in stored))
         asked = [*(p.id for p in stored), "r7", "nope"]
-        got = await asyncio.gather(*(_get(factory, pid) for pid in asked))
+        got = await asyncio.gather(*(_load(factory, pid) for pid in asked))
         reader = factory.reader
         assert reader is not None
         assert reader.reads == 60
@@ -206,9 +212,12 @@ async def test_concurrent_reads_share_round_trips_and_each_gets_its_own_payment(
         assert got[-1] is None
         assert [p.id for p in got[:-1]] == asked[:-1]
         for payment in got[:-1]:
-            assert payment == await _get(plain, payment.id)
+            full = await _get(plain, payment.id)  # with its audit trail
+            assert payment.events == []  # a load leaves the trail out ...
+            assert payment.history_seq == full.events[-1].seq  # ... and says where it ends
+            assert payment == attrs.evolve(full, events=[], history_seq=payment.history_seq)
         assert got[3].state is PaymentState.VALIDATING
-        assert [e.type for e in got[3].events] == ["payment.initiated", "payment.validating"]
+        assert got[3].history_seq == 2
     finally:
         await factory.aclose()
 
@@ -218,12 +227,21 @@ async def test_a_read_after_a_committed_save_sees_it(pg_engine):
     factory = SqlUnitOfWorkFactory(pg_engine, group_commit=True)
     try:
         await _add(factory, make_payment("seen"))
-        payment = await _get(factory, "seen")
+        payment = await _load(factory, "seen")
         payment.transition(PaymentState.VALIDATING, T0, actor="worker", reason="checks")
         await _save(factory, payment)
-        again = await _get(factory, "seen")
+        again = await _load(factory, "seen")
         assert again.state is PaymentState.VALIDATING
         assert again.version == payment.version
+        assert again.history_seq == 2
+        again.transition(PaymentState.PENDING, T0, actor="worker", reason="routed")
+        await _save(factory, again)  # numbering went on from the stored trail
+        trail = (await _get(factory, "seen")).events
+        assert [(e.seq, e.type) for e in trail] == [
+            (1, "payment.initiated"),
+            (2, "payment.validating"),
+            (3, "payment.pending"),
+        ]
     finally:
         await factory.aclose()
 
@@ -236,15 +254,15 @@ async def test_a_lost_reader_connection_is_a_connection_error_and_the_next_read_
     factory = SqlUnitOfWorkFactory(pg_engine, group_commit=True)
     try:
         await _add(factory, make_payment("kept"))
-        assert (await _get(factory, "kept")).id == "kept"
+        assert (await _load(factory, "kept")).id == "kept"
         await _count(
             pg_engine,
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE application_name = 'synccash-group-read' AND datname = current_database()",
         )
         with pytest.raises(ConnectionError):
-            await _get(factory, "kept")
-        assert (await _get(factory, "kept")).id == "kept"
+            await _load(factory, "kept")
+        assert (await _load(factory, "kept")).id == "kept"
     finally:
         await factory.aclose()
 

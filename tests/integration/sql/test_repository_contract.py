@@ -224,6 +224,30 @@ async def test_attempt_owner_names_the_payment_and_provider_of_a_reference(backe
         assert await uow.payments.attempt_owner("ref-2") == AttemptOwner("p2", ProviderId.MTN)
 
 
+async def test_load_gives_the_payment_to_act_on_and_event_numbering_goes_on(backend):
+    """load(): the same payment as get() (its events may leave out the stored trail); events
+    recorded after a load continue the trail's numbering, whatever the backend loaded."""
+    await _store(backend, with_collect_attempt(make_payment("p1"), "ref-1", T0))
+    async with backend.uow() as uow:
+        full = await uow.payments.get("p1")
+        loaded = await uow.payments.load("p1")
+        assert await uow.payments.load("missing") is None
+    assert loaded.attempts == full.attempts
+    assert (loaded.state, loaded.version, loaded.route) == (full.state, full.version, full.route)
+    assert loaded.events in ([], full.events)
+    loaded.transition(PaymentState.VALIDATING, T0, actor="worker", reason="checks")
+    async with backend.uow() as uow:
+        await uow.payments.save(loaded)
+        await uow.commit()
+    async with backend.uow() as uow:
+        trail = await uow.payments.events("p1")
+    assert [(e.seq, e.type) for e in trail] == [
+        (1, "payment.initiated"),
+        (2, "attempt.created"),
+        (3, "payment.validating"),
+    ]
+
+
 async def test_every_new_event_gets_one_outbox_row(backend):
     """The outbox holds one row per event with a deterministic id, until published."""
     await _store(backend, with_collect_attempt(make_payment("p1"), "ref-1", T0))

@@ -170,3 +170,17 @@ class PaymentMachine(RuleBasedStateMachine):
 
 TestPaymentMachine = PaymentMachine.TestCase
 TestPaymentMachine.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
+
+
+def test_events_recorded_after_a_load_without_the_trail_continue_its_numbering():
+    """A payment loaded without its stored events (history_seq = the last stored seq) numbers
+    new events from there; one with its trail numbers from its last event."""
+    payment = _payment()
+    stored = len(payment.events)
+    payment.events.clear()
+    payment.new_events.clear()
+    payment.history_seq = stored
+    event = payment.record("note", T0, "ops", text="checked")
+    assert event.seq == stored + 1
+    assert payment.record("note", T0, "ops").seq == stored + 2
+    assert [e.seq for e in payment.new_events] == [stored + 1, stored + 2]

@@ -207,6 +207,9 @@ class Payment:
     attempts: list[Attempt] = field(factory=list)
     events: list[PaymentEvent] = field(factory=list)  # loaded history + new ones
     new_events: list[PaymentEvent] = field(factory=list)  # not yet persisted
+    # seq of the last stored event when `events` was loaded without the history before it
+    # (PaymentRepository.load): numbering continues from here
+    history_seq: int = 0
 
     # --- named constructor -------------------------------------------------
     @classmethod
@@ -261,7 +264,7 @@ class Payment:
     # --- audit trail ---------------------------------------------------------
     def record(self, type_: str, at: datetime, actor: str, **data: Any) -> PaymentEvent:
         """Append an audit event (no state change by itself)."""
-        seq = (self.events[-1].seq + 1) if self.events else 1
+        seq = (self.events[-1].seq if self.events else self.history_seq) + 1
         event = PaymentEvent(self.id, seq, type_, at, actor, data)
         self.events.append(event)
         self.new_events.append(event)

@@ -77,6 +77,13 @@ class PaymentRepository(Protocol):
         """Load one payment (scoped to a merchant when given), or None."""
         ...
 
+    async def load(self, payment_id: str) -> Payment | None:
+        """The payment to act on (the worker's read): like `get`, but `events` may hold
+        only what is recorded after loading, without the stored audit trail; `history_seq`
+        then tells where the numbering of new events continues. Use `events()` for the trail.
+        """
+        ...
+
     async def get_by_idempotency_key(self, merchant_id: str, key: str) -> Payment | None:
         """The payment created with this merchant's idempotency key, or None."""
         ...

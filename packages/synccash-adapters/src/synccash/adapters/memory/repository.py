@@ -275,6 +275,10 @@ class InMemoryPaymentRepository:
         owner = self._store.references.get(reference)
         return None if owner is None else self._load(self._current(owner))
 
+    async def load(self, payment_id: str) -> Payment | None:
+        """The payment to act on; in memory with its whole trail (as `get`)."""
+        return await self.get(payment_id)
+
     async def attempt_owner(self, reference: str) -> AttemptOwner | None:
         """Which payment and provider an attempt reference belongs to, or None."""
         for staged in self._staged.payments.values():

@@ -359,15 +359,32 @@ def compile_get(dialect: Dialect, *, scoped: bool) -> CompiledStatement:
     return _cached("get", dialect, _BY_ID_AND_MERCHANT if scoped else _BY_ID, 0, _get_compiled)
 
 
-def compile_get_many(dialect: Dialect) -> CompiledStatement:
+def compile_load_many(dialect: Dialect) -> CompiledStatement:
     """SELECT of the payments whose ids are in the one array parameter, with their attempts
-    and events (PostgreSQL: `id = ANY($1)`; rows in no particular order)."""
+    and the seq of their last event, not the audit trail itself (PostgreSQL:
+    `id = ANY($1)`; rows in no particular order). Map rows with `payment_to_act_on`."""
 
     def build() -> ClauseElement:
         ids = bindparam("ids", type_=postgresql.ARRAY(payments.c.id.type))
-        return select(payments, *children_columns()).where(payments.c.id == any_(ids))
+        last = payment_events.alias("last_event")
+        last_seq = (
+            select(func.coalesce(func.max(last.c.seq), literal_column("0")))
+            .where(last.c.payment_id == payments.c.id)
+            .scalar_subquery()
+        )
+        return select(payments, children_columns()[0], last_seq.label("history_seq")).where(
+            payments.c.id == any_(ids)
+        )
 
-    return compile_once("get_many", dialect, build)
+    return compile_once("load_many", dialect, build)
+
+
+def payment_to_act_on(row: Any) -> Payment:
+    """A Payment from a compile_load_many row: attempts, no stored events, `history_seq`."""
+    attempts = [attempt_from_row(_from_doc(payment_attempts, d)) for d in row["attempts_doc"]]
+    payment = payment_from_row(row, attempts, [])
+    payment.history_seq = row["history_seq"]
+    return payment
 
 
 def compile_get_by_reference(dialect: Dialect) -> CompiledStatement:

@@ -39,6 +39,7 @@ from synccash.adapters.sql._pgfast import (
     compile_save,
     compile_save_strict,
     new_payment_params,
+    payment_to_act_on,
     payment_with_children,
     save_params,
 )
@@ -332,10 +333,6 @@ class SqlPaymentRepository:
         if self._raw_ok():
             # the worker's hot read: one precompiled statement, no BEGIN/ROLLBACK around it
             if merchant_id is None:
-                if self._reader is not None:
-                    # concurrent units' reads share one round trip (see GroupReader)
-                    row = await self._reader.fetch(payment_id)
-                    return None if row is None else payment_with_children(row)
                 return await self._raw_payment(compile_get(self._dialect, scoped=False), payment_id)
             return await self._raw_payment(
                 compile_get(self._dialect, scoped=True), payment_id, merchant_id
@@ -345,6 +342,19 @@ class SqlPaymentRepository:
         if merchant_id is not None:
             stmt = stmt.where(payments.c.merchant_id == merchant_id)
         return await self._one(stmt)
+
+    async def load(self, payment_id: str) -> Payment | None:
+        """The payment to act on (the worker's read at the start of every task).
+
+        With a group reader (PostgreSQL, as bootstrap composes it) concurrent units' loads
+        share one round trip and no pooled connection, and the audit trail is not read
+        (nor aggregated by the server): `events` starts empty and `history_seq` carries
+        the last stored seq. Otherwise the same as `get`.
+        """
+        if self._reader is not None and self._raw_ok():
+            row = await self._reader.fetch(payment_id)
+            return None if row is None else payment_to_act_on(row)
+        return await self.get(payment_id)
 
     async def _raw_payment(self, compiled: CompiledStatement, *args: Any) -> Payment | None:
         """One payment by a precompiled SELECT sent straight to asyncpg (no transaction)."""

@@ -8,7 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from synccash.adapters.sql._group import GroupCommitter, GroupReader
-from synccash.adapters.sql._pgfast import compile_get_many
+from synccash.adapters.sql._pgfast import compile_load_many
 from synccash.adapters.sql._repository import SqlPaymentRepository, WriteTracker
 
 
@@ -101,7 +101,7 @@ class SqlUnitOfWorkFactory:
         postgres = engine.dialect.name == "postgresql"
         self.group = GroupCommitter(engine) if group_commit and postgres else None
         self.reader = (
-            GroupReader(engine, compile_get_many(engine.dialect).sql, "id")
+            GroupReader(engine, compile_load_many(engine.dialect).sql, "id")
             if self.group is not None
             else None
         )

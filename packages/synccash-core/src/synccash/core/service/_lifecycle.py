@@ -131,7 +131,7 @@ class LifecycleService:
 
     async def _load(self, payment_id: str) -> Payment | None:
         async with self._uow() as uow:
-            return await uow.payments.get(payment_id)
+            return await uow.payments.load(payment_id)
 
     # ---- one step ----------------------------------------------------------
     async def _step(
