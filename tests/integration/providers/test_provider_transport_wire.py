@@ -310,9 +310,13 @@ async def test_the_server_sees_what_plain_httpx_sent() -> None:
 
     async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            heads.append(await read_request(reader))
+            head, body = await read_request(reader)
+            heads.append((head, body))
+            cookie = (
+                b"Set-Cookie: a=1; Path=/\r\n" if b" /cookie" in head.split(b"\r\n")[0] else b""
+            )
             writer.write(
-                b"HTTP/1.1 201 Created\r\nSet-Cookie: a=1; Path=/\r\nX-Thing: yes\r\n"
+                b"HTTP/1.1 201 Created\r\n" + cookie + b"X-Thing: yes\r\n"
                 b"Content-Length: 2\r\n\r\n{}"
             )
             await writer.drain()
@@ -334,20 +338,37 @@ async def test_the_server_sees_what_plain_httpx_sent() -> None:
                 answers.append(
                     [
                         await http.request(
+                            "POST", f"{url}/api/pay", content=b'{"a":1}', headers=headers
+                        ),
+                        await http.post(f"{url}/empty", headers=headers),
+                        await http.post(
+                            f"{url}/token", content=b"", headers={**headers, "Content-Length": "0"}
+                        ),
+                        await http.get(f"{url}/status?x=1", headers=headers),
+                        await http.get(f"{url}/bare"),
+                        await http.request(
+                            "put",
+                            f"{url}/put",
+                            content=b"[]",
+                            headers={"accept": "application/json", "connection": "keep-alive"},
+                            timeout=2.0,
+                        ),
+                        await http.request(
                             "POST",
-                            f"{url}/api/pay",
+                            f"{url}/params",
                             content=b'{"a":1}',
                             params={"q": "1 2"},
                             headers=headers,
                         ),
-                        await http.post(f"{url}/empty", headers=headers),
-                        await http.get(f"{url}/status?x=1", headers=headers),
+                        await http.post(f"{url}/cookie", content=b"{}", headers=headers),
+                        await http.post(f"{url}/after-cookie", content=b"{}", headers=headers),
                     ]
                 )
                 assert http.cookies.get("a") == "1"
             seen.append(list(heads))
     assert seen[0] == seen[1]
-    assert seen[0][0][0].startswith(b"POST /api/pay?q=1+2 HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert seen[0][6][0].startswith(b"POST /params?q=1+2 HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert b"\r\nCookie: a=1\r\n" in seen[0][8][0]
     for plain, ours in zip(answers[0], answers[1], strict=True):
         assert (ours.status_code, ours.reason_phrase, ours.http_version) == (
             201,
@@ -357,7 +378,9 @@ async def test_the_server_sees_what_plain_httpx_sent() -> None:
         assert ours.headers.multi_items() == plain.headers.multi_items()
         assert ours.content == plain.content == b"{}"
         assert ours.request.url == plain.request.url
-        assert ours.request.headers.multi_items() == plain.request.headers.multi_items()
+        assert ours.request.headers.raw == plain.request.headers.raw
+        assert ours.request.extensions == plain.request.extensions
+        assert ours.request.content == plain.request.content
         assert ours.elapsed.total_seconds() > 0
         assert ours.is_closed
 

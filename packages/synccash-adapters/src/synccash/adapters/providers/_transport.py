@@ -65,6 +65,10 @@ from httpx._client import ClientState  # the state `send()` keeps; see ProviderC
 
 _log: Final = logging.getLogger("httpx")
 _DEFAULT_PORTS: Final = {b"http": 80, b"https": 443}
+#: Headers that make `ProviderClient` leave a request to httpx's `build_request`.
+_FRAMING: Final = frozenset({b"host", b"content-length", b"transfer-encoding"})
+#: Methods httpx gives `Content-Length: 0` when they carry no body.
+_SIZED: Final = frozenset({"POST", "PUT", "PATCH"})
 #: The largest response head h11 will buffer (its default is 16 KiB).
 _MAX_HEAD: Final = 64 * 1024
 
@@ -506,9 +510,15 @@ class ProviderClient(httpx.AsyncClient):
                 timeout=timeout,
                 extensions=extensions,
             )
-        request = self.build_request(
-            method, url, content=content, params=params, headers=headers, timeout=timeout
+        request = (
+            None
+            if params is not None
+            else self._plain_request(method, url, content, headers, timeout)
         )
+        if request is None:
+            request = self.build_request(
+                method, url, content=content, params=params, headers=headers, timeout=timeout
+            )
         if request.url.username or request.url.password:
             # httpx turns URL credentials into Basic auth: its own path.
             return await self.send(request, follow_redirects=False)
@@ -537,6 +547,54 @@ class ProviderClient(httpx.AsyncClient):
         if response.has_redirect_location:
             response.next_request = self._build_redirect_request(request, response)
         return response
+
+    def _plain_request(
+        self, method: str, url: httpx.URL | str, content: bytes | None, headers: Any, timeout: Any
+    ) -> httpx.Request | None:
+        """`build_request` for a call with bytes (or no) content and a dict of headers, in
+        one pass over the headers; None when anything else is involved (query parameters,
+        framing or Host headers given by hand) and `build_request` must do it.
+
+        The headers come out exactly as httpx orders them: Host (and Content-Length: 0 for a
+        bodiless POST/PUT/PATCH), the client's headers the call does not override, the
+        call's headers, then the body's Content-Length (a test compares the bytes)."""
+        if self.params or not isinstance(headers, dict | None):
+            return None
+        given = headers or {}
+        names = {name.lower() for name in given}
+        defaults = self.headers.raw
+        for name, _ in defaults:
+            if name.lower() in _FRAMING:
+                return None
+        if "host" in names:
+            return None
+        merged_url = self._merge_url(url)
+        if not merged_url.host:
+            return None
+        body = content or b""
+        framed = "content-length" in names or "transfer-encoding" in names
+        items: list[tuple[bytes, bytes]] = [(b"Host", merged_url.netloc)]
+        method = method.upper()
+        if not framed and not body and method in _SIZED:
+            items.append((b"Content-Length", b"0"))
+        items.extend(item for item in defaults if item[0].decode("latin-1").lower() not in names)
+        for name, value in given.items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                return None
+            # As httpx.Headers encodes them (ASCII, UnicodeEncodeError otherwise).
+            items.append((name.encode("ascii"), value.encode("ascii")))
+        if body and "content-length" not in names:
+            items.append((b"Content-Length", str(len(body)).encode()))
+        limits = self.timeout if timeout is httpx.USE_CLIENT_DEFAULT else httpx.Timeout(timeout)
+        request = httpx.Request(
+            method,
+            merged_url,
+            headers=httpx.Headers(items),
+            stream=httpx.ByteStream(body),
+            extensions={"timeout": limits.as_dict()},
+        )
+        request.read()
+        return request
 
 
 def provider_http_client(
