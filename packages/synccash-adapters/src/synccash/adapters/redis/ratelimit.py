@@ -13,20 +13,16 @@ one script, so a holder whose lock expired can never delete or extend someone el
 request that is both rate-limited and guarded by an idempotency lock (each command costs
 the API ~0.1 ms of CPU in redis-py and a socket write, a tenth of an initiate).
 
-`RedisLocks.release` coalesces: a release that finds none in flight goes out at once (no
-added latency at low load); releases issued while one is in flight wait for it and then go
-together, in one script, as the next round trip. Under load the API's requests finish in
-bursts (a group-committed batch of inserts returns at once), so their releases share round
-trips. Each caller still returns only once its own lock is released (or with the error of
-its round trip), so "released" means what it meant before. (Every key of one script must be
-in one hash slot on a Redis Cluster; SyncCash uses one Redis, not a cluster.)
+The scripts and the lock commands go over `synccash.adapters.redis._lean.LeanRedis` when the
+client is a plain TCP one: one pipelined connection per process, at a fraction of redis-py's
+CPU per command; otherwise (TLS, unix socket) through redis-py. The commands, the scripts and
+the replies are the same either way.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from typing import Any, Final
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -34,6 +30,7 @@ from redis.exceptions import NoScriptError
 
 from synccash.adapters.clock import SystemClock
 from synccash.adapters.coordination import Locks, RateLimiter, epoch_ms
+from synccash.adapters.redis._lean import LeanRedis
 from synccash.core.ports import Clock
 
 # KEYS: bucket [, lock]; ARGV: capacity, refill per second, now ms, cost [, lock token, lock
@@ -67,23 +64,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# KEYS: locks; ARGV: their owner tokens, in the same order. Returns 1/0 per lock.
-_RELEASE_MANY = """
-local released = {}
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[i] then
-    released[i] = redis.call('DEL', KEYS[i])
-  else
-    released[i] = 0
-  end
-end
-return released
-"""
-
-#: How many queued releases one round trip takes at most.
-MAX_RELEASE_BATCH: Final = 64
-
-_Release = tuple[str, str, "asyncio.Future[bool]"]
 
 _EXTEND = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -96,9 +76,12 @@ def _str(value: Any) -> str:
 
 
 async def _run(redis: Redis, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
-    """EVALSHA `script` straight away (AsyncScript's own call adds per-call work), loading
-    it first only if Redis lost it (restart, SCRIPT FLUSH)."""
+    """EVALSHA `script` on the lean connection (else redis-py's EVALSHA, without AsyncScript's
+    per-call wrapper), loading it through redis-py only if Redis lost it (restart, SCRIPT FLUSH)."""
+    lean = LeanRedis.for_client(redis)
     try:
+        if lean is not None:
+            return await lean.execute("EVALSHA", script.sha, len(keys), *keys, *args)
         return await redis.evalsha(script.sha, len(keys), *keys, *args)
     except NoScriptError:
         return await script(keys=keys, args=args)
@@ -167,13 +150,7 @@ class RedisLocks:
         self.redis = redis
         self._prefix = prefix
         self._release = redis.register_script(_RELEASE)
-        self._release_many = redis.register_script(_RELEASE_MANY)
         self._extend = redis.register_script(_EXTEND)
-        self._releasing = False  # a release round trip is in flight
-        self._queued: list[_Release] = []
-        self._sender: asyncio.Task[None] | None = None
-        self.release_round_trips = 0  # for tests and metrics
-        self.releases = 0
 
     def key(self, name: str) -> str:
         """The Redis key of lock `name`."""
@@ -182,7 +159,11 @@ class RedisLocks:
     async def try_lock(self, key: str, ttl_ms: int) -> str | None:
         """Take the lock for `ttl_ms`: its owner token, or None if it is held."""
         token = secrets.token_hex(16)
-        taken = await self.redis.set(self.key(key), token, nx=True, px=ttl_ms)
+        lean = LeanRedis.for_client(self.redis)
+        if lean is not None:
+            taken = await lean.execute("SET", self.key(key), token, "NX", "PX", ttl_ms)
+        else:
+            taken = await self.redis.set(self.key(key), token, nx=True, px=ttl_ms)
         return token if taken else None
 
     async def extend(self, key: str, token: str, ttl_ms: int) -> bool:
@@ -190,52 +171,8 @@ class RedisLocks:
         return bool(await _run(self.redis, self._extend, [self.key(key)], [token, ttl_ms]))
 
     async def release(self, key: str, token: str) -> bool:
-        """Delete the lock only if `token` still owns it (returns once done, or raises)."""
-        name = self.key(key)
-        if self._releasing:  # ride on the next round trip
-            future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-            self._queued.append((name, token, future))
-            return await future
-        self._releasing = True
-        try:
-            self.release_round_trips += 1
-            self.releases += 1
-            return bool(await _run(self.redis, self._release, [name], [token]))
-        finally:
-            if self._queued:  # released meanwhile: they go next, without waiting for us
-                self._sender = asyncio.get_running_loop().create_task(self._send_queued())
-            else:
-                self._releasing = False
-
-    async def _send_queued(self) -> None:
-        try:
-            while self._queued:
-                batch = self._queued[:MAX_RELEASE_BATCH]
-                del self._queued[:MAX_RELEASE_BATCH]
-                await self._send(batch)
-        finally:
-            self._releasing = False
-            self._sender = None
-
-    async def _send(self, batch: list[_Release]) -> None:
-        self.release_round_trips += 1
-        self.releases += len(batch)
-        try:
-            released = await _run(
-                self.redis, self._release_many, [n for n, _, _ in batch], [t for _, t, _ in batch]
-            )
-        except Exception as exc:  # each caller gets its round trip's error, as alone
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        except BaseException:  # cancelled (shutdown): nobody may wait forever
-            for _, _, future in batch:
-                future.cancel()
-            raise
-        for (_, _, future), done in zip(batch, released, strict=True):
-            if not future.done():
-                future.set_result(bool(done))
+        """Delete the lock only if `token` still owns it."""
+        return bool(await _run(self.redis, self._release, [self.key(key)], [token]))
 
 
 __all__ = ["Locks", "RateLimiter", "RedisLocks", "RedisRateLimiter"]

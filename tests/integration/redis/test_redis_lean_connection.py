@@ -1,0 +1,124 @@
+"""LeanRedis: the pipelined connection the rate limiter and locks use, against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+
+from conftest import REDIS_URL
+from synccash.adapters.redis._lean import LeanRedis, encode, parse
+from synccash.adapters.redis.ratelimit import RedisLocks, RedisRateLimiter
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """A flushed test database."""
+    client = Redis.from_url(REDIS_URL)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.flushdb()
+        await client.aclose()
+        lean = LeanRedis.for_client(client)
+        if lean is not None:
+            lean.close()
+
+
+def test_resp_encoding_and_replies():
+    """Commands are RESP arrays of bulk strings; every RESP2 reply type reads back."""
+    assert encode(("SET", "k", b"v", 5)) == b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$1\r\n5\r\n"
+    reply = b"*4\r\n+OK\r\n:-3\r\n$-1\r\n*2\r\n$2\r\nab\r\n-ERR bad\r\n"
+    value, end = parse(reply, 0)
+    assert end == len(reply)
+    assert value[:3] == [b"OK", -3, None]
+    assert value[3][0] == b"ab"
+    assert isinstance(value[3][1], ResponseError)
+    assert isinstance(parse(b"-NOSCRIPT No matching script\r\n", 0)[0], NoScriptError)
+
+
+async def test_it_uses_the_clients_database_and_pipelines_concurrent_commands(redis: Redis):
+    """Same db as the client (SELECT from the URL); 200 concurrent commands, each its reply."""
+    lean = LeanRedis.for_client(redis)
+    assert lean is not None
+    assert LeanRedis.for_client(redis) is lean  # one per client
+    assert await lean.execute("SET", "lean:k", "v") == b"OK"
+    assert await redis.get("lean:k") == b"v"  # redis-py, same database
+    replies = await asyncio.gather(*(lean.execute("INCRBY", "lean:n", i) for i in range(200)))
+    assert replies == [sum(range(i + 1)) for i in range(200)]  # sent and answered in order
+    assert int(await redis.get("lean:n")) == sum(range(200))
+    with pytest.raises(ResponseError):
+        await lean.execute("INCR", "lean:k")  # not an integer: the error, in order
+    assert await lean.execute("GET", "lean:k") == b"v"  # the stream is still in step
+    with pytest.raises(NoScriptError):
+        await lean.execute("EVALSHA", "0" * 40, 0)
+
+
+async def test_a_cancelled_caller_does_not_shift_the_replies(redis: Redis):
+    """A caller that gives up leaves its reply to be dropped, not handed to the next one."""
+    lean = LeanRedis.for_client(redis)
+    assert lean is not None
+    await redis.set("lean:a", "A")
+    slow = asyncio.ensure_future(lean.execute("BLPOP", "lean:empty", "0.2"))
+    await asyncio.sleep(0.01)
+    slow.cancel()
+    assert await lean.execute("GET", "lean:a") == b"A"
+
+
+async def test_a_lost_connection_fails_its_waiters_and_the_next_command_reconnects(redis: Redis):
+    """Killing the connection: waiting commands get ConnectionError, later ones work again."""
+    lean = LeanRedis.for_client(redis)
+    assert lean is not None
+    own_id = await lean.execute("CLIENT", "ID")
+    waiting = asyncio.ensure_future(lean.execute("BLPOP", "lean:empty", "5"))
+    await asyncio.sleep(0.05)
+    # only this test's own connection: others on the server (benches, helpers) are left alone
+    assert await redis.execute_command("CLIENT", "KILL", "ID", own_id) == 1
+    with pytest.raises(RedisConnectionError):
+        await waiting
+    assert await lean.execute("PING") == b"PONG"
+
+
+async def test_no_redis_is_a_connection_error():
+    """Nothing listening: the caller sees redis-py's ConnectionError (the API answers 503)."""
+    dead = Redis.from_url("redis://127.0.0.1:1/0")
+    lean = LeanRedis.for_client(dead)
+    assert lean is not None
+    with pytest.raises(RedisConnectionError):
+        await lean.execute("PING")
+    with pytest.raises(RedisConnectionError):
+        await RedisLocks(dead).release("k", "t")
+    await dead.aclose()
+
+
+async def test_locks_and_bucket_survive_a_script_flush(redis: Redis):
+    """Redis lost its scripts (restart, SCRIPT FLUSH): they are loaded again, not failed."""
+    locks = RedisLocks(redis)
+    limiter = RedisRateLimiter(redis, capacity=5, per_second=10)
+    token = await locks.try_lock("k", 10_000)
+    assert token is not None
+    await redis.script_flush()
+    assert await locks.release("k", token)
+    await redis.script_flush()
+    assert await limiter.acquire_and_lock("m", locks, "k", 10_000) != (None, None)
+    await redis.script_flush()
+    assert await limiter.acquire("m") is None
+
+
+async def test_concurrent_releases_compare_their_tokens(redis: Redis):
+    """20 releases at once: owners free their locks, stale tokens free nothing."""
+    locks = RedisLocks(redis)
+    tokens = [await locks.try_lock(f"k{i}", 10_000) for i in range(20)]
+    assert all(tokens)
+    attempts = [(f"k{i}", t if i % 2 == 0 else "stale") for i, t in enumerate(tokens)]
+    results = await asyncio.gather(*(locks.release(k, t) for k, t in attempts if t is not None))
+    assert results == [i % 2 == 0 for i in range(20)]
+    for i in range(20):
+        assert await redis.exists(locks.key(f"k{i}")) == (i % 2 == 1)
