@@ -110,11 +110,41 @@ async def test_the_read_script_is_loaded_when_the_server_lacks_it(counting_redis
     assert trips.count == before + 1
 
 
+async def test_own_successes_show_at_the_next_refresh_failures_at_once(redis: Redis):
+    """The computed snapshot is reused: a success on a healthy provider waits for the next
+    refresh (within the bound), a failure shows at once."""
+    clock = Clock()
+    store = RedisHealthStore(redis, monotonic=clock)
+    now = T0 + timedelta(seconds=1)
+    await store.snapshot(now)
+    await store.record(sample(ProviderId.MTN, 0, ok=True))
+    assert (await store.snapshot(now))[ProviderId.MTN].samples == 0
+    await store.record(sample(ProviderId.TELECEL, 1, ok=False))
+    snapshot = await store.snapshot(now)
+    assert (snapshot[ProviderId.MTN].samples, snapshot[ProviderId.TELECEL].samples) == (1, 1)
+    await store.record(sample(ProviderId.MTN, 2, ok=True))
+    clock.t += MAX_STALENESS_S
+    assert (await store.snapshot(now))[ProviderId.MTN].samples == 2
+
+
+async def test_a_success_on_a_tripped_provider_shows_at_once(redis: Redis):
+    """News for an open or half-open circuit is never held back (a probe closes it at once)."""
+    clock = Clock()
+    store = RedisHealthStore(redis, monotonic=clock)
+    for i in range(5):
+        await store.record(sample(ProviderId.MTN, i, ok=False))
+    after_cool_down = T0 + timedelta(seconds=31)
+    assert (await store.snapshot(after_cool_down))[ProviderId.MTN].circuit is CircuitState.HALF_OPEN
+    await store.record(HealthSample(ProviderId.MTN, ok=True, latency_ms=700, at=after_cool_down))
+    assert (await store.snapshot(after_cool_down))[ProviderId.MTN].circuit is CircuitState.CLOSED
+
+
 async def test_the_default_staleness_bound_is_the_documented_constant(redis: Redis):
-    """Other replicas' samples are at most MAX_STALENESS_S old, no more than a flush interval."""
+    """Other replicas' samples are at most MAX_STALENESS_S old; re-read no more often than
+    samples are flushed."""
     store = RedisHealthStore(redis)
-    assert store.max_staleness_s == MAX_STALENESS_S
-    assert store.flush_interval_s >= MAX_STALENESS_S
+    assert store.max_staleness_s == MAX_STALENESS_S == 1.0
+    assert store.flush_interval_s <= MAX_STALENESS_S
 
 
 async def test_own_failures_open_the_circuit_at_once_without_a_round_trip(counting_redis):
@@ -188,7 +218,7 @@ async def test_samples_recorded_during_refreshes_are_counted_once(redis: Redis):
         for _ in range(30):  # 90 in all: within the tracker's window of 100
             i = recorded
             recorded += 1
-            await store.record(sample(ProviderId.AIRTELTIGO, i, ok=True))
+            await store.record(sample(ProviderId.AIRTELTIGO, i, ok=False))
             await anyio.sleep(rng.uniform(0, 0.002))
 
     async def reader() -> None:

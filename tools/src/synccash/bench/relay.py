@@ -6,10 +6,8 @@ real PostgreSQL and Redis:
 - relay: `OutboxRelay.run_once` drains N outbox rows (realistic payloads) from a database
   this run creates (`synccash_bench_relay`, dropped at the end) to the Redis stream in
   batches; CPU µs per event published. Also the CPU of one empty poll (nothing to publish).
-- snapshot: `RedisHealthStore` as the worker uses it: concurrent tasks that each take
-  `now`, wait a little (the risk query), read `snapshot(now)`, record an outcome, while a
-  flusher runs every flush interval; CPU µs per snapshot (+ its record), minus the same
-  loop on the in-process `InMemoryHealthStore` (the loop's own cost).
+- snapshot: `RedisHealthStore` as the worker uses it (see `_snapshot_rep`): CPU µs spent
+  in the store per routing decision (snapshot, its record, a share of the flushes).
 
 Redis db 12 (flushed). With `--baseline REV` the four modules as they were at git revision
 REV (health, events, outbox, relay) run too, interleaved with the current ones, rep by rep;
@@ -44,7 +42,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from synccash.adapters.clock import SystemClock
-from synccash.adapters.memory.health import InMemoryHealthStore
 from synccash.adapters.memory.repository import InMemoryUnitOfWorkFactory
 from synccash.adapters.redis import events as events_module
 from synccash.adapters.redis import health as health_module
@@ -194,46 +191,47 @@ async def _idle_rep(impl: dict[str, Any], engine: AsyncEngine, redis: Redis, pol
 
 
 async def _snapshot_rep(
-    make: Callable[[], ProviderHealthStore], seconds: float, tasks: int, seed: int
-) -> tuple[float, int]:
-    """CPU seconds and snapshots of `tasks` payment-like loops for `seconds`."""
-    store = make()
+    make: Callable[[Redis], ProviderHealthStore], redis: Redis, args: argparse.Namespace, seed: int
+) -> float:
+    """CPU µs per snapshot (with its record and a share of the flushes) in a worker's pattern.
+
+    `--rate` payments a second, one after the other; each takes `now` up to `--lag-ms` before
+    its snapshot (a worker task takes it before the account lookup and the risk query, so
+    concurrent tasks pass `now` out of order), then records an outcome; the store is flushed every 250 ms, and another replica
+    writes samples as often. Only the time inside the store's calls is counted.
+    """
+    await redis.flushdb()
+    store, other = make(redis), make(redis)
     rng = random.Random(seed)
     providers = list(ProviderId)
     now = datetime.now(UTC)
     for i in range(150):  # a shared window, as other workers would have written it
         for p in providers:
-            await store.record(HealthSample(p, i % 7 != 0, 400 + i, now - timedelta(seconds=i)))
-    flush = getattr(store, "flush", None)
-    if flush is not None:
-        await flush()
-    count = 0
-    stop = anyio.Event()
+            await other.record(HealthSample(p, i % 7 != 0, 400 + i, now - timedelta(seconds=i)))
+    cpu = 0.0
+    snapshots = 0
+    next_flush = time.monotonic() + 0.25
+    deadline = time.monotonic() + args.seconds
+    while time.monotonic() < deadline:
+        taken = datetime.now(UTC) - timedelta(milliseconds=rng.uniform(0, args.lag_ms))
+        sample = HealthSample(rng.choice(providers), rng.random() > 0.1, 500, datetime.now(UTC))
+        start = time.process_time()
+        await store.snapshot(taken)
+        await store.record(sample)
+        if time.monotonic() >= next_flush:
+            await getattr(store, "flush", _nothing)()
+            next_flush += 0.25
+        cpu += time.process_time() - start
+        snapshots += 1
+        if snapshots % 10 == 0:  # the other replica: a few samples and its flush
+            await other.record(sample)
+            await getattr(other, "flush", _nothing)()
+        await anyio.sleep(1 / args.rate)
+    return cpu / snapshots * 1e6
 
-    async def payment_loop() -> None:
-        nonlocal count
-        while not stop.is_set():
-            taken = datetime.now(UTC)
-            await anyio.sleep(rng.uniform(0.0, 0.01))  # the risk query
-            await store.snapshot(taken)
-            count += 1
-            await anyio.sleep(rng.uniform(0.02, 0.2))  # the provider call
-            ok = rng.random() > 0.1
-            await store.record(HealthSample(rng.choice(providers), ok, 500, datetime.now(UTC)))
 
-    async def flusher() -> None:
-        while not stop.is_set() and flush is not None:
-            await anyio.sleep(0.25)
-            await flush()
-
-    start = time.process_time()
-    async with anyio.create_task_group() as tg:
-        for _ in range(tasks):
-            tg.start_soon(payment_loop)
-        tg.start_soon(flusher)
-        await anyio.sleep(seconds)
-        stop.set()
-    return time.process_time() - start, count
+async def _nothing() -> None:
+    return None
 
 
 async def _one_rep(  # noqa: PLR0917
@@ -250,15 +248,8 @@ async def _one_rep(  # noqa: PLR0917
         results.setdefault(f"{label}_relay_cpu_us_per_event[batch={batch}]", []).append(us)
     us = await _idle_rep(impl, engine, redis, args.idle_polls)
     results.setdefault(f"{label}_relay_idle_poll_cpu_us", []).append(us)
-    await redis.flushdb()
-    store_class = impl["health"].RedisHealthStore
-    redis_cpu, n_redis = await _snapshot_rep(
-        lambda: store_class(redis), args.seconds, args.tasks, rep
-    )
-    await redis.flushdb()
-    memory_cpu, n_memory = await _snapshot_rep(InMemoryHealthStore, args.seconds, args.tasks, rep)
-    per = (redis_cpu / n_redis - memory_cpu / n_memory) * 1e6
-    results.setdefault(f"{label}_snapshot_cpu_us", []).append(per)
+    us = await _snapshot_rep(impl["health"].RedisHealthStore, redis, args, rep)
+    results.setdefault(f"{label}_snapshot_cpu_us", []).append(us)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -307,7 +298,10 @@ def cli() -> None:
     parser.add_argument("--batches", default="50,500")
     parser.add_argument("--idle-polls", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=3.0, help="per snapshot repetition")
-    parser.add_argument("--tasks", type=int, default=32, help="concurrent payment loops")
+    parser.add_argument("--rate", type=float, default=150.0, help="snapshots a second")
+    parser.add_argument(
+        "--lag-ms", type=float, default=100.0, help="a task's now is up to this old (uniform)"
+    )
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--baseline", help="git revision to compare with (interleaved)")
     args = parser.parse_args()

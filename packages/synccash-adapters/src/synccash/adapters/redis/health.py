@@ -18,14 +18,20 @@ replayed oldest first through the core's tracker (so the sliding window and circ
 rules are the core's, not a second copy), plus every sample this process recorded since
 that read, applied the moment it is recorded. So:
 
-- this process's own outcomes are in its very next snapshot (its circuit breaker opens on
-  its own failures at once, before any flush or refresh);
+- this process's own failures are in its very next snapshot (its circuit breaker opens on
+  its own failures at once, before any flush or refresh), and so is any own sample for a
+  provider whose circuit is not closed; its own successes on a healthy provider show at the
+  next refresh (the computed snapshot is reused until then: routing every payment does not
+  recompute the windows);
 - the other replicas' samples in a snapshot are at most `max_staleness_s` old
-  (`MAX_STALENESS_S`, 250 ms, by default; measured on the monotonic clock, not on the
-  `now` callers pass, which concurrent tasks take in any order): a snapshot taken when the
-  copy is older refreshes it first. Concurrent callers share one refresh. Counting the
-  writer's flush interval, another replica's sample shows here within
-  `flush_interval_s + max_staleness_s` (plus a round trip).
+  (`MAX_STALENESS_S`, 1 s, the old cache TTL, by default; measured on the monotonic clock,
+  not on the `now` callers pass, which concurrent tasks take in any order, so out-of-order
+  callers cannot force re-reads): a snapshot taken when the copy is older refreshes it
+  first. Concurrent callers share one refresh. Counting the writer's flush interval,
+  another replica's sample shows here within `flush_interval_s + max_staleness_s` (plus a
+  round trip). The cool-down of an open circuit and the age limit of samples are evaluated
+  at each refresh (and at each own failure), so they take effect up to `max_staleness_s`
+  late.
 
 A refresh costs one round trip. The lists come back as one comma-joined string per provider
 (a read-only script joins them in Redis: parsing hundreds of replies in Python cost more
@@ -48,10 +54,12 @@ from redis.exceptions import NoScriptError
 
 from synccash.adapters.coordination import epoch_ms
 from synccash.core.providers import ProviderId
-from synccash.core.reliability import HealthSample, HealthTracker, ProviderHealth
+from synccash.core.reliability import CircuitState, HealthSample, HealthTracker, ProviderHealth
 
-#: Default bound (seconds) on how old the other replicas' samples in a snapshot may be.
-MAX_STALENESS_S: Final = 0.25
+#: Default bound (seconds) on how old the other replicas' samples in a snapshot may be: the
+#: copy is re-read at most this often (each re-read replays up to `history` samples per
+#: provider, about 1 ms of CPU), and never less often while snapshots are taken.
+MAX_STALENESS_S: Final = 1.0
 
 
 #: Every KEYS[i] list as one string, its entries joined by commas (entries have none).
@@ -113,6 +121,8 @@ class RedisHealthStore:
         self._tracker = tracker_factory()
         self._read_at: float | None = None
         self._decoded: dict[ProviderId, dict[str, HealthSample]] = {}
+        # The last snapshot, served until a refresh or an own sample that must show at once.
+        self._snapshot: dict[ProviderId, ProviderHealth] | None = None
         # Serialises writes of this process's samples with refreshes: while a refresh is in
         # flight no flush can slip a sample into Redis behind its reads.
         self._lock = anyio.Lock()
@@ -126,6 +136,11 @@ class RedisHealthStore:
         It counts in this process's snapshots at once.
         """
         self._tracker.record(sample)
+        shown = self._snapshot
+        if shown is not None and (
+            not sample.ok or shown[sample.provider].circuit is not CircuitState.CLOSED
+        ):
+            self._snapshot = None  # a failure, or news for a tripped breaker: show it now
         now = self._monotonic()
         if not self._waiting:
             self._oldest_waiting = now
@@ -162,7 +177,10 @@ class RedisHealthStore:
         old) and every sample this process recorded."""
         if self._stale():
             await self._refresh()
-        return self._tracker.snapshot(now)
+        snapshot = self._snapshot
+        if snapshot is None:
+            snapshot = self._snapshot = self._tracker.snapshot(now)
+        return snapshot
 
     async def _refresh(self) -> None:
         """Read the shared lists (writing the waiting samples first) and rebuild the tracker."""
@@ -189,6 +207,7 @@ class RedisHealthStore:
                 self._tracker = self._rebuild(providers, lists)
                 self._lists = lists
             self._read_at = started
+            self._snapshot = None
 
     def _rebuild(self, providers: list[ProviderId], lists: list[str]) -> HealthTracker:
         tracker = self._factory()
