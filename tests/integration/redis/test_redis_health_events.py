@@ -81,6 +81,8 @@ async def test_snapshot_serves_its_copy_for_the_staleness_bound(redis: Redis):
 async def test_samples_wait_in_process_until_flushed_in_one_round_trip(counting_redis):
     """record() does not talk to Redis; one flush writes every provider's samples, capped."""
     redis, trips = counting_redis
+    await RedisHealthStore(redis).snapshot(T0)  # loads the store's script if the server lacks it
+    trips.count = 0
     store = RedisHealthStore(redis, history=10, max_staleness_s=0, flush_interval_s=60)
     for i in range(15):
         await store.record(sample(ProviderId.MTN, i, ok=True))

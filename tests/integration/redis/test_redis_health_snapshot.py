@@ -40,8 +40,8 @@ class Clock:
         return self.t
 
 
-class HeldPipelines:
-    """A Redis client whose next pipeline, once armed, holds its answer until released."""
+class HeldScripts:
+    """A Redis client whose next script call, once armed, holds its answer until released."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
@@ -52,29 +52,18 @@ class HeldPipelines:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._redis, name)
 
-    def pipeline(self, **kwargs: Any) -> Any:
-        real = self._redis.pipeline(**kwargs)
-        if not self.armed:
-            return real
-        self.armed = False
-        outer = self
-
-        class Held:
-            def __getattr__(self, name: str) -> Any:
-                return getattr(real, name)
-
-            async def execute(self) -> Any:
-                result = await real.execute()
-                outer.answered.set()
-                await outer.release.wait()
-                return result
-
-        return Held()
+    async def evalsha(self, *args: Any) -> Any:
+        result = await self._redis.evalsha(*args)  # type: ignore[misc]
+        if self.armed:
+            self.armed = False
+            self.answered.set()
+            await self.release.wait()
+        return result
 
 
 async def test_samples_recorded_while_a_refresh_is_in_flight_count_once(redis: Redis):
     """Samples recorded (and flushed) between a refresh's read and its rebuild are kept."""
-    held = HeldPipelines(redis)
+    held = HeldScripts(redis)
     clock = Clock()
     store = RedisHealthStore(held, monotonic=clock)  # type: ignore[arg-type]
     now = T0 + timedelta(seconds=1)

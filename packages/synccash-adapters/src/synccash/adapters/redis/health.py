@@ -1,8 +1,8 @@
 """Provider health shared by every worker and API replica through Redis.
 
 Each provider's recent outcomes live in a capped list (`RPUSH` + `LTRIM`). `record` does
-not talk to Redis: samples wait in this process and go out together, one pipelined round
-trip for all of them, when
+not talk to Redis: samples wait in this process and go out together, one round trip (one
+script call) for all of them, when
 
 - `flush()` is called (the worker calls it every `flush_interval_s` and on shutdown),
 - a `record` finds the oldest waiting sample at least `flush_interval_s` old, or
@@ -49,7 +49,6 @@ from typing import Any, Final
 
 import anyio
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
 
 from synccash.adapters.coordination import epoch_ms
@@ -62,15 +61,30 @@ from synccash.core.reliability import CircuitState, HealthSample, HealthTracker,
 MAX_STALENESS_S: Final = 1.0
 
 
-#: Every KEYS[i] list as one string, its entries joined by commas (entries have none).
-_READ_LISTS: Final = """
+#: Append each KEYS[i]'s new entries (ARGV[2 + i], comma-joined; entries have no commas),
+#: cap the list at ARGV[1] entries, and with ARGV[2] == '1' return every list comma-joined.
+#: One command and one reply: redis-py packs and parses in Python, per argument and per
+#: reply, which cost more than the rest of a flush or a refresh.
+_SYNC: Final = """
+local history = tonumber(ARGV[1])
 local out = {}
 for i, key in ipairs(KEYS) do
-  out[i] = table.concat(redis.call('LRANGE', key, 0, -1), ',')
+  local joined = ARGV[2 + i]
+  if joined ~= '' then
+    local entries = {}
+    for entry in string.gmatch(joined, '[^,]+') do entries[#entries + 1] = entry end
+    for j = 1, #entries, 1000 do
+      redis.call('RPUSH', key, unpack(entries, j, math.min(j + 999, #entries)))
+    end
+    redis.call('LTRIM', key, -history, -1)
+  end
+  if ARGV[2] == '1' then
+    out[i] = table.concat(redis.call('LRANGE', key, 0, -1), ',')
+  end
 end
 return out
 """
-_READ_LISTS_SHA: Final = hashlib.sha1(_READ_LISTS.encode()).hexdigest()  # noqa: S324 (Redis' id)
+_SYNC_SHA: Final = hashlib.sha1(_SYNC.encode()).hexdigest()  # noqa: S324 (Redis' script id)
 
 
 def _encode(sample: HealthSample) -> str:
@@ -111,6 +125,8 @@ class RedisHealthStore:
         self.max_staleness_s = max_staleness_s if cache_ttl_s is None else cache_ttl_s
         self._prefix = prefix
         self._keys = {provider: f"{prefix}{provider.value}" for provider in ProviderId}
+        self._providers = list(ProviderId)
+        self._all_keys = [self._keys[p] for p in self._providers]
         self.flush_interval_s = flush_interval_s
         self._monotonic = monotonic
         self._waiting: dict[ProviderId, list[HealthSample]] = {}
@@ -153,20 +169,23 @@ class RedisHealthStore:
         if not self._waiting:
             return
         async with self._lock:
-            if not self._waiting:
-                return
-            pipe = self._redis.pipeline(transaction=False)
-            self._push_waiting(pipe)
-            await pipe.execute()
+            if self._waiting:
+                await self._sync(read=False)
 
-    def _push_waiting(self, pipe: Pipeline) -> int:
-        """Queue the waiting samples on `pipe` (they leave this process); how many commands."""
+    async def _sync(self, *, read: bool) -> list[Any]:
+        """Send the waiting samples (they leave this process) and, if `read`, read the lists."""
         waiting, self._waiting = self._waiting, {}
-        for provider, samples in waiting.items():
-            key = self._key(provider)
-            pipe.rpush(key, *(_encode(s) for s in samples))
-            pipe.ltrim(key, -self._history, -1)
-        return 2 * len(waiting)
+        args: list[Any] = [self._history, "1" if read else "0"]
+        for provider in self._providers:
+            samples = waiting.get(provider)
+            args.append(",".join([_encode(s) for s in samples]) if samples else "")
+        keys = self._all_keys
+        try:
+            answer: Any = await self._redis.evalsha(_SYNC_SHA, len(keys), *keys, *args)
+        except NoScriptError:  # first use on this server (or after SCRIPT FLUSH): nothing ran
+            await self._redis.script_load(_SYNC)
+            answer = await self._redis.evalsha(_SYNC_SHA, len(keys), *keys, *args)
+        return list(answer)
 
     def _stale(self) -> bool:
         read_at = self._read_at
@@ -188,23 +207,13 @@ class RedisHealthStore:
             if not self._stale():
                 return  # another task refreshed while this one waited
             started = self._monotonic()
-            providers = list(ProviderId)
-            keys = [self._key(p) for p in providers]
-            pipe = self._redis.pipeline(transaction=False)
-            pushed = self._push_waiting(pipe)
-            wrote = pushed > 0
-            pipe.evalsha(_READ_LISTS_SHA, len(keys), *keys)
-            try:
-                joined = (await pipe.execute())[pushed]
-            except NoScriptError:  # first use on this server (or after SCRIPT FLUSH)
-                await self._redis.script_load(_READ_LISTS)
-                # the writes went out with the failed read: read again on its own
-                joined = await self._redis.evalsha(_READ_LISTS_SHA, len(keys), *keys)
+            wrote = bool(self._waiting)
+            joined = await self._sync(read=True)
             lists = [j.decode() if isinstance(j, bytes) else str(j) for j in joined]
             # Samples recorded during the round trip wait in `_waiting` (no flush could run):
             # they are in the current tracker but not in `lists`.
             if wrote or lists != self._lists:
-                self._tracker = self._rebuild(providers, lists)
+                self._tracker = self._rebuild(self._providers, lists)
                 self._lists = lists
             self._read_at = started
             self._snapshot = None
