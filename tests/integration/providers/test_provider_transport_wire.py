@@ -269,14 +269,14 @@ async def test_a_cancelled_call_gives_its_connection_slot_back() -> None:
 
 async def test_a_connection_that_idled_past_the_expiry_is_not_reused() -> None:
     handler, counts = answering(_OK)
-    limits = httpx.Limits(max_keepalive_connections=4, keepalive_expiry=0.05)
+    limits = httpx.Limits(max_keepalive_connections=4, keepalive_expiry=0.3)
     async with (
         serve(handler) as url,
         ProviderClient(transport=ProviderTransport(limits), timeout=5.0) as http,
     ):
         await http.get(f"{url}/")
         await http.get(f"{url}/")
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(0.5)
         await http.get(f"{url}/")
     assert counts == [2, 1]
 
@@ -290,15 +290,18 @@ async def test_stray_bytes_on_an_idle_connection_retire_it() -> None:
         counts[-1] += 1
         writer.write(_OK)
         await writer.drain()
-        await asyncio.sleep(0.02)
-        writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
-        await writer.drain()
+        if len(counts) == 1:
+            await asyncio.sleep(0.02)
+            writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            said.set()
         await reader.read()
 
     counts: list[int] = []
+    said = asyncio.Event()
     async with serve(chatty) as url, client() as http:
         assert (await http.get(f"{url}/")).status_code == 200
-        await asyncio.sleep(0.1)
+        await said.wait()
         assert (await http.get(f"{url}/")).status_code == 200
     assert counts == [1, 1]
 

@@ -95,12 +95,12 @@ async def test_a_fresh_connection_closed_before_an_answer_still_raises() -> None
 async def test_a_connection_idle_past_the_merchants_keep_alive_is_not_reused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_callbacks, "_IDLE_SECONDS", 0.05)
+    monkeypatch.setattr(_callbacks, "_IDLE_SECONDS", 0.3)
     sender = CallbackSender()
     async with merchant(drop_second=False) as (url, connections):
         assert await sender.send("POST", f"{url}/cb/1", {}, b"{}") == 200
         assert await sender.send("POST", f"{url}/cb/2", {}, b"{}") == 200
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(0.5)
         assert await sender.send("POST", f"{url}/cb/3", {}, b"{}") == 200
         await sender.aclose()
     assert [len(requests) for requests in connections] == [2, 1]
