@@ -45,6 +45,12 @@ IdempotencyKey = Annotated[
 PaymentId = Annotated[str, PathParameter(description="Payment id", max_length=64)]
 
 
+def _path(request: Request[Any, Any, Any]) -> str:
+    """`request.url.path` (what the fingerprint has always hashed) without building the URL."""
+    scope = request.scope
+    return scope.get("root_path", "") + scope["path"]
+
+
 @post(
     "/payments/initiate",
     status_code=202,
@@ -74,7 +80,7 @@ async def initiate_payment(
         merchant_id=principal.merchant_id,
         idempotency_key=key,
         # the body as Litestar decoded it for `data` (cached on the request): no second decode
-        fingerprint=fingerprint_decoded("POST", request.url.path, await request.json()),
+        fingerprint=fingerprint_decoded("POST", _path(request), await request.json()),
         amount=data.amount,
         payer_msisdn=payer.msisdn,
         currency=data.currency,
