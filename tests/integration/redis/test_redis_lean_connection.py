@@ -35,6 +35,9 @@ async def redis() -> AsyncIterator[Redis]:
 def test_resp_encoding_and_replies():
     """Commands are RESP arrays of bulk strings; every RESP2 reply type reads back."""
     assert encode(("SET", "k", b"v", 5)) == b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$1\r\n5\r\n"
+    assert encode(("X", 0.5)) == b"*2\r\n$1\r\nX\r\n$3\r\n0.5\r\n"
+    with pytest.raises(TypeError):
+        encode(("SET", "k", True))  # as redis-py, a bool is refused rather than sent as "True"
     reply = b"*4\r\n+OK\r\n:-3\r\n$-1\r\n*2\r\n$2\r\nab\r\n-ERR bad\r\n"
     value, end = parse(reply, 0)
     assert end == len(reply)

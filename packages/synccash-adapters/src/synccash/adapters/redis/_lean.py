@@ -46,7 +46,7 @@ def encode(args: tuple[Any, ...]) -> bytes:
             data = arg
         elif isinstance(arg, str):
             data = arg.encode()
-        elif isinstance(arg, int | float):
+        elif isinstance(arg, int | float) and not isinstance(arg, bool):  # as redis-py: no bools
             data = repr(arg).encode()
         else:
             raise TypeError(f"cannot send a {type(arg).__name__} to Redis")

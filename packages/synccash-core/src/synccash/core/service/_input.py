@@ -116,6 +116,8 @@ def check_text(name: str, value: str | None, limit: int = MAX_TEXT) -> None:
 
 def check_metadata(metadata: Mapping[str, Any]) -> None:
     """Metadata is the merchant's JSON object: bounded, and storable in every database."""
+    if not metadata:  # the usual case: nothing to walk
+        return
     budget = [_MAX_METADATA_ITEMS]
 
     def walk(value: object, depth: int) -> None:
