@@ -26,6 +26,7 @@ every task): concurrent reads go out as one `SELECT ... WHERE id = ANY($1)`.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import json
 from collections.abc import Callable
@@ -39,57 +40,57 @@ MAX_BATCH: Final = 128
 #: Concurrent senders (and connections).
 SENDERS: Final = 2
 
-_Item = tuple[str, tuple[Any, ...], "asyncio.Future[None]"]
+#: A queued item: its kind (the statement, or what to read), its payload, its caller's future.
+_Item = tuple[Any, Any, "asyncio.Future[Any]"]
 
 
-class GroupCommitter:
-    """Sends concurrent lone write statements in batches, each batch one transaction."""
+class _Batcher(abc.ABC):
+    """The shared part: a queue of (kind, payload, caller's future) items, up to `senders`
+    tasks each taking whatever queued up (at most `max_batch`) to a connection of their own,
+    items grouped by kind; a sender that finds the queue empty ends."""
+
+    _what = "batcher"
 
     def __init__(
         self,
-        engine: AsyncEngine,
         *,
-        senders: int = SENDERS,
-        max_batch: int = MAX_BATCH,
-        connect: Callable[[], Any] | None = None,
+        senders: int,
+        max_batch: int,
+        connect: Callable[[], Any],
     ) -> None:
         if senders < 1 or max_batch < 1:
-            raise ValueError("a group committer needs at least one sender and a batch of one")
-        self._engine = engine
+            raise ValueError(f"a {self._what} needs at least one sender and a batch of one")
         self._senders = senders
         self._max_batch = max_batch
-        self._connect = connect or self._connect_like_engine
+        self._connect = connect
         self._queue: list[_Item] = []
         self._running = 0
         self._idle: list[asyncpg.Connection] = []
         self._closed = False
         self._drained = asyncio.Event()
         self._drained.set()
-        self.batches = 0  # batches sent (for tests and metrics)
-        self.statements = 0  # statements sent in them
 
-    async def execute(self, sql: str, args: tuple[Any, ...]) -> None:
-        """Run `sql` with `args`; returns once it is committed (raises what it raised)."""
+    async def _submit(self, kind: Any, payload: Any) -> Any:
+        """Queue one item and wait for its caller's result."""
         if self._closed:
-            raise RuntimeError("the group committer is closed")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((sql, args, future))
+            raise RuntimeError(f"the {self._what} is closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((kind, payload, future))
         if self._running < self._senders:
             self._running += 1
             self._drained.clear()
             task = asyncio.get_running_loop().create_task(self._send_while_queued())
             task.add_done_callback(_retrieve)
-        await future
+        return await future
 
     async def aclose(self) -> None:
-        """Close the senders' connections (queued statements still go out first)."""
+        """Close the senders' connections (what is queued still goes out first)."""
         self._closed = True
         await self._drained.wait()
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.close()
 
-    # --- sending ----------------------------------------------------------------
     async def _send_while_queued(self) -> None:
         try:
             while self._queue:
@@ -109,16 +110,48 @@ class GroupCommitter:
             return
         healthy = True
         try:
-            by_sql: dict[str, list[_Item]] = {}
+            by_kind: dict[Any, list[_Item]] = {}
             for item in batch:
-                by_sql.setdefault(item[0], []).append(item)
-            for sql, items in by_sql.items():
-                healthy = await self._send_same(conn, sql, items) and healthy
+                by_kind.setdefault(item[0], []).append(item)
+            for kind, items in by_kind.items():
+                healthy = await self._send_same(conn, kind, items) and healthy
         finally:
             if healthy and not self._closed:
                 self._idle.append(conn)
             else:
                 conn.terminate()
+
+    @abc.abstractmethod
+    async def _send_same(self, conn: asyncpg.Connection, kind: Any, items: list[_Item]) -> bool:
+        """Send the items of one kind and settle their futures; False if the connection is
+        no longer usable."""
+
+
+class GroupCommitter(_Batcher):
+    """Sends concurrent lone write statements in batches, each batch one transaction."""
+
+    _what = "group committer"
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        senders: int = SENDERS,
+        max_batch: int = MAX_BATCH,
+        connect: Callable[[], Any] | None = None,
+    ) -> None:
+        super().__init__(
+            senders=senders,
+            max_batch=max_batch,
+            connect=connect or (lambda: connect_like(engine, "synccash-group-commit")),
+        )
+        self._engine = engine
+        self.batches = 0  # batches sent (for tests and metrics)
+        self.statements = 0  # statements sent in them
+
+    async def execute(self, sql: str, args: tuple[Any, ...]) -> None:
+        """Run `sql` with `args`; returns once it is committed (raises what it raised)."""
+        await self._submit(sql, args)
 
     async def _send_same(self, conn: asyncpg.Connection, sql: str, items: list[_Item]) -> bool:
         """One statement shape; False if the connection is no longer usable."""
@@ -162,12 +195,8 @@ class GroupCommitter:
                     future.set_result(None)
         return True
 
-    async def _connect_like_engine(self) -> asyncpg.Connection:
-        """A connection with the engine's URL and the session settings it uses."""
-        return await connect_like(self._engine, "synccash-group-commit")
 
-
-class GroupReader:
+class GroupReader(_Batcher):
     """Concurrent one-row reads share one round trip (PostgreSQL).
 
     The worker reads a payment at the start of every task, and its fraud signals before
@@ -185,6 +214,8 @@ class GroupReader:
     caller relies on a snapshot shared with other reads).
     """
 
+    _what = "group reader"
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -195,80 +226,23 @@ class GroupReader:
         max_batch: int = MAX_BATCH,
         connect: Callable[[], Any] | None = None,
     ) -> None:
-        if senders < 1 or max_batch < 1:
-            raise ValueError("a group reader needs at least one sender and a batch of one")
-        self._engine = engine
+        super().__init__(
+            senders=senders,
+            max_batch=max_batch,
+            connect=connect or (lambda: _connect_decoding_json(engine)),
+        )
         self._sql = sql  # one array parameter: the keys
         self._key = key  # the column the rows are matched back to their callers by
-        self._senders = senders
-        self._max_batch = max_batch
-        self._connect = connect or (lambda: _connect_decoding_json(engine))
-        self._queue: list[_Read] = []
-        self._running = 0
-        self._idle: list[asyncpg.Connection] = []
-        self._closed = False
-        self._drained = asyncio.Event()
-        self._drained.set()
         self.batches = 0  # round trips (for tests and metrics)
         self.reads = 0  # reads answered by them
 
     async def fetch(self, key: Any) -> Any:
         """The row whose key column equals `key` (an asyncpg Record), or None."""
-        return await self._enqueue(None, key)
+        return await self._submit(None, key)
 
     async def fetch_each(self, query: str, args: tuple[Any, ...]) -> Any:
         """The one row `query` (from `compile_lateral`) gives for these parameters."""
-        return await self._enqueue(query, args)
-
-    async def _enqueue(self, query: str | None, payload: Any) -> Any:
-        if self._closed:
-            raise RuntimeError("the group reader is closed")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((query, payload, future))
-        if self._running < self._senders:
-            self._running += 1
-            self._drained.clear()
-            task = asyncio.get_running_loop().create_task(self._send_while_queued())
-            task.add_done_callback(_retrieve)
-        return await future
-
-    async def aclose(self) -> None:
-        """Close the senders' connections (queued reads are still answered first)."""
-        self._closed = True
-        await self._drained.wait()
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            await conn.close()
-
-    async def _send_while_queued(self) -> None:
-        try:
-            while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                await self._send(batch)
-        finally:
-            self._running -= 1
-            if not self._running:
-                self._drained.set()
-
-    async def _send(self, batch: list[_Read]) -> None:
-        try:
-            conn = self._idle.pop() if self._idle else await self._connect()
-        except Exception as exc:
-            _fail_all([future for _, _, future in batch], _unavailable(exc))
-            return
-        healthy = True
-        try:
-            by_query: dict[str | None, list[_Read]] = {}
-            for read in batch:
-                by_query.setdefault(read[0], []).append(read)
-            for query, reads in by_query.items():
-                healthy = await self._send_same(conn, query, reads) and healthy
-        finally:
-            if healthy and not self._closed:
-                self._idle.append(conn)
-            else:
-                conn.terminate()
+        return await self._submit(query, args)
 
     async def _send_same(
         self, conn: asyncpg.Connection, query: str | None, reads: list[_Read]
@@ -303,7 +277,7 @@ class GroupReader:
 
 
 #: A waiting read: its kind (None: by key; else a compile_lateral query), key or args, caller.
-_Read = tuple["str | None", Any, "asyncio.Future[Any]"]
+_Read = _Item
 
 
 async def connect_like(engine: AsyncEngine, application_name: str) -> asyncpg.Connection:
