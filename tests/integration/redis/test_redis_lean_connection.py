@@ -89,6 +89,19 @@ async def test_a_lost_connection_fails_its_waiters_and_the_next_command_reconnec
     assert await lean.execute("PING") == b"PONG"
 
 
+async def test_commands_on_a_closed_connection_fail_instead_of_hanging(redis: Redis):
+    """A command written after close (before connection_lost arrives) gets an error."""
+    lean = LeanRedis.for_client(redis)
+    assert lean is not None
+    assert await lean.execute("PING") == b"PONG"
+    pipe = lean._pipe
+    assert pipe is not None
+    pipe.close()
+    with pytest.raises(RedisConnectionError):
+        await asyncio.wait_for(pipe.call(encode(("PING",))), 2)
+    assert await lean.execute("PING") == b"PONG"  # reconnected
+
+
 async def test_no_redis_is_a_connection_error():
     """Nothing listening: the caller sees redis-py's ConnectionError (the API answers 503)."""
     dead = Redis.from_url("redis://127.0.0.1:1/0")

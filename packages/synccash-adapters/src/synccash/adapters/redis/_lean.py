@@ -123,8 +123,16 @@ class _Pipe(asyncio.Protocol):
 
     def _flush(self) -> None:
         out, self._out = self._out, []
-        if self.transport is not None and self.lost is None:
-            self.transport.write(b"".join(out))
+        if self.lost is not None:
+            return  # its waiters were failed already
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            self._fail(RedisConnectionError("cannot write to Redis: the connection is closed"))
+            return
+        try:
+            transport.write(b"".join(out))
+        except Exception as exc:  # no waiter may be left without an answer
+            self._fail(RedisConnectionError(f"cannot write to Redis: {exc}"))
 
     def data_received(self, data: bytes) -> None:
         buf = self._buf
