@@ -247,6 +247,7 @@ async def bootstrap(settings: Settings, *, migrate_sqlite: bool = True) -> Async
 
             redis_client = Redis.from_url(settings.redis_url, max_connections=256)
             stack.push_async_callback(redis_client.aclose)
+            stack.callback(_close_lean_connection, redis_client)
             redis_queue = RedisTaskQueue(redis_client, clock=clock)
             await redis_queue.ensure_group()
             queue = redis_queue
@@ -390,3 +391,12 @@ def _ensure_sqlite_dir(url: str) -> None:
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _close_lean_connection(redis_client: Any) -> None:
+    """Close the pipelined connection the queue and rate limits use beside redis-py's pool."""
+    from synccash.adapters.redis._lean import LeanRedis  # noqa: PLC0415 - Redis extra only
+
+    lean = LeanRedis.for_client(redis_client)
+    if lean is not None:
+        lean.close()

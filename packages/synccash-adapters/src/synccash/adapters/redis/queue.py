@@ -22,7 +22,8 @@
 - Delayed enqueues (the next look at a payment) and `withdraw`s ride the same way, in
   call order, with the acks: a worker's task typically ends with one of them and its ack,
   so under load they cost no round trip of their own. They return once applied, like
-  `ack`. Immediate enqueues (XADD) are sent at once.
+  `ack`. Immediate enqueues (XADD) are sent at once; a lone one (an initiate's, a
+  callback's) as one XADD on the pipelined `LeanRedis` connection.
 
 Redis is never the record: a lost stream is rebuilt by the scheduler's overdue sweep from
 the database. The script recreates the consumer group when Redis was flushed.
@@ -33,6 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import chain
 from typing import Any, cast
 
 import anyio
@@ -52,6 +54,7 @@ from synccash.adapters.coordination import (
     task_fields,
     task_from_fields,
 )
+from synccash.adapters.redis._lean import LeanRedis
 from synccash.core.ports import Clock, Task
 
 _log = structlog.get_logger(__name__)
@@ -197,6 +200,13 @@ class RedisTaskQueue:
             for (task, _), due in zip(items, dues, strict=True):
                 ops += ("a", str(due), _delayed_member(task, due))
             await self._carry([], ops)
+            return
+        lean = LeanRedis.for_client(self.redis) if len(items) == 1 else None
+        if lean is not None:
+            # one task due now (an initiate's, a callback's): one XADD on the lean pipelined
+            # connection, ~0.1 ms of CPU less than a one-command redis-py pipeline
+            single = {**task_fields(items[0][0]), "enq": str(now)}
+            await lean.execute("XADD", self.stream, "*", *chain.from_iterable(single.items()))
             return
         pipe = self.redis.pipeline(transaction=False)
         for (task, _), due in zip(items, dues, strict=True):
