@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection as PlainConnection
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -270,3 +271,15 @@ class LeanRedis:
 
 
 _BY_CLIENT: weakref.WeakKeyDictionary[Redis, LeanRedis] = weakref.WeakKeyDictionary()
+
+
+async def run_script(redis: Redis, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+    """EVALSHA `script` on the lean connection (else redis-py's EVALSHA, without AsyncScript's
+    per-call wrapper), loading it through redis-py only if Redis lost it (restart, SCRIPT FLUSH)."""
+    lean = LeanRedis.for_client(redis)
+    try:
+        if lean is not None:
+            return await lean.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        return await redis.evalsha(script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return await script(keys=keys, args=args)

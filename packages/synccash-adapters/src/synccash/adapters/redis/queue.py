@@ -54,7 +54,7 @@ from synccash.adapters.coordination import (
     task_fields,
     task_from_fields,
 )
-from synccash.adapters.redis._lean import LeanRedis
+from synccash.adapters.redis._lean import LeanRedis, run_script
 from synccash.core.ports import Clock, Task
 
 _log = structlog.get_logger(__name__)
@@ -229,9 +229,11 @@ class RedisTaskQueue:
         now = epoch_ms(self._clock.now())
         acks, self._acks = self._acks, _AckBatch()
         try:
-            raw = await self._prepare(
-                keys=[self.stream, self.delayed_key, self.dead_key],
-                args=[
+            raw = await run_script(  # on the lean pipelined connection (never blocks)
+                self.redis,
+                self._prepare,
+                [self.stream, self.delayed_key, self.dead_key],
+                [
                     self.group,
                     consumer,
                     now,

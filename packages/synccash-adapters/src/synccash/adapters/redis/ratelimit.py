@@ -25,12 +25,10 @@ import secrets
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 
 from synccash.adapters.clock import SystemClock
 from synccash.adapters.coordination import Locks, RateLimiter, epoch_ms
-from synccash.adapters.redis._lean import LeanRedis
+from synccash.adapters.redis._lean import LeanRedis, run_script
 from synccash.core.ports import Clock
 
 # KEYS: bucket [, lock]; ARGV: capacity, refill per second, now ms, cost [, lock token, lock
@@ -75,18 +73,6 @@ def _str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-async def _run(redis: Redis, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
-    """EVALSHA `script` on the lean connection (else redis-py's EVALSHA, without AsyncScript's
-    per-call wrapper), loading it through redis-py only if Redis lost it (restart, SCRIPT FLUSH)."""
-    lean = LeanRedis.for_client(redis)
-    try:
-        if lean is not None:
-            return await lean.execute("EVALSHA", script.sha, len(keys), *keys, *args)
-        return await redis.evalsha(script.sha, len(keys), *keys, *args)
-    except NoScriptError:
-        return await script(keys=keys, args=args)
-
-
 class RedisRateLimiter:
     """A token bucket per key: `capacity` burst, refilled at `per_second` tokens a second."""
 
@@ -110,7 +96,7 @@ class RedisRateLimiter:
 
     async def acquire(self, key: str) -> float | None:
         """Take one token: None when allowed, else the seconds until one is available."""
-        wait, _ = await self._run([self._prefix + key], [])
+        wait, _ = await self.run_script([self._prefix + key], [])
         return wait
 
     async def acquire_and_lock(
@@ -128,11 +114,13 @@ class RedisRateLimiter:
                 (wait, None) if wait is not None else (None, await locks.try_lock(lock_key, ttl_ms))
             )
         token = secrets.token_hex(16)
-        wait, locked = await self._run([self._prefix + key, locks.key(lock_key)], [token, ttl_ms])
+        wait, locked = await self.run_script(
+            [self._prefix + key, locks.key(lock_key)], [token, ttl_ms]
+        )
         return wait, (token if locked else None)
 
-    async def _run(self, keys: list[str], extra: list[Any]) -> tuple[float | None, bool]:
-        reply = await _run(
+    async def run_script(self, keys: list[str], extra: list[Any]) -> tuple[float | None, bool]:
+        reply = await run_script(
             self._redis,
             self._script,
             keys,
@@ -168,11 +156,11 @@ class RedisLocks:
 
     async def extend(self, key: str, token: str, ttl_ms: int) -> bool:
         """Extend a lock we still hold; False if it expired or changed owner."""
-        return bool(await _run(self.redis, self._extend, [self.key(key)], [token, ttl_ms]))
+        return bool(await run_script(self.redis, self._extend, [self.key(key)], [token, ttl_ms]))
 
     async def release(self, key: str, token: str) -> bool:
         """Delete the lock only if `token` still owns it."""
-        return bool(await _run(self.redis, self._release, [self.key(key)], [token]))
+        return bool(await run_script(self.redis, self._release, [self.key(key)], [token]))
 
 
 __all__ = ["Locks", "RateLimiter", "RedisLocks", "RedisRateLimiter"]
