@@ -499,3 +499,217 @@ async def test_ssl_cert_file_is_honoured_with_trust_env(
     ):
         assert (await http.get(f"{url}/")).status_code == 200
     assert counts == [1]
+
+
+# --- parsing (httptools on the common path, h11 for the rest) ------------------------------
+
+
+def received_by(counts: list[bytes]) -> Handler:
+    """A handler that records every byte it gets on each connection and answers nothing."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        counts.append(b"")
+        while chunk := await reader.read(65536):
+            counts[-1] += chunk
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Note": "a\r\nX-Injected: 1"},
+        {"X-Note": "a\nX-Injected: 1"},
+        {"X-Note": "a\x00b"},
+        {"X-Note\r\nX-Injected": "1"},
+        {"X Note": "1"},
+    ],
+)
+async def test_a_header_that_could_inject_another_is_refused_and_nothing_is_sent(
+    headers: dict[str, str],
+) -> None:
+    seen: list[bytes] = []
+    async with serve(received_by(seen)) as url, client() as http:
+        with pytest.raises(httpx.LocalProtocolError):
+            await http.post(f"{url}/pay", content=b"{}", headers=headers)
+        await asyncio.sleep(0.05)
+    assert b"".join(seen) == b""
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\n{}",
+        b"garbage\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}x",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70000,  # a head past 64 KiB, still going
+    ],
+)
+async def test_a_malformed_answer_is_a_remote_protocol_error(answer: bytes) -> None:
+    handler, _counts = answering(answer)
+    async with serve(handler) as url, client() as http:
+        with pytest.raises(httpx.RemoteProtocolError) as caught:
+            await http.post(f"{url}/pay", content=b"{}")
+    assert transport_outcome(caught.value, Operation.SUBMIT).kind is OutcomeKind.UNKNOWN
+
+
+def piecewise(answer: bytes, size: int) -> Handler:
+    """A handler answering every request with `answer`, `size` bytes per packet."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while True:
+            await read_request(reader)
+            for start in range(0, len(answer), size):
+                writer.write(answer[start : start + size])
+                await writer.drain()
+                await asyncio.sleep(0)
+
+    return handler
+
+
+_ODD_BUT_VALID = [
+    pytest.param(_OK, id="content-length"),
+    pytest.param(
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'3\r\n{"a\r\n4;ext=1\r\n":1}\r\n0\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n',
+        id="chunked-with-extension-and-trailers",
+    ),
+    pytest.param(b"HTTP/1.1 100 Continue\r\n\r\n" + _OK, id="100-continue"),
+    pytest.param(
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+        b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        id="103-early-hints",
+    ),
+    pytest.param(b"HTTP/1.1 204 No Content\r\n\r\n", id="204"),
+    pytest.param(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", id="204-length-0"),
+    pytest.param(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", id="304-length"),
+    pytest.param(
+        b"HTTP/1.1 201 Created\r\nContent-Length:    2   \r\nX-A:  b  c \r\n\r\n{}", id="ows"
+    ),
+    pytest.param(b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\n{}", id="no-reason"),
+    pytest.param(b"HTTP/1.1 200 Very  Fine \r\nContent-Length: 2\r\n\r\n{}", id="odd-reason"),
+    pytest.param(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}", id="length-twice"
+    ),
+    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\n{}", id="length-list"),
+    pytest.param(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        id="chunked-capitalised",
+    ),
+    pytest.param(
+        b"HTTP/1.1 200 OK\r\nX: a\r\n  folded\r\nContent-Length: 2\r\n\r\n{}", id="obs-fold"
+    ),
+    pytest.param(b"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}", id="bare-lf"),
+    pytest.param(
+        b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\n{}",
+        id="repeated-header",
+    ),
+    pytest.param(b"HTTP/1.1 599 Odd\r\nContent-Length: 2\r\n\r\n{}", id="odd-status"),
+    pytest.param(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}", id="http-1.0-length"),
+    pytest.param(
+        b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\nContent-Length: 2\r\n\r\n{}",
+        id="connection-close-in-a-list",
+    ),
+    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 00002\r\n\r\n{}", id="leading-zeros"),
+]
+
+
+@pytest.mark.parametrize("answer", _ODD_BUT_VALID)
+@pytest.mark.parametrize("size", [1, 7, 1 << 20], ids=["1-byte-packets", "7-byte-packets", "whole"])
+async def test_an_answer_looks_as_it_does_to_plain_httpx(answer: bytes, size: int) -> None:
+    """Status, headers (names, order, values), body, version and reason as httpx's own client
+    gives them, however the answer is cut into packets; and the connection is reused exactly
+    when the answer allows it."""
+    seen: list[tuple[int, list[tuple[str, str]], bytes, str, bytes]] = []
+    connections: list[int] = []
+
+    async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        await piecewise(answer, size)(reader, writer)
+
+    async with serve(count) as url:
+        for http in (httpx.AsyncClient(timeout=5.0), client()):
+            connections.clear()
+            async with http:
+                for _ in range(2):
+                    response = await http.post(f"{url}/pay", content=b"{}")
+                    seen.append(
+                        (
+                            response.status_code,
+                            response.headers.multi_items(),
+                            response.content,
+                            response.http_version,
+                            response.extensions["reason_phrase"],
+                        )
+                    )
+            seen.append((len(connections), [], b"", "", b""))
+    half = len(seen) // 2
+    assert seen[:half] == seen[half:]
+
+
+async def test_a_head_answer_has_no_body_and_the_connection_is_reused() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n"
+    requests: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            line = (await read_request(reader))[0].split(b"\r\n")[0]
+            requests.append(line)
+            writer.write(head if line.startswith(b"HEAD") else _OK)
+            await writer.drain()
+
+    async with serve(handler) as url, client() as http:
+        first = await http.head(f"{url}/status")
+        second = await http.post(f"{url}/pay", content=b"{}")
+    assert (first.status_code, first.content, first.headers["content-length"]) == (200, b"", "11")
+    assert second.content == b"{}         "
+    assert requests == [b"HEAD /status HTTP/1.1", b"POST /pay HTTP/1.1"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+        b"junk",
+    ],
+    ids=["a-second-answer", "garbage"],
+)
+async def test_bytes_behind_the_answer_retire_the_connection(extra: bytes) -> None:
+    handler, counts = answering(_OK + extra)
+    async with serve(handler) as url, client() as http:
+        first = await http.post(f"{url}/pay", content=b"{}")
+        second = await http.post(f"{url}/pay", content=b"{}")
+    assert first.content == second.content == b"{}         "
+    assert counts == [1, 1]
+
+
+async def test_a_server_that_closes_mid_head_is_an_unknown_outcome() -> None:
+    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Le")
+        await writer.drain()
+
+    async with serve(cut) as url, client() as http:
+        with pytest.raises(httpx.RemoteProtocolError) as caught:
+            await http.post(f"{url}/pay", content=b"{}")
+    assert transport_outcome(caught.value, Operation.SUBMIT).kind is OutcomeKind.UNKNOWN
+
+
+async def test_a_read_timeout_mid_answer_is_a_read_timeout() -> None:
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{")
+        await writer.drain()
+        await asyncio.sleep(10)
+
+    async with serve(stall) as url, client(timeout=5.0, read=0.2) as http:
+        with pytest.raises(httpx.ReadTimeout) as caught:
+            await http.post(f"{url}/pay", content=b"{}")
+    assert transport_outcome(caught.value, Operation.SUBMIT).kind is OutcomeKind.UNKNOWN
