@@ -177,6 +177,8 @@ async def test_the_senders_connect_where_the_engine_does(pg_engine, where):
         (sender,) = factory.group._idle  # the connection that sent it, now idle
         over_socket = await sender.fetchval("SELECT inet_client_addr() IS NULL")
         assert over_socket is (where == "unix_socket")
+        # its fixed statements keep one generic plan each (no re-planning per execution)
+        assert await sender.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
     finally:
         await factory.aclose()
         await socket_engine.dispose()

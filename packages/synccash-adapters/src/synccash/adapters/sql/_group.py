@@ -282,12 +282,24 @@ _Read = _Item
 
 async def connect_like(engine: AsyncEngine, application_name: str) -> asyncpg.Connection:
     """An asyncpg connection to where `engine` connects (host, port or a Unix-socket
-    directory given as `?host=`, user, password, database, ssl), with its session settings."""
+    directory given as `?host=`, user, password, database, ssl), with its session settings.
+
+    These connections only run the group statements (new payments, saves, loads by id,
+    the LATERAL fraud signals and callback lookups), each prepared once: their plans are
+    index lookups whatever the values, so the server keeps one generic plan per statement
+    instead of planning custom ones again (`plan_cache_mode`). bench-lifecycle, A/B twice:
+    PostgreSQL 1.56 / 1.34 -> 1.29 / 1.24 ms of CPU per lifecycle, 297 / 304 -> 344 / 339
+    lifecycles/s.
+    """
     _, params = engine.dialect.create_connect_args(engine.url)
     accepted = {k: v for k, v in params.items() if k in _CONNECT_PARAMS}
     conn: asyncpg.Connection = await asyncpg.connect(
         **accepted,
-        server_settings={"application_name": application_name, "jit": "off"},
+        server_settings={
+            "application_name": application_name,
+            "jit": "off",
+            "plan_cache_mode": "force_generic_plan",
+        },
     )
     return conn
 
