@@ -13,6 +13,7 @@ once here instead; the two non-trivial column types are converted by hand, as th
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -89,12 +90,23 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> CompiledStatement:
         raise TypeError(f"expected a SQL statement, got {type(compiled).__name__}")
     types = {b.key: b.type for b in compiled.binds.values()}
     names = tuple(compiled.positiontup or ())
-    steps = tuple((name, _driver_value(types[name])) for name in names)
+    getter = operator.itemgetter(*names) if names else (lambda _: ())
+    converts = tuple(
+        (i, convert)
+        for i, convert in enumerate(_driver_value(types[name]) for name in names)
+        if convert is not None
+    )
 
     def bind(named: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            named[name] if convert is None else convert(named[name]) for name, convert in steps
-        )
+        values = getter(named)
+        if len(names) == 1:
+            values = (values,)
+        if not converts:
+            return tuple(values)
+        out = list(values)
+        for i, convert in converts:
+            out[i] = convert(out[i])
+        return tuple(out)
 
     return CompiledStatement(compiled.string, names, bind)
 
