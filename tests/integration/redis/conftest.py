@@ -9,12 +9,15 @@ import pytest
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import Connection
 
+from synccash.adapters.redis._lean import LeanRedis
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    """A client on the test database, empty at the start of each test."""
+    """A client on the test database, empty at the start of each test (its pipelined
+    `LeanRedis` connection, which the queue and rate limits use too, closed after)."""
     client = Redis.from_url(REDIS_URL)
     await client.flushdb()
     try:
@@ -22,6 +25,9 @@ async def redis() -> AsyncIterator[Redis]:
     finally:
         await client.flushdb()
         await client.aclose()
+        lean = LeanRedis.for_client(client)
+        if lean is not None:
+            lean.close()
 
 
 class RoundTrips:

@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
-from conftest import REDIS_URL
 from synccash.adapters.redis._lean import LeanRedis, encode, parse
 from synccash.adapters.redis.ratelimit import RedisLocks, RedisRateLimiter
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    """A flushed test database."""
-    client = Redis.from_url(REDIS_URL)
-    await client.flushdb()
-    try:
-        yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
-        lean = LeanRedis.for_client(client)
-        if lean is not None:
-            lean.close()
 
 
 def test_resp_encoding_and_replies():
