@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
+from raw_merchant import read_request, serving
 
 from synccash.sandbox._callbacks import CallbackSender
 
@@ -29,13 +30,7 @@ async def merchant(
         connections.append(received)
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                received.append(head + await reader.readexactly(length))
+                received.append(await read_request(reader))
                 writer.write(answer)
                 await writer.drain()
                 if close_after_each:
@@ -45,12 +40,8 @@ async def merchant(
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", connections
-    finally:
-        server.close()
-        await server.wait_closed()
+    async with serving(handle) as url:
+        yield url, connections
 
 
 async def test_the_request_on_the_wire() -> None:

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+from raw_merchant import read_request, serving
 
 from synccash.sandbox import _callbacks
 from synccash.sandbox._callbacks import CallbackSender
@@ -20,16 +21,6 @@ from synccash.sandbox._callbacks import CallbackSender
 pytestmark = pytest.mark.integration
 
 _OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-async def _read_request(reader: asyncio.StreamReader) -> bytes:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    return head + await reader.readexactly(length)
 
 
 @contextlib.asynccontextmanager
@@ -44,7 +35,7 @@ async def merchant(*, drop_second: bool) -> AsyncIterator[tuple[str, list[list[b
         first = len(connections) == 1
         try:
             while True:
-                received.append(await _read_request(reader))
+                received.append(await read_request(reader))
                 if drop_second and first and len(received) == 2:
                     return
                 writer.write(_OK)
@@ -54,12 +45,8 @@ async def merchant(*, drop_second: bool) -> AsyncIterator[tuple[str, list[list[b
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", connections
-    finally:
-        server.close()
-        await server.wait_closed()
+    async with serving(handle) as url:
+        yield url, connections
 
 
 async def test_a_reused_connection_closed_before_any_answer_is_retried_on_a_new_one() -> None:
@@ -79,7 +66,7 @@ async def test_a_fresh_connection_closed_before_an_answer_still_raises() -> None
 
     async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            await _read_request(reader)
+            await read_request(reader)
         writer.close()
 
     server = await asyncio.start_server(drop, "127.0.0.1", 0)
