@@ -7,7 +7,7 @@ from typing import Any
 
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
-from synccash.core.payment import AttemptKind, Payee, Payment, Wallet
+from synccash.core.payment import AttemptKind, Payee, Payment, PaymentKind, Wallet
 from synccash.core.providers import ProviderId
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -25,6 +25,7 @@ def make_payment(
     payee: Payee | None = None,
     key: str | None = None,
     reference: str | None = None,
+    kind: PaymentKind | None = None,
     **extra: Any,
 ) -> Payment:
     """A new INITIATED payment with one wallet per network and rich fields."""
@@ -46,6 +47,7 @@ def make_payment(
         webhook_url="https://merchant.example/hooks",
         idempotency_key=key,
         fingerprint=None if key is None else f"fp-{key}",
+        kind=kind,
     )
     for name, value in extra.items():
         setattr(payment, name, value)

@@ -12,7 +12,7 @@ from synccash.core.fraud import RiskSignals
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
 from synccash.core.outcomes import FailureReason, ProviderOutcome
-from synccash.core.payment import AttemptStatus, Payee, PaymentState
+from synccash.core.payment import AttemptStatus, Payee, PaymentKind, PaymentState
 from synccash.core.ports import AttemptOwner, DailyRow, PaymentQuery
 from synccash.core.providers import ProviderId
 
@@ -56,6 +56,30 @@ async def test_merchant_account_payee_round_trips(backend):
     loaded = await _load(backend, "p1")
 
     assert loaded.payee == Payee(merchant_account="acct-9")
+
+
+@pytest.mark.parametrize(
+    ("payee", "kind", "expected"),
+    [
+        (Payee(merchant_account="acct-9"), None, PaymentKind.COLLECTION),
+        (Payee(msisdn=PAYEE), None, PaymentKind.TRANSFER),
+        (Payee(msisdn=PAYEE), PaymentKind.PAYOUT, PaymentKind.PAYOUT),
+    ],
+)
+async def test_payment_kind_round_trips_and_stays_on_save(backend, payee, kind, expected):
+    """The kind a payment was created with is stored, loaded and kept by later saves."""
+    payment = make_payment("p1", payee=payee, kind=kind)
+    await _store(backend, payment)
+    stored = await _load(backend, "p1")
+    stored.cancel(T0 + timedelta(seconds=1))
+    async with backend.uow() as uow:
+        await uow.payments.save(stored)
+        await uow.commit()
+
+    async with backend.uow() as uow:
+        loaded, acted_on = await uow.payments.get("p1"), await uow.payments.load("p1")
+
+    assert (expected, expected) == (loaded.kind, acted_on.kind)
 
 
 async def test_nothing_is_visible_before_commit_and_rollback_discards(backend):

@@ -17,6 +17,7 @@ from synccash.core.payment import (
     AttemptStatus,
     Payee,
     Payment,
+    PaymentKind,
     PaymentState,
     Wallet,
 )
@@ -184,3 +185,26 @@ def test_events_recorded_after_a_load_without_the_trail_continue_its_numbering()
     assert event.seq == stored + 1
     assert payment.record("note", T0, "ops").seq == stored + 2
     assert [e.seq for e in payment.new_events] == [stored + 1, stored + 2]
+
+
+@pytest.mark.parametrize(
+    ("payee", "expected"),
+    [
+        (Payee(msisdn=Msisdn.parse("0551234567")), PaymentKind.TRANSFER),
+        (Payee(merchant_account="shop-1"), PaymentKind.COLLECTION),
+    ],
+)
+def test_initiate_takes_its_kind_from_the_payee(payee: Payee, expected: PaymentKind) -> None:
+    """A wallet payee makes a transfer, a merchant account a collection; the event says so."""
+    payment = Payment.initiate(
+        payment_id="p",
+        merchant_id="m",
+        amount=Money(5000),
+        payer=PAYER,
+        wallets=(Wallet(ProviderId.MTN, PAYER),),
+        payee=payee,
+        now=T0,
+        expires_at=T0 + timedelta(hours=1),
+    )
+
+    assert (expected, expected.value) == (payment.kind, payment.events[0].data["kind"])

@@ -67,6 +67,19 @@ TRANSITIONS: Final[Mapping[PaymentState, frozenset[PaymentState]]] = {
 }
 
 
+class PaymentKind(enum.StrEnum):
+    """What a payment moves, and so which legs (attempts) it has (DESIGN.md section 8)."""
+
+    COLLECTION = "collection"  # payer wallet -> the merchant's account: one COLLECT leg
+    TRANSFER = "transfer"  # payer wallet -> a wallet payee: COLLECT, then DISBURSE
+    PAYOUT = "payout"  # the merchant's balance -> a wallet: one DISBURSE leg
+
+    @classmethod
+    def for_payee(cls, payee: Payee) -> PaymentKind:
+        """A collection for a merchant-account payee, a transfer for a wallet payee."""
+        return cls.TRANSFER if payee.msisdn is not None else cls.COLLECTION
+
+
 class AttemptKind(enum.StrEnum):
     """What an attempt asks the provider to do."""
 
@@ -186,6 +199,7 @@ class Payment:
     created_at: datetime
     expires_at: datetime
     updated_at: datetime
+    kind: PaymentKind = PaymentKind.COLLECTION
     description: str = ""
     reference: str | None = None  # the merchant's own reference
     metadata: Mapping[str, Any] = field(factory=dict)
@@ -231,8 +245,12 @@ class Payment:
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
         actor: str = "merchant",
+        kind: PaymentKind | None = None,
     ) -> Payment:
-        """A new INITIATED payment with its first audit event."""
+        """A new INITIATED payment with its first audit event.
+
+        `kind` defaults to what the payee implies (`PaymentKind.for_payee`).
+        """
         payment = cls(
             id=payment_id,
             merchant_id=merchant_id,
@@ -243,6 +261,7 @@ class Payment:
             created_at=now,
             expires_at=expires_at,
             updated_at=now,
+            kind=PaymentKind.for_payee(payee) if kind is None else kind,
             description=description,
             reference=reference,
             metadata=dict(metadata or {}),
@@ -258,6 +277,7 @@ class Payment:
             amount=amount.to_decimal_string(),
             currency=amount.currency,
             state=PaymentState.INITIATED.value,
+            kind=payment.kind.value,
         )
         return payment
 

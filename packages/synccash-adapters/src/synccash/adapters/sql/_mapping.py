@@ -17,6 +17,7 @@ from synccash.core.payment import (
     Payee,
     Payment,
     PaymentEvent,
+    PaymentKind,
     PaymentState,
     Wallet,
 )
@@ -90,6 +91,7 @@ def payment_to_row(payment: Payment) -> dict[str, Any]:
         "reference": payment.reference,
         "metadata": dict(payment.metadata),
         "webhook_url": payment.webhook_url,
+        "kind": payment.kind.value,
         "state": payment.state.value,
         "version": payment.version,
         "provider": None if provider is None else provider.value,
@@ -201,6 +203,7 @@ def payment_from_row(
         reference=row["reference"],
         metadata=dict(row["metadata"]),
         webhook_url=row["webhook_url"],
+        kind=PaymentKind(row["kind"]),
         idempotency_key=row["idempotency_key"],
         fingerprint=row["fingerprint"],
         state=PaymentState(row["state"]),

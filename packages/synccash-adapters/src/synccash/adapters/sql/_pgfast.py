@@ -54,7 +54,9 @@ from synccash.adapters.sql._types import UtcDateTime, dumps
 from synccash.core.payment import Payment, PaymentEvent
 
 #: Columns an UPDATE may change (identity, creation and idempotency are immutable).
-IMMUTABLE: Final = frozenset({"id", "merchant_id", "idempotency_key", "fingerprint", "created_at"})
+IMMUTABLE: Final = frozenset(
+    {"id", "merchant_id", "kind", "idempotency_key", "fingerprint", "created_at"}
+)
 #: Attempt columns an upsert refreshes.
 ATTEMPT_MUTABLE: Final = (
     "status",

@@ -55,6 +55,8 @@ payments = Table(
     Column("reference", String(255)),
     Column("metadata", JsonDoc, nullable=False),
     Column("webhook_url", Text),
+    # PaymentKind: collection, transfer or payout (which legs the payment has)
+    Column("kind", String(16), nullable=False, server_default="collection"),
     Column("state", String(16), nullable=False),
     Column("version", Integer, nullable=False),
     # Payment.provider at the last write: list filter and daily report without joins
