@@ -9,6 +9,8 @@ else
 UV := $(UV_BIN)
 endif
 export UV_PYTHON_DOWNLOADS := never
+# The workspace members; `make lint` checks each one's manifest against its imports (deptry).
+MEMBERS := packages/synccash-core packages/synccash-adapters services/api services/worker tools
 
 .PHONY: setup run test lint typecheck unit bench bench-core bench-db bench-api bench-lifecycle chaos clean
 
@@ -22,6 +24,10 @@ run: setup
 lint: setup
 	$(UV) run ruff check .
 	$(UV) run lint-imports
+	@for member in $(MEMBERS); do \
+	  echo "deptry $$member"; \
+	  $(UV) run deptry $$member/src --config $$member/pyproject.toml || exit 1; \
+	done
 
 typecheck: setup
 	$(UV) run mypy packages/synccash-core/src packages/synccash-adapters/src services/api/src services/worker/src tools/src

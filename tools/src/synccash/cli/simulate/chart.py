@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from synccash.cli._errors import CliError
 from synccash.cli.simulate.engine import SimulationResult
 from synccash.core.providers import ProviderId
 
@@ -14,9 +15,19 @@ _COLOURS = {
 }
 
 
+#: What `--chart` says when the optional extra is not installed (production images lack it).
+MISSING_MATPLOTLIB = (
+    "--chart needs matplotlib, which is not installed: install the chart extra "
+    "(pip install 'synccash-tools[chart]', or uv sync --extra chart in a checkout)"
+)
+
+
 def write_chart(result: SimulationResult, path: Path) -> None:
     """Render the run as a two-panel PNG (matplotlib, Agg backend: no display needed)."""
-    import matplotlib as mpl  # noqa: PLC0415  (slow import, only when a chart is asked for)
+    try:
+        import matplotlib as mpl  # noqa: PLC0415  (slow import, only when a chart is asked for)
+    except ImportError:
+        raise CliError(MISSING_MATPLOTLIB) from None
 
     mpl.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
