@@ -17,6 +17,7 @@ class Received:
 
     headers: dict[str, str]
     body: bytes
+    request_line: str = ""
 
 
 @define
@@ -39,7 +40,7 @@ class Receiver:
             }
             while len(body) < int(headers.get("content-length", "0")):
                 body += await stream.receive()
-            self.received.append(Received(headers, body))
+            self.received.append(Received(headers, body, lines[0]))
             status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
             await stream.send(
                 f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()

@@ -13,12 +13,15 @@ from http_receiver import Receiver, free_port, serving
 
 from synccash.adapters.memory.clock import ManualClock
 from synccash.adapters.sql import DeliveryStatus, SqlWebhookDeliveries, make_engine, migrate
+from synccash.adapters.urlguard import UrlGuard
 from synccash.adapters.webhooks import SIGNATURE_HEADER, WebhookDispatcher, event_body, verify
 from synccash.core.ports import OutboxRow
 
 pytestmark = pytest.mark.integration
 
 SECRET = "whsec_receiver"
+#: The receivers listen on loopback: allowlisted as in local development.
+LOOPBACK = UrlGuard(["127.0.0.1"])
 
 
 @define
@@ -61,7 +64,7 @@ async def test_delivery_is_retried_until_the_receiver_comes_up(store: SqlWebhook
     receiver = Receiver([200])
     async with httpx.AsyncClient() as client:
         dispatcher = WebhookDispatcher(
-            client, store, FixedEvents({ROW.id: ROW}), secret=SECRET, clock=clock
+            client, store, FixedEvents({ROW.id: ROW}), secret=SECRET, clock=clock, guard=LOOPBACK
         )
         assert await dispatcher.schedule(ROW, f"http://127.0.0.1:{port}/hooks")
         assert await dispatcher.deliver_due() == (0, 1)
@@ -84,7 +87,7 @@ async def test_non_2xx_answers_are_retried_and_every_attempt_recorded(
     receiver = Receiver([503, 503, 204])
     async with httpx.AsyncClient() as client, serving(receiver, port):
         dispatcher = WebhookDispatcher(
-            client, store, FixedEvents({ROW.id: ROW}), secret=SECRET, clock=clock
+            client, store, FixedEvents({ROW.id: ROW}), secret=SECRET, clock=clock, guard=LOOPBACK
         )
         await dispatcher.schedule(ROW, f"http://127.0.0.1:{port}/hooks")
         results = []
@@ -102,7 +105,9 @@ async def test_internal_events_and_payments_without_url_get_no_delivery(
     """Only merchant-facing events of payments with a webhook URL are scheduled."""
     clock = ManualClock()
     async with httpx.AsyncClient() as client:
-        dispatcher = WebhookDispatcher(client, store, FixedEvents({}), secret=SECRET, clock=clock)
+        dispatcher = WebhookDispatcher(
+            client, store, FixedEvents({}), secret=SECRET, clock=clock, guard=LOOPBACK
+        )
         assert not await dispatcher.schedule(ROW, None)
         internal = OutboxRow(ROW.id, ROW.payment_id, 1, "attempt.submitted", {}, ROW.created_at)
         assert not await dispatcher.schedule(internal, "http://127.0.0.1:9/hooks")
@@ -113,7 +118,9 @@ async def test_delivery_of_a_vanished_event_is_given_up(store: SqlWebhookDeliver
     """If the event cannot be found any more, the delivery fails instead of looping forever."""
     clock = ManualClock()
     async with httpx.AsyncClient() as client:
-        dispatcher = WebhookDispatcher(client, store, FixedEvents({}), secret=SECRET, clock=clock)
+        dispatcher = WebhookDispatcher(
+            client, store, FixedEvents({}), secret=SECRET, clock=clock, guard=LOOPBACK
+        )
         delivery_id = await store.create(
             outbox_id=ROW.id, payment_id=ROW.payment_id, url="http://127.0.0.1:9/", now=clock.now()
         )

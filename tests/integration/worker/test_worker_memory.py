@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from synccash.adapters.bootstrap import Container, memory_container
 from synccash.adapters.memory.clock import ManualClock
 from synccash.adapters.memory.gateway import FakeProviderGateway
+from synccash.adapters.settings import Settings
 from synccash.adapters.webhooks import SIGNATURE_HEADER, verify
 from synccash.core.commands import InitiatePayment
 from synccash.core.payment import Payment, PaymentState
@@ -51,7 +52,10 @@ def container() -> tuple[Container, ManualClock, FakeProviderGateway]:
     clock = ManualClock()
     gateway = FakeProviderGateway()
     router = Router(policy=RoutingPolicy(exploration_share=0.0))
-    return memory_container(clock=clock, gateway=gateway, router=router), clock, gateway
+    # the webhook receiver listens on loopback: allowlisted, as in local development
+    settings = Settings.from_env({"WEBHOOK_ALLOWED_TARGETS": "127.0.0.1"})
+    app = memory_container(settings, clock=clock, gateway=gateway, router=router)
+    return app, clock, gateway
 
 
 async def test_worker_takes_payments_to_confirmed_and_signs_their_webhooks():

@@ -30,6 +30,7 @@ from synccash.adapters.memory.repository import (
     InMemoryUnitOfWorkFactory,
 )
 from synccash.adapters.settings import Settings
+from synccash.adapters.urlguard import UrlGuard, merchant_http_client
 from synccash.core.ports import (
     Clock,
     EventPublisher,
@@ -276,8 +277,12 @@ async def bootstrap(settings: Settings, *, migrate_sqlite: bool = True) -> Async
             gateway, world = await _embedded_gateway(settings, stack, timeout)
         else:
             gateway = build_gateway(settings, await _provider_clients(stack, timeout))
+        # merchant URLs: SSRF-guarded connects (every DNS answer checked), no redirects
         webhook_http = await stack.enter_async_context(
-            httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+            merchant_http_client(
+                UrlGuard.from_setting(settings.webhook_allowed_targets),
+                proxy=settings.webhook_proxy_url,
+            )
         )
 
         async def ping_database() -> None:

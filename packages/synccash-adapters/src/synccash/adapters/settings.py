@@ -50,6 +50,17 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
     "MAX_BODY_BYTES": ("65536", "largest request body the API accepts"),
     "PUBLIC_BASE_URL": ("http://127.0.0.1:8000", "base URL providers call back on"),
     "WEBHOOK_SECRET": ("dev-webhook-secret", "default HMAC key for signing merchant webhooks"),
+    "WEBHOOK_ALLOWED_TARGETS": (
+        "",
+        (
+            "comma-separated host names, IPs and CIDR networks merchant URLs may reach although "
+            "internal, e.g. 127.0.0.1,localhost (local development only; http:// only for these)"
+        ),
+    ),
+    "WEBHOOK_PROXY_URL": (
+        "",
+        "egress proxy for merchant webhooks, e.g. http://smokescreen:4750; empty = direct",
+    ),
     "PROVIDER_TIMEOUT_SECONDS": ("10", "HTTP timeout for provider calls"),
     "SANDBOX_MODE": (
         "embedded",
@@ -139,6 +150,8 @@ class Settings:
     max_body_bytes: int
     public_base_url: str
     webhook_secret: str = field(repr=False)
+    webhook_allowed_targets: str
+    webhook_proxy_url: str
     provider_timeout_seconds: float
     sandbox_mode: str
     mtn_target_environment: str
@@ -199,6 +212,8 @@ class Settings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", minimum=1024),
             public_base_url=_get(env, "PUBLIC_BASE_URL").rstrip("/"),
             webhook_secret=_get(env, "WEBHOOK_SECRET"),
+            webhook_allowed_targets=_get(env, "WEBHOOK_ALLOWED_TARGETS"),
+            webhook_proxy_url=_get(env, "WEBHOOK_PROXY_URL"),
             provider_timeout_seconds=float(_int(env, "PROVIDER_TIMEOUT_SECONDS", minimum=1)),
             sandbox_mode=unknown_mode,
             mtn_target_environment=_get(env, "MTN_TARGET_ENVIRONMENT"),

@@ -38,6 +38,7 @@ from attrs import define
 from synccash.adapters.clock import SystemClock
 from synccash.adapters.sql import outbox_id
 from synccash.adapters.sql._mapping import event_payload
+from synccash.adapters.urlguard import UnsafeUrl, UrlGuard
 from synccash.core.payment import Payment, PaymentEvent
 from synccash.core.ports import Clock, OutboxRow, UnitOfWorkFactory
 
@@ -298,6 +299,41 @@ class InMemoryWebhookDeliveries:
         delivery.updated_at = at
 
 
+@define
+class _Outcome:
+    status_code: int | None = None
+    error: str | None = None
+    give_up: bool = False
+
+
+async def _check_target(guard: UrlGuard, url: str, *, resolve: bool) -> _Outcome | None:
+    """None if `url` may be called now; else the refused outcome (static refusals give up)."""
+    try:
+        target = guard.check(url)
+    except UnsafeUrl as exc:
+        return _Outcome(error=f"refused: {exc}", give_up=True)
+    if resolve:  # through a proxy the connect is not ours: check the DNS answers up front
+        try:
+            await guard.resolve(target.host, target.port)
+        except UnsafeUrl as exc:
+            return _Outcome(error=f"refused: {exc}")
+    return None
+
+
+async def _post(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], timeout_s: float
+) -> _Outcome:
+    try:
+        response = await client.post(url, content=body, headers=headers, timeout=timeout_s)
+    except UnsafeUrl as exc:  # raised by the guarded connect: a DNS answer was internal
+        return _Outcome(error=f"refused: {exc}")
+    except httpx.HTTPError as exc:
+        return _Outcome(error=f"{type(exc).__name__}: {exc}")
+    if response.is_success:
+        return _Outcome(response.status_code)
+    return _Outcome(response.status_code, f"HTTP {response.status_code}")
+
+
 async def deliver(
     client: httpx.AsyncClient,
     store: WebhookDeliveryStore,
@@ -307,8 +343,14 @@ async def deliver(
     secret: str,
     clock: Clock,
     timeout_s: float = DELIVERY_TIMEOUT_S,
+    guard: UrlGuard | None = None,
+    resolve_first: bool = False,
 ) -> bool:
-    """POST one event to the merchant, record the attempt and schedule the retry; True if 2xx."""
+    """POST one event to the merchant, record the attempt and schedule the retry; True if 2xx.
+
+    The URL is checked by `guard` first (default: public https only); a URL the guard refuses
+    is given up at once, without a request.
+    """
     body = event_body(row)
     sent_at = clock.now()
     headers = {
@@ -317,23 +359,17 @@ async def deliver(
         EVENT_ID_HEADER: row.id,
         "User-Agent": "SyncCash-Webhooks/1",
     }
-    status_code: int | None = None
-    error: str | None = None
-    try:
-        response = await client.post(delivery.url, content=body, headers=headers, timeout=timeout_s)
-        status_code = response.status_code
-        if not response.is_success:
-            error = f"HTTP {status_code}"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    ok = error is None
+    outcome = await _check_target(guard or UrlGuard(), delivery.url, resolve=resolve_first)
+    if outcome is None:
+        outcome = await _post(client, delivery.url, body, headers, timeout_s)
+    ok = outcome.error is None
     done_at = clock.now()
-    retry_at = None if ok else next_attempt_at(delivery.attempts + 1, done_at)
+    retry_at = None if ok or outcome.give_up else next_attempt_at(delivery.attempts + 1, done_at)
     await store.record_attempt(
         delivery.id,
         at=done_at,
-        status_code=status_code,
-        error=error,
+        status_code=outcome.status_code,
+        error=outcome.error,
         delivered=ok,
         next_attempt_at=retry_at,
     )
@@ -343,9 +379,9 @@ async def deliver(
         event_id=row.id,
         payment_id=delivery.payment_id,
         attempt=delivery.attempts + 1,
-        status_code=status_code,
+        status_code=outcome.status_code,
         delivered=ok,
-        error=error,
+        error=outcome.error,
         retry_at=None if retry_at is None else retry_at.isoformat(),
     )
     return ok
@@ -364,7 +400,14 @@ class WebhookDispatcher:
         clock: Clock | None = None,
         concurrency: int = 16,
         timeout_s: float = DELIVERY_TIMEOUT_S,
+        guard: UrlGuard | None = None,
+        resolve_first: bool = False,
     ) -> None:
+        """`guard` checks every URL before it is called (default: public https only);
+        `resolve_first` also checks its DNS answers up front (needed behind an egress proxy,
+        where the connect is the proxy's; the guarded client checks them itself)."""
+        self._guard = guard or UrlGuard()
+        self._resolve_first = resolve_first
         self._client = client
         self._store = store
         self._events = events
@@ -417,6 +460,8 @@ class WebhookDispatcher:
             secret=self._secret,
             clock=self._clock,
             timeout_s=self._timeout_s,
+            guard=self._guard,
+            resolve_first=self._resolve_first,
         )
 
 

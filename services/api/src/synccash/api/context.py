@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, Protocol
 
-from attrs import define, field
+from attrs import Factory, define, field
 from litestar.params import SkipValidation
 
 from synccash.adapters.coordination import Locks, RateLimiter
 from synccash.adapters.memory.ratelimit import MemoryLocks, MemoryRateLimiter
 from synccash.adapters.settings import Settings
+from synccash.adapters.urlguard import UrlGuard
 from synccash.api.auth import TokenCache
 from synccash.api.observability import ApiMetrics
 from synccash.core.commands import DailyReport, InitiatePayment, InitiateResult, QuoteRequest
@@ -119,6 +120,12 @@ class ApiContext:
     locks_override: Locks | None = None
     rate_limiter_override: RateLimiter | None = None
     _fallback_locks: Locks | None = None
+    url_guard: UrlGuard = field(
+        default=Factory(
+            lambda self: UrlGuard.from_setting(self.settings.webhook_allowed_targets),
+            takes_self=True,
+        )
+    )
 
     @property
     def container(self) -> ApiContainer:

@@ -21,6 +21,7 @@ import structlog
 
 from synccash.adapters.bootstrap import Container, bootstrap
 from synccash.adapters.settings import Settings
+from synccash.adapters.urlguard import UrlGuard, merchant_http_client
 from synccash.adapters.webhooks import (
     AuditTrailEvents,
     InMemoryWebhookDeliveries,
@@ -99,13 +100,17 @@ async def run(
 ) -> None:
     """Run consumers, the outbox relay and the scheduler until `stop` is set."""
     m = metrics or default_metrics()
-    async with httpx.AsyncClient() as own_http:
+    settings = container.settings
+    guard = UrlGuard.from_setting(settings.webhook_allowed_targets)
+    async with merchant_http_client(guard, proxy=settings.webhook_proxy_url) as own_http:
         dispatcher = WebhookDispatcher(
             webhook_http or container.webhook_http or own_http,
             webhook_store(container),
             AuditTrailEvents(container.uow),
-            secret=container.settings.webhook_secret,
+            secret=settings.webhook_secret,
             clock=container.clock,
+            guard=guard,
+            resolve_first=bool(settings.webhook_proxy_url),
         )
         relay = OutboxRelay(
             container.outbox,

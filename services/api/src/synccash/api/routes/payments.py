@@ -76,6 +76,8 @@ async def initiate_payment(
     key = idempotency_key.strip()
     payer = data.payer
     payee = data.payee
+    if data.webhook_url is not None:
+        api.url_guard.check(data.webhook_url)  # SSRF: refused targets are a 422, nothing stored
     command = InitiatePayment(
         merchant_id=principal.merchant_id,
         idempotency_key=key,
