@@ -12,12 +12,12 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from synccash.adapters.coordination import Locks, RateLimiter
 from synccash.adapters.settings import Settings
 from synccash.api.context import ApiContainer, ApiContext, PaymentUseCases
+from synccash.api.docs import assets_router, render_plugins
 from synccash.api.guards import STATE_KEY, admit
 from synccash.api.observability import ACCESS_LOGGER, AccessLog, configure_logging
 from synccash.api.problems import handle_exception
@@ -35,7 +35,7 @@ def _openapi() -> OpenAPIConfig:
             '("12.50"). Errors are application/problem+json (RFC 9457) with a stable `code`.'
         ),
         path="/api",
-        render_plugins=[SwaggerRenderPlugin(path="/docs"), RedocRenderPlugin(path="/redoc")],
+        render_plugins=render_plugins(),
         components=Components(
             security_schemes={
                 "bearerAuth": SecurityScheme(
@@ -69,7 +69,7 @@ def _build(
 
     v1 = Router("/api/v1", route_handlers=[*payments.ROUTES, *misc.ROUTES, *callbacks.ROUTES])
     app = Litestar(
-        route_handlers=[v1, *health.ROUTES],
+        route_handlers=[v1, *health.ROUTES, assets_router()],
         dependencies={
             "payments": Provide(provide_payments, sync_to_thread=False),
         },
