@@ -17,5 +17,9 @@ def runner() -> CliRunner:
 
 @pytest.fixture
 def env() -> dict[str, str]:
-    """Environment for commands under test: a known JWT secret."""
-    return {"JWT_SECRET_KEY": SECRET, "JWT_ISSUER": "synccash"}
+    """Environment for commands under test: known secrets (long enough for any mode)."""
+    return {
+        "JWT_SECRET_KEY": SECRET,
+        "WEBHOOK_SECRET": SECRET + "-webhooks",
+        "JWT_ISSUER": "synccash",
+    }

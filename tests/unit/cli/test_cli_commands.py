@@ -120,3 +120,44 @@ def test_serve_with_an_unreachable_database_exits_1(runner, env):
     assert result.exit_code == 1
     assert "unreachable" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["serve", "api", "worker"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("JWT_SECRET_KEY", None, "JWT_SECRET_KEY is the published development default"),
+        ("WEBHOOK_SECRET", None, "WEBHOOK_SECRET is the published development default"),
+        ("JWT_SECRET_KEY", "x" * 31, "JWT_SECRET_KEY is 31 bytes; at least 32"),
+    ],
+)
+def test_server_commands_refuse_weak_secrets_outside_embedded(runner, env, command, case):
+    """On PostgreSQL a default or short secret stops serve/api/worker: one line, exit 2."""
+    variable, value, says = case
+    url = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"  # never reached
+    result = runner.invoke(
+        app,
+        [command, "--port", "0"] if command != "worker" else [command],
+        env={**env, "DATABASE_URL": url, variable: value},
+    )
+    assert (result.exit_code, len(result.stderr.strip().splitlines())) == (2, 1)
+    assert says in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_server_command_reads_a_secret_file(runner, env, tmp_path):
+    """JWT_SECRET_KEY_FILE replaces JWT_SECRET_KEY; a short file value is refused by name."""
+    path = tmp_path / "jwt"
+    path.write_text("too-short\n", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["worker"],
+        env={
+            **env,
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "JWT_SECRET_KEY": None,
+            "JWT_SECRET_KEY_FILE": str(path),
+        },
+    )
+    assert result.exit_code == 2
+    assert "JWT_SECRET_KEY is 9 bytes" in result.stderr

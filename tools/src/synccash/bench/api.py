@@ -128,6 +128,7 @@ def _env(database_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
         "JWT_SECRET_KEY": SECRET,
+        "WEBHOOK_SECRET": SECRET + "-webhooks",
         "RATE_LIMIT_BURST": "1000000",
         "RATE_LIMIT_PER_SECOND": "1000000",
         "SANDBOX_MODE": "external",  # initiate never calls a provider

@@ -297,6 +297,7 @@ class Stack:
             "DATABASE_URL": self.database_url,
             "REDIS_URL": REDIS_URL,
             "JWT_SECRET_KEY": SECRET,
+            "WEBHOOK_SECRET": SECRET + "-webhooks",
             "RATE_LIMIT_BURST": "1000000",
             "RATE_LIMIT_PER_SECOND": "1000000",
             "SANDBOX_MODE": "external",

@@ -96,6 +96,7 @@ def service_env(
         "DATABASE_MAX_OVERFLOW": "10",
         "REDIS_URL": redis_url,
         "JWT_SECRET_KEY": JWT_SECRET,
+        "WEBHOOK_SECRET": JWT_SECRET + "-webhooks",
         "SANDBOX_MODE": "external",
         "MTN_BASE_URL": f"{sandbox}/mtn",
         "AIRTELTIGO_BASE_URL": f"{sandbox}/airteltigo",

@@ -16,6 +16,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings.from_env(env)
 
 
+def load_server_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings for a server process (serve, api, worker): parsed, and secrets checked.
+
+    Outside the embedded default a published default or short secret is refused
+    (SettingsError: one line naming the variable, exit code 2).
+    """
+    settings = load_settings(env)
+    settings.require_safe_secrets()
+    return settings
+
+
 def uses_dev_secret(settings: Settings) -> bool:
     """True while JWT_SECRET_KEY is the published development default."""
     return settings.jwt_secret_key == VARIABLES["JWT_SECRET_KEY"][0]

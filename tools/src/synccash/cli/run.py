@@ -16,7 +16,7 @@ from synccash.api.auth import ALL_SCOPES, mint_token
 from synccash.cli._console import console, err_console
 from synccash.cli._errors import CliError, usage_error
 from synccash.cli._runtime import Ready, bind, run_embedded
-from synccash.cli._settings import load_settings, note_dev_secret
+from synccash.cli._settings import load_server_settings, load_settings, note_dev_secret
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 Port = Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)]
@@ -33,7 +33,7 @@ def _embedded_settings(host: str, port: int) -> Settings:
     env.setdefault("PUBLIC_BASE_URL", f"http://{shown}:{port}")  # callbacks reach *this* process
     env.setdefault("LOG_FORMAT", "console")
     env.setdefault("LOG_LEVEL", "WARNING")
-    return load_settings(env)
+    return load_server_settings(env)
 
 
 def _announce(ready: Ready) -> None:
@@ -95,7 +95,7 @@ def api(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.", min=1)] = 1,
 ) -> None:
     """Run the merchant API alone (production: PostgreSQL + Redis from the environment)."""
-    settings = load_settings()  # fail early (exit 2) on a bad setting
+    settings = load_server_settings()  # fail early (exit 2) on a bad setting or secret
     bind(host, port).close()  # fail early (exit 1) on a busy port
     err_console.print(f"SyncCash API on http://{host}:{port}/api/v1 (docs: /api/docs)")
     # uvicorn re-raises the signal after a clean shutdown
@@ -129,7 +129,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run queue consumers, the outbox relay and the scheduler (leader-locked) until a signal."""
-    load_settings()
+    load_server_settings()
     from synccash.worker import main  # noqa: PLC0415  (imported where it runs)
 
     main(concurrency, metrics_port=metrics_port)

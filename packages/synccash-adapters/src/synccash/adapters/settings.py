@@ -2,15 +2,21 @@
 
 With nothing set, SyncCash runs on the embedded default: a SQLite file, an
 in-memory queue and the provider sandboxes reached in-process.
+
+Where a value comes from, strongest first: the process environment, then a `.env`
+file in the working directory, then the defaults below. Every secret can instead be
+read from a file named by `<NAME>_FILE` (container secrets).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Final
 
 from attrs import field, frozen
+from dotenv import dotenv_values
 
 from synccash.core.errors import ValidationError
 from synccash.core.money import Money
@@ -36,7 +42,7 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
     ),
     "JWT_SECRET_KEY": (
         "dev-secret-change-me-before-production",
-        "HS256 key for merchant bearer tokens (change in production)",
+        "HS256 key for merchant bearer tokens; outside the embedded default: your own, 32+ bytes",
     ),
     "JWT_ISSUER": ("synccash", "expected `iss` claim of merchant tokens"),
     "MIN_TRANSACTION_AMOUNT": ("1.00", "smallest payment in GHS (decimal string)"),
@@ -49,7 +55,10 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
     "RATE_LIMIT_BURST": ("400", "per-merchant burst size (token bucket capacity)"),
     "MAX_BODY_BYTES": ("65536", "largest request body the API accepts"),
     "PUBLIC_BASE_URL": ("http://127.0.0.1:8000", "base URL providers call back on"),
-    "WEBHOOK_SECRET": ("dev-webhook-secret", "default HMAC key for signing merchant webhooks"),
+    "WEBHOOK_SECRET": (
+        "dev-webhook-secret",
+        "default HMAC key for signing merchant webhooks; outside the embedded default: your own, 32+ bytes",
+    ),
     "WEBHOOK_ALLOWED_TARGETS": (
         "",
         (
@@ -98,6 +107,63 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
 }
 
 
+#: Variables that hold secrets: each also has a `<NAME>_FILE` form, and none is logged.
+SECRET_VARIABLES: Final = (
+    "JWT_SECRET_KEY",
+    "WEBHOOK_SECRET",
+    "MTN_COLLECTION_API_KEY",
+    "MTN_COLLECTION_SUBSCRIPTION_KEY",
+    "MTN_DISBURSEMENT_API_KEY",
+    "MTN_DISBURSEMENT_SUBSCRIPTION_KEY",
+    "AIRTELTIGO_CLIENT_SECRET",
+    "TELECEL_CLIENT_SECRET",
+)
+#: Secrets we choose ourselves (not issued by a provider): random, at least this long.
+OWN_SECRETS: Final = ("JWT_SECRET_KEY", "WEBHOOK_SECRET")
+MIN_SECRET_BYTES: Final = 32
+
+
+def process_environment(dotenv: Path | None = Path(".env")) -> dict[str, str]:
+    """The process environment over the `dotenv` file's values (if the file exists).
+
+    `None` skips the file; a relative path is read from the working directory. Values are
+    taken literally (no `${VAR}` expansion). A secret set in the environment, as NAME or
+    NAME_FILE, hides both forms in the file.
+    """
+    values: dict[str, str] = {}
+    if dotenv is not None and dotenv.is_file():
+        raw = dotenv_values(dotenv, interpolate=False)
+        values = {k: v for k, v in raw.items() if v is not None}
+    return _overlay(values, os.environ)
+
+
+def _overlay(lower: Mapping[str, str], upper: Mapping[str, str]) -> dict[str, str]:
+    merged = dict(lower)
+    for name in SECRET_VARIABLES:
+        if name in upper or f"{name}_FILE" in upper:
+            merged.pop(name, None)
+            merged.pop(f"{name}_FILE", None)
+    return merged | dict(upper)
+
+
+def _read_secret_files(env: Mapping[str, str]) -> dict[str, str]:
+    """`NAME_FILE=/path` becomes `NAME=<file contents without the trailing newline>`."""
+    resolved = dict(env)
+    for name in SECRET_VARIABLES:
+        path = env.get(f"{name}_FILE")
+        if not path:
+            continue
+        if name in env:
+            raise SettingsError(f"set {name} or {name}_FILE, not both")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise SettingsError(f"{name}_FILE: cannot read {path!r}: {reason}") from None
+        resolved[name] = text.removesuffix("\n").removesuffix("\r")
+    return resolved
+
+
 def _get(env: Mapping[str, str], name: str) -> str:
     return env.get(name, VARIABLES[name][0])
 
@@ -119,6 +185,20 @@ def _money(env: Mapping[str, str], name: str) -> Money:
         return Money.parse(raw)
     except ValidationError as exc:
         raise SettingsError(f"{name}: {exc}") from None
+
+
+def _require_own_secret(name: str, value: str) -> None:
+    hint = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    if value == VARIABLES[name][0]:
+        raise SettingsError(
+            f"{name} is the published development default; outside the embedded default "
+            f"set your own ({hint})"
+        )
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        raise SettingsError(
+            f"{name} is {len(value.encode())} bytes; at least {MIN_SECRET_BYTES} are "
+            f"required outside the embedded default ({hint})"
+        )
 
 
 @frozen
@@ -172,10 +252,50 @@ class Settings:
         """True when provider sandboxes run in-process (httpx ASGI transport)."""
         return self.sandbox_mode == "embedded"
 
+    @property
+    def is_embedded(self) -> bool:
+        """True on the embedded default: SQLite, no Redis, sandboxes in-process."""
+        return not self.is_postgres and not self.redis_url and self.embedded_sandboxes
+
+    def secrets(self) -> dict[str, tuple[str, str]]:
+        """Each secret variable's value and the base URL it is sent to ("" for our own)."""
+        mtn, mtn_out = self.mtn_collection, self.mtn_disbursement
+        return {
+            "JWT_SECRET_KEY": (self.jwt_secret_key, ""),
+            "WEBHOOK_SECRET": (self.webhook_secret, ""),
+            "MTN_COLLECTION_API_KEY": (mtn.secret, mtn.base_url),
+            "MTN_COLLECTION_SUBSCRIPTION_KEY": (mtn.subscription_key, mtn.base_url),
+            "MTN_DISBURSEMENT_API_KEY": (mtn_out.secret, mtn_out.base_url),
+            "MTN_DISBURSEMENT_SUBSCRIPTION_KEY": (mtn_out.subscription_key, mtn_out.base_url),
+            "AIRTELTIGO_CLIENT_SECRET": (self.airteltigo.secret, self.airteltigo.base_url),
+            "TELECEL_CLIENT_SECRET": (self.telecel.secret, self.telecel.base_url),
+        }
+
+    def require_safe_secrets(self) -> None:
+        """Refuse published defaults and short secrets outside the embedded default.
+
+        Our own secrets (JWT_SECRET_KEY, WEBHOOK_SECRET) must be at least 32 bytes and
+        not the documented default. A provider credential must not be the published
+        sandbox default once it is sent over https (to a real provider); sandboxes
+        reached over plain http accept only those defaults.
+
+        Raises:
+            SettingsError: naming the first variable that is not safe.
+        """
+        if self.is_embedded:
+            return
+        for name, (value, sent_to) in self.secrets().items():
+            if name in OWN_SECRETS:
+                _require_own_secret(name, value)
+            elif sent_to.startswith("https://") and value == VARIABLES[name][0]:
+                raise SettingsError(
+                    f"{name} is the published sandbox default but {sent_to} is a real provider"
+                )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Parse settings from a mapping (default: the process environment)."""
-        env = dict(os.environ if env is None else env)
+        """Parse settings from a mapping (default: the process environment over `./.env`)."""
+        env = _read_secret_files(process_environment() if env is None else env)
         unknown_mode = _get(env, "SANDBOX_MODE")
         if unknown_mode not in ("embedded", "external"):
             raise SettingsError(

@@ -110,6 +110,7 @@ def create_app(
 def create_app_from_settings(settings: Settings | None = None) -> Litestar:
     """The API for a server process: its lifespan runs `bootstrap(settings)` and closes it."""
     settings = settings if settings is not None else Settings.from_env()
+    settings.require_safe_secrets()
     configure_logging(settings.log_level, settings.log_format)
     context = ApiContext(settings=settings)
 

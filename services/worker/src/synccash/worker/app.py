@@ -191,6 +191,7 @@ async def serve(
 ) -> None:
     """Bootstrap from settings and run the worker until a signal."""
     settings = settings or Settings.from_env()
+    settings.require_safe_secrets()
     configure_logging(settings.log_level, settings.log_format)
     if not settings.redis_url:
         _log.warning(
