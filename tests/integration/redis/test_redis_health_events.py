@@ -11,9 +11,10 @@ from redis.asyncio import Redis
 
 from synccash.adapters.redis.events import EVENTS_STREAM, RedisEventPublisher
 from synccash.adapters.redis.health import RedisHealthStore
+from synccash.core.fees import TransferKind
 from synccash.core.ports import OutboxRow
 from synccash.core.providers import ProviderId
-from synccash.core.reliability import CircuitState, HealthSample, HealthTracker
+from synccash.core.reliability import CircuitState, HealthSample, HealthTracker, SampleKind
 
 pytestmark = pytest.mark.integration
 
@@ -41,16 +42,42 @@ async def test_samples_recorded_by_one_replica_are_seen_by_another(redis: Redis)
     assert snapshot[ProviderId.MTN].samples == 12
 
 
-async def test_consecutive_failures_open_the_circuit_for_every_reader(redis: Redis):
-    """Five failures in a row recorded anywhere open MTN's circuit; Telecel stays closed."""
+async def test_failures_open_the_circuit_for_every_reader(redis: Redis):
+    """Ten failures (the minimum volume) recorded anywhere open MTN's circuit; Telecel stays closed."""
     store = RedisHealthStore(redis, max_staleness_s=0)
-    for i in range(5):
+    for i in range(10):
         await store.record(sample(ProviderId.MTN, i, ok=False))
     await store.record(sample(ProviderId.TELECEL, 6, ok=True))
     await store.flush()
     snapshot = await RedisHealthStore(redis, max_staleness_s=0).snapshot(T0 + timedelta(seconds=10))
     assert snapshot[ProviderId.MTN].circuit is CircuitState.OPEN
     assert snapshot[ProviderId.TELECEL].circuit is CircuitState.CLOSED
+
+
+async def test_sample_kinds_and_transfer_kinds_survive_the_round_trip(redis: Redis):
+    """Accepted, ambiguous and per-kind samples read back as written; old entries still decode."""
+    written = [
+        HealthSample.of(ProviderId.MTN, SampleKind.ACCEPTED, 300, T0),
+        HealthSample.of(ProviderId.MTN, SampleKind.AMBIGUOUS, 9_000, T0 + timedelta(seconds=1)),
+        HealthSample.of(
+            ProviderId.MTN,
+            SampleKind.CONFIRMED,
+            400,
+            T0 + timedelta(seconds=2),
+            TransferKind.CROSS_NETWORK,
+        ),
+    ]
+    await redis.rpush("synccash:health:mtn", f"0|700|{int(T0.timestamp() * 1000) - 1000}")
+    store = RedisHealthStore(redis, max_staleness_s=0)
+    for s in written:
+        await store.record(s)
+    await store.flush()
+    now = T0 + timedelta(minutes=1)
+    expected = HealthTracker()
+    expected.record_many([sample(ProviderId.MTN, -1, ok=False, latency=700), *written])
+    snapshot = await RedisHealthStore(redis, max_staleness_s=0).snapshot(now)
+    assert expected.health(ProviderId.MTN, now) == snapshot[ProviderId.MTN]
+    assert TransferKind.CROSS_NETWORK in snapshot[ProviderId.MTN].by_transfer
 
 
 async def test_history_is_capped(redis: Redis):
@@ -98,13 +125,13 @@ async def test_samples_wait_in_process_until_flushed_in_one_round_trip(counting_
 async def test_own_waiting_samples_are_in_the_snapshot(redis: Redis):
     """A snapshot writes this process's waiting samples first, so it sees them at once."""
     store = RedisHealthStore(redis, max_staleness_s=0, flush_interval_s=60)
-    for i in range(5):
+    for i in range(10):
         await store.record(sample(ProviderId.MTN, i, ok=False))
     snapshot = await store.snapshot(T0 + timedelta(seconds=10))
     assert snapshot[ProviderId.MTN].circuit is CircuitState.OPEN
     # ... and they are in Redis now, for the other replicas
     other = await RedisHealthStore(redis, max_staleness_s=0).snapshot(T0 + timedelta(seconds=10))
-    assert other[ProviderId.MTN].samples == 5
+    assert other[ProviderId.MTN].samples == 10
 
 
 async def test_a_sample_older_than_the_flush_interval_is_written_by_the_next_record(redis: Redis):

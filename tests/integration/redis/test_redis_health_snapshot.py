@@ -120,7 +120,7 @@ async def test_a_success_on_a_tripped_provider_shows_at_once(redis: Redis):
     """News for an open or half-open circuit is never held back (a probe closes it at once)."""
     clock = Clock()
     store = RedisHealthStore(redis, monotonic=clock)
-    for i in range(5):
+    for i in range(10):
         await store.record(sample(ProviderId.MTN, i, ok=False))
     after_cool_down = T0 + timedelta(seconds=31)
     assert (await store.snapshot(after_cool_down))[ProviderId.MTN].circuit is CircuitState.HALF_OPEN
@@ -145,11 +145,11 @@ async def test_own_failures_open_the_circuit_at_once_without_a_round_trip(counti
     now = T0 + timedelta(seconds=1)
     assert (await store.snapshot(now))[ProviderId.MTN].circuit is CircuitState.CLOSED
     assert trips.count == 1
-    for i in range(5):
+    for i in range(10):
         await store.record(sample(ProviderId.MTN, i, ok=False))
     snapshot = await store.snapshot(now)
     assert snapshot[ProviderId.MTN].circuit is CircuitState.OPEN
-    assert snapshot[ProviderId.MTN].consecutive_failures == 5
+    assert snapshot[ProviderId.MTN].consecutive_failures == 10
     assert trips.count == 1  # neither the records nor the snapshot talked to Redis
     # past the bound the copy is re-read (the waiting samples go out in the same trip) and
     # the circuit stays open: the samples are counted once, not twice
@@ -157,8 +157,8 @@ async def test_own_failures_open_the_circuit_at_once_without_a_round_trip(counti
     snapshot = await store.snapshot(now)
     assert trips.count == 2
     assert snapshot[ProviderId.MTN].circuit is CircuitState.OPEN
-    assert snapshot[ProviderId.MTN].samples == 5
-    assert await redis.llen("synccash:health:mtn") == 5
+    assert snapshot[ProviderId.MTN].samples == 10
+    assert await redis.llen("synccash:health:mtn") == 10
 
 
 async def test_snapshots_in_any_now_order_share_one_read_per_bound(counting_redis):
@@ -187,7 +187,7 @@ async def test_other_replicas_samples_show_after_the_bound(redis: Redis):
     other = RedisHealthStore(redis)
     now = T0 + timedelta(seconds=1)
     await store.snapshot(now)
-    for i in range(5):
+    for i in range(10):
         await other.record(sample(ProviderId.TELECEL, i, ok=False))
     await other.flush()
     clock.t += MAX_STALENESS_S / 2

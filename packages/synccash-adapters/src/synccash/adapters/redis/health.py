@@ -1,8 +1,10 @@
 """Provider health shared by every worker and API replica through Redis.
 
-Each provider's recent outcomes live in a capped list (`RPUSH` + `LTRIM`). `record` does
-not talk to Redis: samples wait in this process and go out together, one round trip (one
-script call) for all of them, when
+Each provider's recent outcomes live in a capped list (`RPUSH` + `LTRIM`), one entry per
+sample: `ok|latency_ms|epoch_ms|kind|transfer` (kind: one letter per `SampleKind`, empty for
+the older two-valued form; entries written in the older three-field form still decode).
+`record` does not talk to Redis: samples wait in this process and go out together, one round
+trip (one script call) for all of them, when
 
 - `flush()` is called (the worker calls it every `flush_interval_s` and on shutdown),
 - a `record` finds the oldest waiting sample at least `flush_interval_s` old, or
@@ -52,8 +54,15 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from synccash.adapters.coordination import epoch_ms
+from synccash.core.fees import TransferKind
 from synccash.core.providers import ProviderId
-from synccash.core.reliability import CircuitState, HealthSample, HealthTracker, ProviderHealth
+from synccash.core.reliability import (
+    CircuitState,
+    HealthSample,
+    HealthTracker,
+    ProviderHealth,
+    SampleKind,
+)
 
 #: Default bound (seconds) on how old the other replicas' samples in a snapshot may be: the
 #: copy is re-read at most this often (each re-read replays up to `history` samples per
@@ -87,15 +96,31 @@ return out
 _SYNC_SHA: Final = hashlib.sha1(_SYNC.encode()).hexdigest()  # noqa: S324 (Redis' script id)
 
 
+#: One letter per sample kind on the wire (an entry without one is the older ok/failed form).
+_KIND_CODES: Final = {
+    SampleKind.CONFIRMED: "c",
+    SampleKind.ACCEPTED: "a",
+    SampleKind.FAILED: "f",
+    SampleKind.REFUSED: "r",
+    SampleKind.AMBIGUOUS: "u",
+}
+_KINDS_BY_CODE: Final = {code: kind for kind, code in _KIND_CODES.items()}
+_TRANSFERS_BY_CODE: Final = {t.value: t for t in TransferKind}
+
+
 def _encode(sample: HealthSample) -> str:
-    return f"{int(sample.ok)}|{sample.latency_ms}|{epoch_ms(sample.at)}"
+    kind = "" if sample.kind is None else _KIND_CODES[sample.kind]
+    transfer = "" if sample.transfer is None else sample.transfer.value
+    return f"{int(sample.ok)}|{sample.latency_ms}|{epoch_ms(sample.at)}|{kind}|{transfer}"
 
 
 def _decode(provider: ProviderId, raw: Any) -> HealthSample:
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
-    ok, latency, at_ms = text.split("|")
+    ok, latency, at_ms, *rest = text.split("|")
     at = datetime.fromtimestamp(int(at_ms) / 1000, UTC)
-    return HealthSample(provider, ok == "1", int(latency), at)
+    kind = _KINDS_BY_CODE.get(rest[0]) if rest else None
+    transfer = _TRANSFERS_BY_CODE.get(rest[1]) if len(rest) > 1 else None
+    return HealthSample(provider, ok == "1", int(latency), at, kind, transfer)
 
 
 def _at(sample: HealthSample) -> datetime:
