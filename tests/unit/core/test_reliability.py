@@ -344,11 +344,11 @@ def test_health_values_stay_in_range(oks):
 
 
 @given(oks=st.lists(st.booleans(), min_size=1, max_size=200))
-def test_a_minimum_volume_of_failures_in_a_row_always_trips(oks):
-    """Whatever came before, ten consecutive failures leave the circuit not closed."""
+def test_failures_filling_the_breaker_window_always_trip(oks):
+    """Whatever came before, a breaker window (60 s) of nothing but failures is not closed."""
     tracker = HealthTracker()
     last = feed(tracker, MTN, "".join("1" if ok else "0" for ok in oks))
-    last = feed(tracker, MTN, TRIP, last + SEC)
+    last = feed(tracker, MTN, "0" * 61, last + SEC)
     assert tracker.circuit(MTN, last) is not CircuitState.CLOSED
 
 
