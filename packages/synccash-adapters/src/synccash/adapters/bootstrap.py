@@ -21,6 +21,7 @@ from synccash.adapters.clock import SystemClock, UuidIds
 from synccash.adapters.coordination import ConsumableTaskQueue, Locks, RateLimiter
 from synccash.adapters.memory.gateway import FakeProviderGateway
 from synccash.adapters.memory.health import InMemoryHealthStore
+from synccash.adapters.memory.ledger import InMemoryLedger
 from synccash.adapters.memory.queue import MemoryTaskQueue
 from synccash.adapters.memory.ratelimit import MemoryLocks, MemoryRateLimiter
 from synccash.adapters.memory.repository import (
@@ -35,6 +36,7 @@ from synccash.core.ports import (
     Clock,
     EventPublisher,
     IdGenerator,
+    Ledger,
     Outbox,
     ProviderGateway,
     ProviderHealthStore,
@@ -71,6 +73,7 @@ class Container:
     locks: Locks
     outbox: Outbox
     publisher: EventPublisher
+    ledger: Ledger | None = None  # the books (balances, statements, top-ups)
     engine: Any = None  # AsyncEngine when SQL is used
     redis: Any = None  # redis.asyncio.Redis when configured
     webhook_http: httpx.AsyncClient | None = None
@@ -204,6 +207,7 @@ def memory_container(
         locks=MemoryLocks(clock=clock),
         outbox=InMemoryOutbox(store),
         publisher=_NullPublisher(),
+        ledger=InMemoryLedger(store.books),
         extras={"store": store},
     )
 

@@ -109,3 +109,16 @@ class NoRouteAvailable(DomainError):
     """Every provider was filtered out; the explanation says why."""
 
     code = "no_route_available"
+
+
+class InsufficientBalance(DomainError):
+    """A guarded ledger account (a merchant's available balance, a provider float) cannot
+    cover a payout, refund or disbursement; the store refused it and wrote nothing."""
+
+    code = "insufficient_balance"
+
+
+class UnbalancedEntry(ValidationError):
+    """A journal entry whose postings do not sum to zero per currency (a bug, never input)."""
+
+    code = "unbalanced_entry"

@@ -13,6 +13,7 @@ from typing import Any, Protocol, Self
 from attrs import frozen
 
 from synccash.core.fraud import RiskSignals
+from synccash.core.ledger import JournalEntry
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
 from synccash.core.outcomes import ProviderOutcome
@@ -319,4 +320,60 @@ class Outbox(Protocol):
 
     async def mark_published(self, ids: Sequence[str], at: datetime) -> None:
         """Mark rows published (idempotent)."""
+        ...
+
+
+@frozen
+class EntryQuery:
+    """Filters and cursor for reading journal entries (oldest first)."""
+
+    accounts: tuple[str, ...] = ()  # entries with a posting on any of these; () = every entry
+    limit: int = 50
+    cursor: str | None = None  # opaque: the position of the last entry on the previous page
+
+
+@frozen
+class StoredEntry:
+    """A journal entry as stored: its position in the journal and when it was posted."""
+
+    position: int
+    at: datetime
+    entry: JournalEntry
+
+
+@frozen
+class EntryPage:
+    """One page of journal entries and the cursor for the next one."""
+
+    items: Sequence[StoredEntry]
+    next_cursor: str | None
+
+
+class Ledger(Protocol):
+    """The double-entry books (`synccash.core.ledger`), enforced by the store.
+
+    Payments' postings are written by the unit of work with each save (the lifecycle never
+    calls `post`); a save whose postings would overdraw a guarded account raises
+    `InsufficientBalance` (from `save`, or at the latest from the unit of work's commit)
+    and writes nothing.
+    """
+
+    async def post(self, entries: Sequence[JournalEntry], at: datetime) -> None:
+        """Write entries not posted yet (idempotent per key), atomically.
+
+        Raises InsufficientBalance, writing nothing, if a guarded account would go below 0.
+        """
+        ...
+
+    async def balance(self, account: str, currency: str = "GHS") -> Money:
+        """An account's balance on its normal side (what a payout may use: the merchant's
+        `merchant_available(m)`; what a disbursement may use: `provider_float(p)`)."""
+        ...
+
+    async def balances(self, prefix: str = "") -> Mapping[tuple[str, str], Money]:
+        """Balances of every account (and currency) whose name starts with `prefix`."""
+        ...
+
+    async def entries(self, query: EntryQuery) -> EntryPage:
+        """Journal entries in posting order, keyset-paginated."""
         ...

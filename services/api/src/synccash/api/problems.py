@@ -26,6 +26,7 @@ from synccash.core.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     IllegalTransition,
+    InsufficientBalance,
     NoRouteAvailable,
     PaymentNotFound,
     ValidationError,
@@ -101,6 +102,7 @@ _DOMAIN_STATUS: Final[tuple[tuple[type[DomainError], int], ...]] = (
     (ConcurrencyConflict, 409),
     (IllegalTransition, 409),  # PaymentNotCancellable, PaymentNotRefundable
     (NoRouteAvailable, 422),
+    (InsufficientBalance, 422),  # a payout or refund the merchant's balance cannot cover
     (ValidationError, 422),
 )
 

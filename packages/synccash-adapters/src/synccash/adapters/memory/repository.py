@@ -19,8 +19,10 @@ from typing import Any, Final, Self
 
 from attrs import define, evolve, field
 
+from synccash.adapters.memory.ledger import InMemoryBooks
 from synccash.core.errors import ConcurrencyConflict
 from synccash.core.fraud import RiskSignals
+from synccash.core.ledger import InsufficientBalance, JournalEntry, entries_for
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
 from synccash.core.payment import (
@@ -119,6 +121,7 @@ class InMemoryStore:
     # indexes serve: payment ids touching an MSISDN (as payer or attempt) or a payee
     by_msisdn: dict[str, set[str]] = field(factory=dict)
     by_payee: dict[str, set[str]] = field(factory=dict)
+    books: InMemoryBooks = field(factory=InMemoryBooks)  # the ledger, posted with each commit
 
     def key_owner(self, merchant_id: str, key: str | None) -> str | None:
         """The id of the committed payment holding this idempotency key, if any."""
@@ -394,8 +397,15 @@ class InMemoryUnitOfWork:
             elif row is None or row.payment.version != base:
                 await self.rollback()
                 raise ConcurrencyConflict(f"payment {pid} changed concurrently; reload and retry")
+        try:
+            postings = _postings(store, staged)
+        except InsufficientBalance:
+            await self.rollback()
+            raise
         for pid, snapshot in staged.payments.items():
             store.put(snapshot, staged.events.get(pid, []))
+        for snapshot, entries in postings:
+            store.books.write(entries, snapshot.updated_at)
         for out in staged.outbox:
             store.outbox[out.id] = out
         for entry in staged.written.values():
@@ -415,6 +425,14 @@ class InMemoryUnitOfWork:
         self._staged.events.clear()
         self._staged.outbox.clear()
         self._staged.written.clear()
+
+
+def _postings(store: InMemoryStore, staged: _Staged) -> list[tuple[Payment, list[JournalEntry]]]:
+    """The entries the staged payments newly imply, checked against the guarded balances
+    (raises InsufficientBalance): the ledger's postings commit with the payments."""
+    groups = [(s, store.books.fresh(entries_for(s))) for s in staged.payments.values()]
+    store.books.check([e for _, entries in groups for e in entries])
+    return groups
 
 
 class InMemoryUnitOfWorkFactory:
