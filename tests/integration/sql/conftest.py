@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from synccash.adapters.memory.ledger import InMemoryLedger
 from synccash.adapters.memory.repository import (
     InMemoryOutbox,
     InMemoryRiskContext,
@@ -163,6 +164,7 @@ class Backend:
     risk: Any  # a RiskContext with block()
     outbox: Any  # an Outbox
     block: Callable[[str, str], Awaitable[None]]
+    ledger: Any = None  # the Ledger over the same store
 
 
 def memory_backend() -> Backend:
@@ -173,7 +175,8 @@ def memory_backend() -> Backend:
     async def block(key: str, reason: str) -> None:
         risk.block(key, reason)
 
-    return Backend("memory", InMemoryUnitOfWorkFactory(store), risk, InMemoryOutbox(store), block)
+    uow = InMemoryUnitOfWorkFactory(store)
+    return Backend("memory", uow, risk, InMemoryOutbox(store), block, InMemoryLedger(store.books))
 
 
 def sql_backend(name: str, engine: AsyncEngine, *, grouped: bool = False) -> Backend:

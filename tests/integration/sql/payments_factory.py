@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from synccash.core.ledger import PostingKind, collection_wallet, entry, merchant_available
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
 from synccash.core.payment import AttemptKind, Payee, Payment, PaymentKind, Wallet
@@ -66,3 +67,13 @@ def with_collect_attempt(payment: Payment, reference: str, at: datetime) -> Paym
         at=at,
     )
     return payment
+
+
+async def fund_merchant(ledger: Any, merchant: str, minor: int, at: datetime = T0) -> None:
+    """Credit a merchant's available balance (as a confirmed collection would), if the
+    backend has books."""
+    if ledger is None:
+        return
+    lines = [(collection_wallet(ProviderId.MTN), minor), (merchant_available(merchant), -minor)]
+    seed = entry(f"seed-{merchant}-{minor}", PostingKind.COLLECT, lines, currency="GHS")
+    await ledger.post([seed], at)

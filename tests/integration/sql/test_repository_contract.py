@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from payments_factory import PAYEE, PAYER, T0, make_payment, with_collect_attempt
+from payments_factory import (
+    PAYEE,
+    PAYER,
+    T0,
+    fund_merchant,
+    make_payment,
+    with_collect_attempt,
+)
 
 from synccash.core.errors import ConcurrencyConflict
 from synccash.core.fraud import RiskSignals
@@ -69,6 +76,7 @@ async def test_merchant_account_payee_round_trips(backend):
 async def test_payment_kind_round_trips_and_stays_on_save(backend, payee, kind, expected):
     """The kind a payment was created with is stored, loaded and kept by later saves."""
     payment = make_payment("p1", payee=payee, kind=kind)
+    await fund_merchant(backend.ledger, "m1", payment.amount.minor)  # a payout needs a balance
     await _store(backend, payment)
     stored = await _load(backend, "p1")
     stored.cancel(T0 + timedelta(seconds=1))
