@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 import yaml
+from deploy_checks import UsageError, resolve, served_paths
 
-from synccash.adapters.bootstrap import memory_container
 from synccash.adapters.settings import VARIABLES
-from synccash.api.app import create_app
 from synccash.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -31,35 +29,13 @@ APP_SERVICES = sorted(
     name for name, svc in SERVICES.items() if svc.get("image") == "synccash:local"
 )
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-# Typer vendors its own click; find its UsageError through a public subclass.
-UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)(/[^'\"\s]*)")
-
-
-def _resolve(args: list[str]) -> Any:
-    """Parse a `synccash …` command line with the real app (options, types and all).
-
-    Returns the leaf command's context; raises UsageError on an unknown command or option
-    or a value of the wrong type.
-    """
-    command: Any = typer.main.get_command(app)
-    ctx = command.make_context("synccash", list(args))
-    while hasattr(command, "resolve_command"):  # a group: descend into the sub-command
-        name, command, rest = command.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
-        ctx = command.make_context(name, rest, parent=ctx)
-    return ctx
 
 
 def _dockerfile_json(instruction: str) -> list[str]:
     match = re.search(rf"^{instruction}\s+(\[.*\])\s*$", DOCKERFILE, re.MULTILINE)
     assert match is not None, f"no exec-form {instruction} in the Dockerfile"
     return list(json.loads(match.group(1)))
-
-
-def _served_paths() -> set[str]:
-    """Every path the API serves (built on in-memory adapters)."""
-    litestar_app = create_app(memory_container())
-    return {route.path for route in litestar_app.routes}
 
 
 def _env_example() -> dict[str, str]:
@@ -76,11 +52,11 @@ def _env_example() -> dict[str, str]:
 def test_resolver_rejects_unknown_commands_and_options():
     """The checker itself fails on a wrong command line (so the tests below can fail)."""
     with pytest.raises(UsageError):
-        _resolve(["worker", "--threads", "4"])
+        resolve(["worker", "--threads", "4"])
     with pytest.raises(UsageError):
-        _resolve(["frobnicate"])
+        resolve(["frobnicate"])
     with pytest.raises(UsageError):
-        _resolve(["api", "--port", "eighty"])
+        resolve(["api", "--port", "eighty"])
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
@@ -88,7 +64,7 @@ def test_every_app_service_runs_a_real_cli_command(service):
     """Each compose service built from our image runs a `synccash` command the app accepts."""
     command = SERVICES[service]["command"]
     assert isinstance(command, list), "use the exec form so signals reach the process"
-    ctx = _resolve(command)
+    ctx = resolve(command)
     assert ctx.command.callback is not None
 
 
@@ -106,7 +82,7 @@ def test_dockerfile_entrypoint_is_the_console_script_and_cmd_resolves():
     ]["scripts"]
     module, _, attr = scripts["synccash"].partition(":")
     assert getattr(import_module(module), attr) is app
-    _resolve(_dockerfile_json("CMD"))
+    resolve(_dockerfile_json("CMD"))
 
 
 def test_dockerfile_copies_paths_that_exist_and_runs_as_non_root():
@@ -125,7 +101,7 @@ def test_dockerfile_copies_paths_that_exist_and_runs_as_non_root():
 
 def test_health_check_urls_are_served_routes():
     """The image HEALTHCHECK and the api service's check hit paths the API serves."""
-    served = _served_paths()
+    served = served_paths()
     image_check = re.search(r"^HEALTHCHECK .*?CMD (\[.*?\])$", DOCKERFILE, re.MULTILINE | re.DOTALL)
     assert image_check is not None
     checks = [" ".join(json.loads(image_check.group(1)))]
