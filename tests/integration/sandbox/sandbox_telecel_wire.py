@@ -10,6 +10,7 @@ import httpx
 from synccash.sandbox.telecel import DEFAULT_CREDENTIALS
 
 POS = DEFAULT_CREDENTIALS["merchant_account"]
+PREPAID = DEFAULT_CREDENTIALS["prepaid_account"]
 
 
 def basic() -> dict[str, str]:
@@ -50,3 +51,23 @@ async def status(http: httpx.AsyncClient, base: str, reference: str) -> httpx.Re
     return await http.get(
         f"{base}/transactions/{POS}/status", params={"clientReference": reference}, headers=basic()
     )
+
+
+async def send(
+    http: httpx.AsyncClient, base: str, msisdn: str, *, amount: float = 3, account: str = PREPAID
+) -> tuple[str, httpx.Response]:
+    """POST send money on `account` (the Prepaid Deposit account by default)."""
+    reference = uuid.uuid4().hex
+    body = {
+        "RecipientName": "Ama",
+        "RecipientMsisdn": msisdn,
+        "Channel": "vodafone-gh",
+        "Amount": amount,
+        "PrimaryCallbackURL": "http://127.0.0.1:9/cb",
+        "Description": "Payout",
+        "ClientReference": reference,
+    }
+    response = await http.post(
+        f"{base}/api/merchants/{account}/send/mobilemoney", headers=basic(), json=body
+    )
+    return reference, response

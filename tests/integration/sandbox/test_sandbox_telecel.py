@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sandbox_telecel_wire import POS, basic, receive, status
+from sandbox_telecel_wire import POS, PREPAID, basic, receive, status
 
 pytestmark = pytest.mark.integration
 
@@ -141,11 +141,11 @@ async def test_send_money_credits_recipient(http, tc, world):
         "ClientReference": reference,
     }
     response = await http.post(
-        f"{base}/api/merchants/{POS}/send/mobilemoney", headers=basic(), json=body
+        f"{base}/api/merchants/{PREPAID}/send/mobilemoney", headers=basic(), json=body
     )
     assert response.json()["ResponseCode"] == "0001"
     checked = await http.get(
-        f"{base}/api/merchants/{POS}/transactions/status",
+        f"{base}/api/merchants/{PREPAID}/transactions/status",
         params={"clientReference": reference},
         headers=basic(),
     )

@@ -18,7 +18,7 @@ from synccash.core.errors import ConcurrencyConflict
 from synccash.core.fraud import RiskSignals
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
-from synccash.core.outcomes import FailureReason, ProviderOutcome
+from synccash.core.outcomes import FailureReason, OutcomeKind, ProviderOutcome
 from synccash.core.payment import AttemptStatus, Payee, PaymentKind, PaymentState
 from synccash.core.ports import AttemptOwner, DailyRow, PaymentQuery
 from synccash.core.providers import ProviderId
@@ -242,6 +242,21 @@ async def test_attempts_are_upserted_and_found_by_reference(backend):
     assert loaded.attempts[0].failure_reason is FailureReason.INSUFFICIENT_FUNDS
     async with backend.uow() as uow:
         assert await uow.payments.get_by_attempt_reference("missing") is None
+
+
+async def test_provider_charges_are_stored_on_the_attempt(backend):
+    """The charge a provider reported stays on the attempt, and a later answer without one keeps it."""
+    await _store(backend, with_collect_attempt(make_payment("p1"), "ref-1", T0))
+    async with backend.uow() as uow:
+        payment = await uow.payments.get("p1")
+        attempt = payment.attempts[0]
+        charged = ProviderOutcome(OutcomeKind.PENDING, provider_charges_minor=25)
+        payment.update_attempt(attempt, AttemptStatus.PENDING, charged, T0)
+        payment.update_attempt(attempt, AttemptStatus.SUCCEEDED, ProviderOutcome.succeeded(), T0)
+        await uow.payments.save(payment)
+        await uow.commit()
+    loaded = await _load(backend, "p1")
+    assert loaded.attempts[0].provider_charges_minor == 25
 
 
 async def test_attempt_owner_names_the_payment_and_provider_of_a_reference(backend):

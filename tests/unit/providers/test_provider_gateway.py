@@ -74,7 +74,9 @@ async def test_build_gateway_dispatches_by_provider(fake):
 async def test_build_gateway_with_per_provider_clients_uses_their_base_url():
     """A per-provider client with its own base_url gets relative paths (embedded sandboxes)."""
     fakes = {p: FakeProvider() for p in ProviderId}
-    fakes[ProviderId.TELECEL].on("GET", "/telecel/transactions/2017101/status", jresp(404, {}))
+    fakes[ProviderId.TELECEL].on(
+        "GET", "/telecel/transactions/2017101/status", jresp(404, {"responseCode": "4040"})
+    )
     clients = {p: f.client(f"http://sandbox/{p.value}") for p, f in fakes.items()}
     gateway = build_gateway(secret_settings(), clients)
     outcome = await gateway.status(ProviderId.TELECEL, AttemptKind.COLLECT, "r")

@@ -9,8 +9,9 @@ import pytest
 from provider_fakes import TELECEL_CREDENTIALS, FakeProvider, body_of, jresp
 from provider_fakes import attempt as make_attempt
 
-from synccash.adapters.providers import LookupUnavailable, TelecelCashClient
+from synccash.adapters.providers import HubtelHosts, LookupUnavailable, TelecelCashClient
 from synccash.adapters.providers.telecel import client_reference, reference_from_client
+from synccash.adapters.settings import Settings
 from synccash.core.msisdn import Msisdn
 from synccash.core.outcomes import FailureReason, OutcomeKind
 from synccash.core.payment import AttemptKind
@@ -142,7 +143,14 @@ def check(status: str | None, code: str = "0000", **data: object) -> httpx.Respo
         (check("Unpaid", code="2050"), OutcomeKind.FAILED, FailureReason.INSUFFICIENT_FUNDS, None),
         (check(None, code="5000"), OutcomeKind.TRANSIENT, None, None),
         (check(None, code="4101"), OutcomeKind.TRANSIENT, None, None),
-        (jresp(404, {"message": "not found"}), OutcomeKind.NOT_FOUND, None, None),
+        (
+            jresp(404, {"message": "Transaction not found", "responseCode": "4040"}),
+            OutcomeKind.NOT_FOUND,
+            None,
+            None,
+        ),
+        # A 404 without Hubtel's envelope: a wrong host, not "never accepted".
+        (jresp(404, {"Message": "No HTTP resource was found"}), OutcomeKind.TRANSIENT, None, None),
         (httpx.Response(502), OutcomeKind.TRANSIENT, None, None),
         (httpx.Response(200, text="x"), OutcomeKind.TRANSIENT, None, None),
     ],
@@ -153,6 +161,35 @@ async def test_status_check_answers(fake, reply, kind, reason, txn):
     outcome = await client(fake).status(AttemptKind.COLLECT, REF)
     assert (outcome.kind, outcome.reason, outcome.provider_transaction_id) == (kind, reason, txn)
     assert fake.calls("GET", STATUS)[0].url.params["clientReference"] == REF.replace("-", "")
+
+
+@pytest.mark.parametrize(
+    ("reply", "charges"),
+    [
+        # Hubtel's receive-money sample: the customer pays the charge on top.
+        (
+            answer("0001", Amount=0.8, Charges=0.05, AmountAfterCharges=0.8, AmountCharged=0.85),
+            0,
+        ),
+        (answer("0001", Amount=10, Charges=0.1, AmountAfterCharges=9.9), 10),
+        # Send money has no AmountAfterCharges: the charge comes out of the prepaid float.
+        (answer("0001", Amount=3, Charges=0.03, AmountDebited=3.03), 3),
+        (answer("0001", Amount=3), None),
+        (answer("0001", Amount=3, Charges=0.001), None),
+    ],
+)
+async def test_submit_reads_the_charges_we_bear(fake, reply, charges):
+    """Charges / AmountAfterCharges become provider_charges_minor, exactly (no floats)."""
+    fake.on("POST", RECEIVE, reply)
+    outcome = await client(fake).submit(tc_attempt())
+    assert (OutcomeKind.PENDING, charges) == (outcome.kind, outcome.provider_charges_minor)
+
+
+async def test_status_check_reads_charges_of_hubtels_paid_sample(fake):
+    """Hubtel's Paid sample (amount 0.1, charges 0.02, after 0.08) costs us 2 pesewas."""
+    fake.on("GET", STATUS, check("Paid", amount=0.1, charges=0.02, amountAfterCharges=0.08))
+    outcome = await client(fake).status(AttemptKind.COLLECT, REF)
+    assert (outcome.kind, outcome.provider_charges_minor) == (OutcomeKind.SUCCEEDED, 2)
 
 
 async def test_status_check_timeout_is_transient(fake):
@@ -185,7 +222,7 @@ async def test_disbursement_and_refund_are_send_money(fake):
         ),
         (jresp(200, {"responseCode": "0000", "data": {"isRegistered": False}}), False, None),
         (jresp(200, {"responseCode": "2201", "data": {}}), False, None),
-        (jresp(404, {}), False, None),
+        (jresp(404, {"responseCode": "4040", "message": "not found"}), False, None),
     ],
 )
 async def test_lookup(fake, reply, active, name):
@@ -209,3 +246,14 @@ def test_client_reference_round_trip():
     assert reference_from_client(client_reference(REF)) == REF
     assert len(client_reference(REF)) <= 36
     assert reference_from_client("abc123") == "abc123"
+
+
+def test_the_single_base_url_fills_every_host():
+    """TELECEL_BASE_URL alone is the convenience that serves every host."""
+    settings = Settings.from_env({"TELECEL_BASE_URL": "https://hubtel.example/"})
+    one = "https://hubtel.example"
+    assert HubtelHosts(one, one, one, one, one) == HubtelHosts.from_credentials(settings.telecel)
+    partial = Settings.from_env({"TELECEL_STATUS_URL": "https://api-txnstatus.hubtel.com"})
+    assert (
+        HubtelHosts.from_credentials(partial.telecel).status == "https://api-txnstatus.hubtel.com"
+    )

@@ -105,6 +105,10 @@ class Attempt:
     refunded_minor: int = 0
     original_reference: str | None = None
     forced_reason: str | None = None
+    #: What the provider charges for it (pesewas) and who pays: the merchant (taken from
+    #: what it receives / added to what its float pays out) or the customer (on top).
+    charges_minor: int = 0
+    charges_bearer: Literal["merchant", "customer"] = "merchant"
     request: dict[str, Any] = field(factory=dict)
     extra: dict[str, Any] = field(factory=dict)
     renderer: CallbackRenderer | None = field(default=None, repr=False)
@@ -127,6 +131,7 @@ class Attempt:
             "reason": self.reason,
             "provider_txn_id": self.provider_txn_id,
             "refunded_minor": self.refunded_minor,
+            "charges_minor": self.charges_minor,
             "original_reference": self.original_reference,
             "created_at": self.created_at,
             "resolved_at": self.resolved_at,
@@ -216,6 +221,18 @@ class _Background:
                 await task
 
 
+def customer_charge(attempt: Attempt) -> int:
+    """The part of an attempt's charge the customer pays on top (collections only)."""
+    if attempt.kind == "collection" and attempt.charges_bearer == "customer":
+        return attempt.charges_minor
+    return 0
+
+
+def merchant_charge(attempt: Attempt) -> int:
+    """The part the merchant pays: taken from a collection, added to a payout from its float."""
+    return attempt.charges_minor - customer_charge(attempt)
+
+
 class ProviderSandbox:
     """The state of one provider's sandbox: attempts, its ledger, its faults.
 
@@ -242,6 +259,8 @@ class ProviderSandbox:
         self.faults = Faults(seed=seed)
         self.faults.update(seed=seed)
         self.callbacks_sent: list[Callback] = []
+        #: The provider's income from charges (wallets + merchant float + this is conserved).
+        self.charges_minor = 0
         self._http = http_client
         self._owns_http = http_client is None
         #: Plain-http callbacks when no client was injected (a fraction of httpx's CPU).
@@ -311,6 +330,7 @@ class ProviderSandbox:
         self.ledger.clear()
         self.faults.reset()
         self.callbacks_sent.clear()
+        self.charges_minor = 0
         self.tokens.expire_all()
         self.config = copy.deepcopy(self._initial_config)
 
@@ -340,11 +360,14 @@ class ProviderSandbox:
         request: dict[str, Any] | None = None,
         original_reference: str | None = None,
         forced_reason: str | None = None,
+        charges_minor: int = 0,
+        charges_bearer: Literal["merchant", "customer"] = "merchant",
     ) -> Attempt:
         """Record an accepted request and schedule its resolution.
 
         ``forced_reason`` makes it fail with that reason whatever the number (e.g. a
-        provider-side validation that only shows in the final state).
+        provider-side validation that only shows in the final state). ``charges_minor``
+        is the provider's charge, posted with the money when it succeeds.
         """
         key = canonical(msisdn) or msisdn
         scenario = self.scenario(key) if kind != "refund" else SUCCESS
@@ -370,6 +393,8 @@ class ProviderSandbox:
             renderer=renderer,
             original_reference=original_reference,
             forced_reason=forced_reason,
+            charges_minor=charges_minor,
+            charges_bearer=charges_bearer,
         )
         self._attempts[reference] = attempt
         self._by_txn_id[provider_txn_id] = attempt
@@ -421,7 +446,8 @@ class ProviderSandbox:
         if wallet is None:
             return "PAYEE_NOT_FOUND" if payee else "PAYER_NOT_FOUND"
         balance = self.config.merchant_balance_minor if payee else wallet.balance_minor
-        if balance < attempt.amount_minor:
+        charge = merchant_charge(attempt) if payee else customer_charge(attempt)
+        if balance < attempt.amount_minor + charge:
             return "NOT_ENOUGH_FUNDS"
         return None
 
@@ -445,15 +471,16 @@ class ProviderSandbox:
         kind: Literal["debit", "credit", "refund"]
         if attempt.kind == "collection":
             kind = "debit"
-            wallet.balance_minor -= attempt.amount_minor
-            self.config.merchant_balance_minor += attempt.amount_minor
+            wallet.balance_minor -= attempt.amount_minor + customer_charge(attempt)
+            self.config.merchant_balance_minor += attempt.amount_minor - merchant_charge(attempt)
         else:
             kind = "credit" if attempt.kind == "disbursement" else "refund"
             wallet.balance_minor += attempt.amount_minor
-            self.config.merchant_balance_minor -= attempt.amount_minor
+            self.config.merchant_balance_minor -= attempt.amount_minor + merchant_charge(attempt)
             if attempt.kind == "refund":
                 original = self._attempts[attempt.original_reference or ""]
                 original.refunded_minor += attempt.amount_minor
+        self.charges_minor += attempt.charges_minor
         self.ledger.append(
             LedgerEntry(
                 self.provider,

@@ -2,11 +2,16 @@
 
 Telecel publishes no merchant API (merchants go through aggregators), so, like
 SyncCash's client, this sandbox follows Hubtel's shape (reference section 3 and
-``provider-specs/hubtel/HUBTEL_DIRECT_RECEIVE_MONEY.md``). All of Hubtel's hosts
-(rmp, api-txnstatus, smp, smrsc) are served from one base URL:
+``provider-specs/hubtel/HUBTEL_DIRECT_RECEIVE_MONEY.md``). Hubtel serves its calls
+from five hosts (``HOSTS``: receive ``rmp``, status ``api-txnstatus``, send ``smp``,
+send status ``smrsc``, name check ``rnv``); ``create_app(sandbox)`` serves them all
+from one root, ``create_app(sandbox, hosts={"status"})`` only that host's routes
+(so a client that sends a call to the wrong host gets Hubtel's 404):
 
-- Auth: HTTP Basic ``client_id:client_secret``; the POS Sales id (``merchant_account``)
-  and Prepaid Deposit id (``prepaid_account``, same by default) are path segments.
+- Auth: HTTP Basic ``client_id:client_secret``; the POS Sales id (``merchant_account``,
+  receive money, its status, name check) and the Prepaid Deposit id
+  (``prepaid_account``, send money and its status; another number by default, so a
+  client that sends money on the POS id gets ``4101``) are path segments.
 - ``POST /merchantaccount/merchants/{pos}/receive/mobilemoney`` with ``CustomerMsisdn``
   (``233…``), ``Channel`` (must be ``vodafone-gh``), ``Amount`` (cedis, JSON number,
   at most 2 decimals), ``PrimaryCallbackUrl``, ``Description``, ``ClientReference``,
@@ -37,7 +42,16 @@ Choices where Hubtel's pages are silent (not Hubtel facts):
 - Status check: the transaction's own code goes in ``responseCode``: 0000 + ``Paid``;
   0001 + ``Unpaid`` while pending; the failure code + ``Unpaid`` when it failed.
   Unknown reference -> HTTP 404 ``{"message":"Transaction not found","responseCode":"4040"}``.
-- Charges are 0 (``AmountCharged == Amount``) so ledger amounts equal request amounts.
+- Charges follow a configurable tariff (``options["tariff"]``, ``DEFAULT_TARIFF``):
+  ``collection_bps`` / ``disbursement_bps`` of the amount (rounded half up to the
+  pesewa), borne by the merchant (``bearer: "merchant"``: ``AmountAfterCharges =
+  Amount - Charges``, ``AmountCharged = Amount``; Hubtel's status sample) or the
+  customer (``"customer"``: ``AmountAfterCharges = Amount``, ``AmountCharged = Amount +
+  Charges``; Hubtel's receive sample). Send money debits ``Amount + Charges`` from the
+  prepaid float (``AmountDebited``). The charges go to ``sandbox.charges_minor``
+  (the provider's income), so wallets + merchant float + charges is conserved. An
+  amount below ``min_amount_minor`` answers ``4070`` "Fees not set for given
+  conditions" (Hubtel: pass the required minimum amount).
 - A repeated ``ClientReference`` with the same number and amount answers the first
   response again (idempotent replay, nothing happens twice); with different details
   -> 400 ``4000`` "ClientReference already used".
@@ -67,7 +81,14 @@ from synccash.sandbox._app import SandboxApp
 from synccash.sandbox._asgi import Request, Response, Router
 from synccash.sandbox._money import to_cedis, to_minor
 from synccash.sandbox._numbers import canonical
-from synccash.sandbox._sandbox import Attempt, Callback, ProviderSandbox, SandboxConfig
+from synccash.sandbox._sandbox import (
+    Attempt,
+    Callback,
+    ProviderSandbox,
+    SandboxConfig,
+    customer_charge,
+    merchant_charge,
+)
 from synccash.sandbox._world import SandboxWorld
 
 #: Accepted credentials by default: the defaults of synccash.adapters.settings.
@@ -75,10 +96,22 @@ DEFAULT_CREDENTIALS: Final[dict[str, str]] = {
     "client_id": "synccash-telecel-client",
     "client_secret": "synccash-telecel-secret",
     "merchant_account": "2017101",
-    "prepaid_account": "2017101",
+    "prepaid_account": "2017102",
 }
 
-DEFAULT_OPTIONS: Final[dict[str, Any]] = {"channel": "vodafone-gh"}
+#: Hubtel's five hosts (one service each); ``create_app(hosts=...)`` serves a subset.
+HOSTS: Final = frozenset({"receive", "status", "send", "send_status", "verify"})
+
+#: Hubtel publishes no tariff (it is negotiated per merchant): 1 % of the amount, borne by
+#: the merchant, for both directions; amounts below GHS 0.10 have no fee set (4070).
+DEFAULT_TARIFF: Final[dict[str, Any]] = {
+    "collection_bps": 100,
+    "disbursement_bps": 100,
+    "bearer": "merchant",
+    "min_amount_minor": 10,
+}
+
+DEFAULT_OPTIONS: Final[dict[str, Any]] = {"channel": "vodafone-gh", "tariff": DEFAULT_TARIFF}
 
 #: Canonical reason -> (ResponseCode, description) for collections.
 FAILURE_CODES: Final[dict[str, tuple[str, str]]] = {
@@ -147,6 +180,10 @@ class _Hubtel:
     def options(self) -> dict[str, Any]:
         return {**DEFAULT_OPTIONS, **self.sandbox.config.options}
 
+    @property
+    def tariff(self) -> dict[str, Any]:
+        return {**DEFAULT_TARIFF, **self.options.get("tariff", {})}
+
     def cred(self, name: str) -> str:
         return self.sandbox.config.credentials.get(name, DEFAULT_CREDENTIALS[name])
 
@@ -210,7 +247,15 @@ class _Hubtel:
         scenario = self.sandbox.scenario(key)
         if scenario.reject_on_submit:
             return self.wire_unavailable()
-        if not collection and self.sandbox.config.merchant_balance_minor < amount:
+        tariff = self.tariff
+        if amount < int(tariff["min_amount_minor"]):
+            return _coded(
+                200,
+                "4070",
+                "Unable to complete payment at the moment. Fees not set for given conditions.",
+            )
+        charges = _charge(amount, int(tariff[f"{kind}_bps"]))
+        if not collection and self.sandbox.config.merchant_balance_minor < amount + charges:
             return _coded(200, "4075", "Insufficient prepaid balance to complete the transaction.")
         bad_description = bool(_BAD_DESCRIPTION.search(str(body["description"])))
         attempt = self.sandbox.accept(
@@ -223,6 +268,10 @@ class _Hubtel:
             renderer=self._renderer(str(body["primarycallbackurl"])),
             request=body,
             forced_reason="INVALID_DESCRIPTION" if bad_description else None,
+            charges_minor=charges,
+            charges_bearer="customer"
+            if collection and tariff["bearer"] == "customer"
+            else "merchant",
         )
         attempt.extra["external_id"] = self.sandbox.new_txn_id()
         if scenario.reason == "INTERNAL_PROCESSING_ERROR":
@@ -241,19 +290,18 @@ class _Hubtel:
         return _coded(200, "0001", _PENDING_MESSAGE, self._submit_data(attempt))
 
     def _submit_data(self, attempt: Attempt) -> dict[str, Any]:
-        amount = to_cedis(attempt.amount_minor)
         data: dict[str, Any] = {
             "TransactionId": attempt.provider_txn_id,
             "Description": attempt.request.get("description"),
             "ClientReference": attempt.reference,
-            "Amount": amount,
-            "Charges": 0.0,
+            "Amount": to_cedis(attempt.amount_minor),
+            "Charges": to_cedis(attempt.charges_minor),
         }
         if attempt.kind == "collection":
-            data |= {"AmountAfterCharges": amount, "AmountCharged": amount, "DeliveryFee": 0.0}
+            data |= _collection_amounts(attempt) | {"DeliveryFee": 0.0}
         else:
             data |= {
-                "AmountDebited": amount,
+                "AmountDebited": to_cedis(attempt.amount_minor + attempt.charges_minor),
                 "ExternalTransactionId": attempt.extra.get("external_id", ""),
                 "Recipient": attempt.request.get("recipientname"),
             }
@@ -272,20 +320,20 @@ class _Hubtel:
     def _renderer(self, url: str) -> Any:
         def render(attempt: Attempt, stale: bool) -> Callback:
             code, description = ("0001", "Transaction pending") if stale else self.outcome(attempt)
-            amount = to_cedis(attempt.amount_minor)
             message = {"0000": "success", "0001": "pending"}.get(code, "failed")
+            amounts = _collection_amounts(attempt)
             body = {
                 "ResponseCode": code,
                 "Message": message,
                 "Data": {
-                    "Amount": amount,
-                    "Charges": 0.0,
-                    "AmountAfterCharges": amount,
+                    "Amount": to_cedis(attempt.amount_minor),
+                    "Charges": to_cedis(attempt.charges_minor),
+                    "AmountAfterCharges": amounts["AmountAfterCharges"],
                     "Description": description,
                     "ClientReference": attempt.reference,
                     "TransactionId": attempt.provider_txn_id,
                     "ExternalTransactionId": attempt.extra.get("external_id", ""),
-                    "AmountCharged": amount,
+                    "AmountCharged": amounts["AmountCharged"],
                     "OrderId": attempt.provider_txn_id,
                     "PaymentDate": self.sandbox.now().isoformat().replace("+00:00", "Z"),
                 },
@@ -319,7 +367,6 @@ class _Hubtel:
         if attempt is None or attempt.kind != kind:
             return Response.json(404, {"message": "Transaction not found", "responseCode": "4040"})
         code, description = self.outcome(attempt)
-        amount = to_cedis(attempt.amount_minor)
         data = {
             "date": self.sandbox.now().isoformat().replace("+00:00", "Z"),
             "status": "Paid" if code == "0000" else "Unpaid",
@@ -328,9 +375,9 @@ class _Hubtel:
             "paymentMethod": "mobilemoney",
             "clientReference": attempt.reference,
             "currencyCode": None,
-            "amount": amount,
-            "charges": 0.0,
-            "amountAfterCharges": amount,
+            "amount": to_cedis(attempt.amount_minor),
+            "charges": to_cedis(attempt.charges_minor),
+            "amountAfterCharges": _collection_amounts(attempt)["AmountAfterCharges"],
             "isFulfilled": None,
         }
         message = "Successful" if code == "0000" else description
@@ -361,6 +408,19 @@ class _Hubtel:
         return Response.json(200, {"message": "Success", "responseCode": "0000", "data": data})
 
 
+def _charge(amount_minor: int, bps: int) -> int:
+    """``bps`` basis points of an amount, rounded half up to the pesewa (integers only)."""
+    return (amount_minor * bps + 5_000) // 10_000
+
+
+def _collection_amounts(attempt: Attempt) -> dict[str, float]:
+    """``AmountAfterCharges`` (what the merchant gets) and ``AmountCharged`` (the wallet's debit)."""
+    return {
+        "AmountAfterCharges": to_cedis(attempt.amount_minor - merchant_charge(attempt)),
+        "AmountCharged": to_cedis(attempt.amount_minor + customer_charge(attempt)),
+    }
+
+
 def _validate(body: dict[str, Any], number_field: str) -> Response | None:
     for name in (
         number_field,
@@ -389,14 +449,32 @@ def _validate(body: dict[str, Any], number_field: str) -> Response | None:
     return None
 
 
-def create_app(sandbox: ProviderSandbox | None = None) -> SandboxApp:
-    """The Telecel Cash sandbox as an ASGI app (a fresh sandbox and world when none is given)."""
+def create_app(
+    sandbox: ProviderSandbox | None = None, *, hosts: frozenset[str] | set[str] = HOSTS
+) -> SandboxApp:
+    """The Telecel Cash sandbox as an ASGI app (a fresh sandbox and world when none is given).
+
+    ``hosts`` picks which of Hubtel's hosts this app is (default all of them): serve the
+    same sandbox once per host to have each on its own origin, as Hubtel does.
+    """
+    unknown = set(hosts) - HOSTS
+    if unknown:
+        raise ValueError(f"unknown Hubtel hosts {sorted(unknown)}; known: {sorted(HOSTS)}")
     sandbox = sandbox if sandbox is not None else create_sandbox()
     hubtel = _Hubtel(sandbox)
+    routes = {
+        "receive": (
+            "POST",
+            "/merchantaccount/merchants/{account}/receive/mobilemoney",
+            hubtel.receive,
+        ),
+        "verify": ("GET", "/merchantaccount/merchants/{account}/mobilemoney/verify", hubtel.verify),
+        "status": ("GET", "/transactions/{account}/status", hubtel.receive_status),
+        "send": ("POST", "/api/merchants/{account}/send/mobilemoney", hubtel.send),
+        "send_status": ("GET", "/api/merchants/{account}/transactions/status", hubtel.send_status),
+    }
     router = Router()
-    router.add("POST", "/merchantaccount/merchants/{account}/receive/mobilemoney", hubtel.receive)
-    router.add("GET", "/merchantaccount/merchants/{account}/mobilemoney/verify", hubtel.verify)
-    router.add("GET", "/transactions/{account}/status", hubtel.receive_status)
-    router.add("POST", "/api/merchants/{account}/send/mobilemoney", hubtel.send)
-    router.add("GET", "/api/merchants/{account}/transactions/status", hubtel.send_status)
+    for host, (method, path, handler) in routes.items():
+        if host in hosts:
+            router.add(method, path, handler)
     return SandboxApp(sandbox, router, _Wire())

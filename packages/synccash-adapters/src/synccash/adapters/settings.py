@@ -101,7 +101,34 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
     ),
     "TELECEL_CLIENT_ID": ("synccash-telecel-client", "Basic-auth API id"),
     "TELECEL_CLIENT_SECRET": ("synccash-telecel-secret", "Basic-auth API key"),
-    "TELECEL_MERCHANT_ACCOUNT": ("2017101", "POS sales / merchant account number"),
+    "TELECEL_MERCHANT_ACCOUNT": (
+        "2017101",
+        "Hubtel POS Sales ID (receive money, status, name check)",
+    ),
+    "TELECEL_PREPAID_ACCOUNT": (
+        "2017102",
+        "Hubtel Prepaid Deposit account (send money and its status)",
+    ),
+    "TELECEL_RECEIVE_URL": (
+        "",
+        "receive-money host, e.g. https://rmp.hubtel.com; empty = TELECEL_BASE_URL",
+    ),
+    "TELECEL_STATUS_URL": (
+        "",
+        "transaction-status host, e.g. https://api-txnstatus.hubtel.com; empty = TELECEL_BASE_URL",
+    ),
+    "TELECEL_SEND_URL": (
+        "",
+        "send-money host, e.g. https://smp.hubtel.com; empty = TELECEL_BASE_URL",
+    ),
+    "TELECEL_SEND_STATUS_URL": (
+        "",
+        "send-money status host, e.g. https://smrsc.hubtel.com; empty = TELECEL_BASE_URL",
+    ),
+    "TELECEL_VERIFY_URL": (
+        "",
+        "name-verification host, e.g. https://rnv.hubtel.com; empty = TELECEL_BASE_URL",
+    ),
     "LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING, ERROR"),
     "LOG_FORMAT": ("json", "json or console"),
 }
@@ -199,6 +226,18 @@ def _require_own_secret(name: str, value: str) -> None:
             f"{name} is {len(value.encode())} bytes; at least {MIN_SECRET_BYTES} are "
             f"required outside the embedded default ({hint})"
         )
+
+
+def _telecel_extra(env: Mapping[str, str]) -> dict[str, str]:
+    """Hubtel's accounts and one URL per Hubtel host (empty: TELECEL_BASE_URL serves it)."""
+    base = _get(env, "TELECEL_BASE_URL").rstrip("/")
+    extra = {
+        "merchant_account": _get(env, "TELECEL_MERCHANT_ACCOUNT"),
+        "prepaid_account": _get(env, "TELECEL_PREPAID_ACCOUNT"),
+    }
+    for name in ("receive", "status", "send", "send_status", "verify"):
+        extra[f"{name}_url"] = (_get(env, f"TELECEL_{name.upper()}_URL") or base).rstrip("/")
+    return extra
 
 
 @frozen
@@ -358,7 +397,7 @@ class Settings:
                 _get(env, "TELECEL_BASE_URL").rstrip("/"),
                 _get(env, "TELECEL_CLIENT_ID"),
                 _get(env, "TELECEL_CLIENT_SECRET"),
-                extra={"merchant_account": _get(env, "TELECEL_MERCHANT_ACCOUNT")},
+                extra=_telecel_extra(env),
             ),
             log_level=_get(env, "LOG_LEVEL").upper(),
             log_format=log_format,

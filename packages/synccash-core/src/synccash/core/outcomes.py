@@ -64,6 +64,9 @@ class ProviderOutcome:
     message: str | None = None
     provider_transaction_id: str | None = None
     retry_after_seconds: float | None = None
+    #: What the provider charged us for this attempt (pesewas), when its answer says so
+    #: (Hubtel's `Charges` / `AmountAfterCharges`); None when the provider did not say.
+    provider_charges_minor: int | None = None
 
     @classmethod
     def succeeded(

@@ -179,6 +179,7 @@ class Attempt:
     submit_count: int = 0
     poll_count: int = 0
     original_reference: str | None = None  # refunds: the collection attempt being reversed
+    provider_charges_minor: int | None = None  # the provider's charge for it, when it said
 
     @property
     def is_open(self) -> bool:
@@ -412,6 +413,8 @@ class Payment:
         attempt.updated_at = at
         if outcome.provider_transaction_id:
             attempt.provider_transaction_id = outcome.provider_transaction_id
+        if outcome.provider_charges_minor is not None:
+            attempt.provider_charges_minor = outcome.provider_charges_minor
         if outcome.provider_code and outcome.kind.value not in ("succeeded", "pending"):
             attempt.error_code = outcome.provider_code  # the audit event keeps every code
         if outcome.reason is not None:

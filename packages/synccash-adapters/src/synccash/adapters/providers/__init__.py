@@ -17,7 +17,12 @@ from synccash.adapters.providers.airteltigo import AIRTEL_CODES, AIRTEL_STATUSES
 from synccash.adapters.providers.callbacks import CallbackHint, parse_callback
 from synccash.adapters.providers.gateway import MultiProviderGateway, build_gateway
 from synccash.adapters.providers.mtn import MTN_CODES, MTN_STATUSES, MtnMomoClient
-from synccash.adapters.providers.telecel import TELECEL_CODES, TELECEL_STATUSES, TelecelCashClient
+from synccash.adapters.providers.telecel import (
+    TELECEL_CODES,
+    TELECEL_STATUSES,
+    HubtelHosts,
+    TelecelCashClient,
+)
 
 __all__ = [
     "AIRTEL_CODES",
@@ -29,6 +34,7 @@ __all__ = [
     "AirtelTigoClient",
     "Balance",
     "CallbackHint",
+    "HubtelHosts",
     "LookupUnavailable",
     "MtnMomoClient",
     "MultiProviderGateway",

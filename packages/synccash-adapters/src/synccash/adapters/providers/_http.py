@@ -126,11 +126,15 @@ def guard_submit(outcome: ProviderOutcome, status_code: int) -> ProviderOutcome:
 
 
 def json_object(response: httpx.Response) -> dict[str, Any] | None:
-    """The body as a JSON object, or None if empty, not JSON, or not an object."""
+    """The body as a JSON object, or None if empty, not JSON, or not an object.
+
+    JSON numbers with a fraction are read as `Decimal` (never a binary float): Hubtel
+    and Airtel send amounts and charges as JSON numbers.
+    """
     if not response.content:
         return None
     try:
-        data = json.loads(response.content)
+        data = json.loads(response.content, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) else None
@@ -148,6 +152,22 @@ def text(value: object) -> str | None:
 def as_dict(value: object) -> dict[str, Any]:
     """A JSON sub-object, or an empty dict when it is missing or of another type."""
     return value if isinstance(value, dict) else {}
+
+
+def minor_units(value: object) -> int | None:
+    """A wire amount (JSON number read as Decimal/int, or a numeric string) in minor units.
+
+    None when missing, negative, not a number, or finer than two decimals.
+    """
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        return None
+    try:
+        scaled = Decimal(value.strip() if isinstance(value, str) else value) * 100
+    except ArithmeticError:
+        return None
+    if not scaled.is_finite() or scaled < 0 or scaled != scaled.to_integral_value():
+        return None
+    return int(scaled)
 
 
 def decimal_amount(amount: Money) -> Decimal:

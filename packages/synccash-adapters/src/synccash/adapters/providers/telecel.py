@@ -6,14 +6,25 @@ sandbox): Hubtel's Direct Receive Money / Send Money / Transaction Status
 Check shape with channel `vodafone-gh`, HTTP Basic auth, PascalCase bodies,
 4-digit string `ResponseCode`s and amounts in cedis with two decimals.
 
-All Hubtel hosts live under one configured base URL:
+Hubtel serves these calls from five hosts (`HubtelHosts`, one setting each; the
+single `TELECEL_BASE_URL` fills every one that is not set):
 
-- receive: `POST /merchantaccount/merchants/{account}/receive/mobilemoney`
-- status:  `GET /transactions/{account}/status?clientReference=…`
-- send:    `POST /api/merchants/{account}/send/mobilemoney` (payouts and refunds:
-  Hubtel has no refund call for receive-money, so a refund is a send to the payer)
-- send status: `GET /api/merchants/{account}/transactions/status?clientReference=…`
-- name check: `GET /merchantaccount/merchants/{account}/mobilemoney/verify?channel=…&customerMsisdn=…`
+- receive (`rmp.hubtel.com`): `POST /merchantaccount/merchants/{POS}/receive/mobilemoney`
+- status (`api-txnstatus.hubtel.com`): `GET /transactions/{POS}/status?clientReference=…`
+- send (`smp.hubtel.com`): `POST /api/merchants/{prepaid}/send/mobilemoney` (payouts and
+  refunds: Hubtel has no refund call for receive-money, so a refund is a send to the payer)
+- send status (`smrsc.hubtel.com`): `GET /api/merchants/{prepaid}/transactions/status?clientReference=…`
+- name check (`rnv.hubtel.com`): `GET /merchantaccount/merchants/{POS}/mobilemoney/verify?channel=…&customerMsisdn=…`
+
+`{POS}` is the POS Sales ID (`TELECEL_MERCHANT_ACCOUNT`), `{prepaid}` the Prepaid
+Deposit account (`TELECEL_PREPAID_ACCOUNT`): Hubtel refuses send money on the POS id.
+
+Charges: every Hubtel answer carries `Amount`, `Charges` and `AmountAfterCharges`
+(send money: `Amount`, `Charges`, `AmountDebited`). The outcome's
+`provider_charges_minor` is what the charge costs *us*: `Amount - AmountAfterCharges`
+when both are given (Hubtel's receive sample shows a customer-borne charge with
+`AmountAfterCharges == Amount`, its status sample a merchant-borne one), else
+`Charges`. Amounts are read as decimals, never floats.
 
 `ClientReference` must be alphanumeric and at most 36 characters, so a UUID
 reference is sent without its dashes (32 hex digits); `reference_from_client`
@@ -30,6 +41,7 @@ from typing import Any, Final
 
 import httpx
 import structlog
+from attrs import evolve, frozen
 
 from synccash.adapters.providers._http import (
     USER_AGENT,
@@ -40,6 +52,7 @@ from synccash.adapters.providers._http import (
     guard_submit,
     http_fallback,
     json_object,
+    minor_units,
     text,
     throttled,
     transport_outcome,
@@ -155,6 +168,11 @@ def _code_and_message(body: dict[str, Any] | None) -> tuple[str | None, str | No
     return code, message or detail
 
 
+def _hubtel_answer(body: dict[str, Any] | None) -> bool:
+    """True when a body is Hubtel's envelope (it carries a response code)."""
+    return _code_and_message(body)[0] is not None
+
+
 def _transaction_id(body: dict[str, Any] | None) -> str | None:
     data = as_dict((body or {}).get("Data") or (body or {}).get("data"))
     for key in ("ExternalTransactionId", "externalTransactionId", "TransactionId", "transactionId"):
@@ -162,6 +180,22 @@ def _transaction_id(body: dict[str, Any] | None) -> str | None:
         if value:
             return value
     return None
+
+
+def charges_minor(body: dict[str, Any] | None) -> int | None:
+    """The charge this answer says we bear, in pesewas (see the module docstring)."""
+    data = as_dict((body or {}).get("Data") or (body or {}).get("data"))
+    fields = {str(key).lower(): value for key, value in data.items()}
+    amount = minor_units(fields.get("amount"))
+    after = minor_units(fields.get("amountaftercharges"))
+    if amount is not None and after is not None and after <= amount:
+        return amount - after
+    return minor_units(fields.get("charges"))
+
+
+def _with_charges(outcome: ProviderOutcome, body: dict[str, Any] | None) -> ProviderOutcome:
+    charges = charges_minor(body)
+    return outcome if charges is None else evolve(outcome, provider_charges_minor=charges)
 
 
 def submit_outcome(response: httpx.Response) -> ProviderOutcome:
@@ -174,7 +208,7 @@ def submit_outcome(response: httpx.Response) -> ProviderOutcome:
         Operation.SUBMIT, code, message=message, transaction_id=_transaction_id(body)
     )
     if outcome is not None:
-        return guard_submit(outcome, response.status_code)
+        return _with_charges(guard_submit(outcome, response.status_code), body)
     if 200 <= response.status_code < 300:
         # A 2xx without a code we know: it may well have been accepted.
         return ProviderOutcome.unknown(code=code or str(response.status_code), message=message)
@@ -182,12 +216,25 @@ def submit_outcome(response: httpx.Response) -> ProviderOutcome:
 
 
 def status_outcome(response: httpx.Response) -> ProviderOutcome:
-    """Classify a status check: `data.status` decides when the check itself succeeded."""
+    """Classify a status check, with the charges it reports."""
     if response.status_code == 429:
         return throttled(response)
-    if response.status_code == 404:
-        return ProviderOutcome.not_found(code="404", message="no such client reference")
     body = json_object(response)
+    if response.status_code == 404:
+        if _hubtel_answer(body):
+            return ProviderOutcome.not_found(code="404", message="no such client reference")
+        # A 404 without Hubtel's envelope is a route that does not exist on this host
+        # (e.g. a status check sent to the receive-money host): it says nothing about the
+        # attempt, so it must not read as "never accepted".
+        return ProviderOutcome.transient(code="404", message="no such route: check the host")
+    outcome = _status_outcome(response, body)
+    if outcome.kind is OutcomeKind.TRANSIENT:
+        return outcome
+    return _with_charges(outcome, body)
+
+
+def _status_outcome(response: httpx.Response, body: dict[str, Any] | None) -> ProviderOutcome:
+    """Classify a status check: `data.status` decides when the check itself succeeded."""
     code, message = _code_and_message(body)
     if response.status_code != 200 or body is None:
         return http_fallback(
@@ -209,6 +256,34 @@ def status_outcome(response: httpx.Response) -> ProviderOutcome:
     return ProviderOutcome.transient(code=code or "malformed", message="status check gave no state")
 
 
+@frozen
+class HubtelHosts:
+    """The origin (scheme://host[:port][/prefix]) of each Hubtel service."""
+
+    receive: str
+    status: str
+    send: str
+    send_status: str
+    verify: str
+
+    @classmethod
+    def single(cls, base_url: str) -> HubtelHosts:
+        """Every service under one base URL (a sandbox serving all of them)."""
+        return cls(base_url, base_url, base_url, base_url, base_url)
+
+    @classmethod
+    def from_credentials(cls, credentials: ProviderCredentials) -> HubtelHosts:
+        """The hosts from settings: each `*_url` in `extra`, else the base URL."""
+        extra, base = credentials.extra, credentials.base_url
+
+        def host(name: str) -> str:
+            return (extra.get(f"{name}_url") or base).rstrip("/")
+
+        return cls(
+            host("receive"), host("status"), host("send"), host("send_status"), host("verify")
+        )
+
+
 class TelecelCashClient:
     """Telecel Cash through the Hubtel-style aggregator API, behind the ProviderClient shape."""
 
@@ -222,12 +297,17 @@ class TelecelCashClient:
         timeout: float | httpx.Timeout | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
-        """Wire the client (`base_url` as for MtnMomoClient: None = credentials, "" = relative).
+        """Wire the client (`base_url` as for MtnMomoClient: None = the hosts from
+        `credentials` (`HubtelHosts.from_credentials`), "" = relative paths on `http`).
 
         `clock` is accepted for symmetry: Basic auth has no token to expire.
         """
         self._http = http
-        self._base = credentials.base_url if base_url is None else base_url
+        self._hosts = (
+            HubtelHosts.from_credentials(credentials)
+            if base_url is None
+            else HubtelHosts.single(base_url)
+        )
         self._account = credentials.extra.get("merchant_account", "")
         self._prepaid = credentials.extra.get("prepaid_account") or self._account
         self._credentials = credentials  # its repr hides the secret
@@ -243,6 +323,7 @@ class TelecelCashClient:
     async def _call(
         self,
         method: str,
+        base: str,
         path: str,
         operation: Operation,
         *,
@@ -261,7 +342,7 @@ class TelecelCashClient:
         try:
             return await self._http.request(
                 method,
-                f"{self._base}{path}",
+                f"{base}{path}",
                 content=encode_json(body) if body is not None else None,
                 params=params,
                 headers=headers,
@@ -299,7 +380,8 @@ class TelecelCashClient:
                 "Description": description,
                 "ClientReference": ref,
             }
-        result = await self._call("POST", path, Operation.SUBMIT, body=body)
+        host = self._hosts.receive if request.kind is AttemptKind.COLLECT else self._hosts.send
+        result = await self._call("POST", host, path, Operation.SUBMIT, body=body)
         outcome = result if isinstance(result, ProviderOutcome) else submit_outcome(result)
         _log.info(
             "telecel.submit",
@@ -314,11 +396,16 @@ class TelecelCashClient:
     async def status(self, kind: AttemptKind, reference: str) -> ProviderOutcome:
         """Transaction status check by ClientReference."""
         if kind is AttemptKind.COLLECT:
-            path = f"/transactions/{self._account}/status"
+            host, path = self._hosts.status, f"/transactions/{self._account}/status"
         else:
+            host = self._hosts.send_status
             path = f"/api/merchants/{self._prepaid}/transactions/status"
         result = await self._call(
-            "GET", path, Operation.STATUS, params={"clientReference": client_reference(reference)}
+            "GET",
+            host,
+            path,
+            Operation.STATUS,
+            params={"clientReference": client_reference(reference)},
         )
         if isinstance(result, ProviderOutcome):
             return result
@@ -328,15 +415,18 @@ class TelecelCashClient:
         """Wallet name check on the vodafone-gh channel."""
         result = await self._call(
             "GET",
+            self._hosts.verify,
             f"/merchantaccount/merchants/{self._account}/mobilemoney/verify",
             Operation.STATUS,
             params={"channel": _CHANNEL, "customerMsisdn": msisdn.e164},
         )
         if isinstance(result, ProviderOutcome):
             raise LookupUnavailable(f"Telecel lookup failed ({result.provider_code})")
-        if result.status_code == 404:
-            return AccountInfo(ProviderId.TELECEL, msisdn, active=False)
         body = json_object(result)
+        if result.status_code == 404:
+            if not _hubtel_answer(body):
+                raise LookupUnavailable("Telecel lookup: no such route (check TELECEL_VERIFY_URL)")
+            return AccountInfo(ProviderId.TELECEL, msisdn, active=False)
         code, _message = _code_and_message(body)
         if result.status_code != 200 or body is None:
             raise LookupUnavailable(f"Telecel lookup answered HTTP {result.status_code}")

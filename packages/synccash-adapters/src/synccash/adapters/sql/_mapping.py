@@ -132,6 +132,7 @@ def attempt_to_row(payment_id: str, attempt: Attempt) -> dict[str, Any]:
         "original_reference": attempt.original_reference,
         "created_at": attempt.created_at,
         "updated_at": attempt.updated_at,
+        "provider_charges_minor": attempt.provider_charges_minor,
     }
 
 
@@ -154,6 +155,7 @@ def attempt_from_row(row: Row) -> Attempt:
         submit_count=row["submit_count"],
         poll_count=row["poll_count"],
         original_reference=row["original_reference"],
+        provider_charges_minor=row["provider_charges_minor"],
     )
 
 

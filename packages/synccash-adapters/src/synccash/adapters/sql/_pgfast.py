@@ -66,6 +66,7 @@ ATTEMPT_MUTABLE: Final = (
     "submit_count",
     "poll_count",
     "updated_at",
+    "provider_charges_minor",
 )
 
 

@@ -119,6 +119,8 @@ payment_attempts = Table(
     Column("original_reference", String(64)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # the provider's charge for the attempt in pesewas, when its answer said (migration 0003)
+    Column("provider_charges_minor", BigInteger),
     UniqueConstraint("payment_id", "seq", name="uq_payment_attempts_payment_seq"),
 )
 # prompt-bombing signal: collection attempts per payer MSISDN over time
