@@ -10,7 +10,7 @@ UV := $(UV_BIN)
 endif
 export UV_PYTHON_DOWNLOADS := never
 # The workspace members; `make lint` checks each one's manifest against its imports (deptry).
-MEMBERS := packages/synccash-core packages/synccash-adapters services/api services/worker tools
+MEMBERS := packages/synccash-core packages/synccash-adapters packages/synccash-client services/api services/worker tools
 
 .PHONY: setup run test lint typecheck unit bench bench-core bench-db bench-api bench-lifecycle chaos clean
 
@@ -30,7 +30,7 @@ lint: setup
 	done
 
 typecheck: setup
-	$(UV) run mypy packages/synccash-core/src packages/synccash-adapters/src services/api/src services/worker/src tools/src
+	$(UV) run mypy packages/synccash-core/src packages/synccash-adapters/src packages/synccash-client/src services/api/src services/worker/src tools/src
 
 unit: setup
 	$(UV) run pytest tests/unit -q

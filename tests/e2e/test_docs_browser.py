@@ -8,20 +8,17 @@ both fail to load and fail the test.
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, Route, sync_playwright
 
+from served_api import served
 from synccash.adapters.bootstrap import memory_container
 from synccash.adapters.settings import Settings
 from synccash.api import create_app
-from synccash.chaos._stack import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -34,19 +31,8 @@ pytestmark = pytest.mark.integration
 def api_url() -> Iterator[str]:
     """The API over the in-memory container, served by uvicorn on a loopback port."""
     settings = Settings.from_env({"JWT_SECRET_KEY": "x" * 40})
-    app = create_app(memory_container(settings))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the API did not start within 20 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(memory_container(settings))) as url:
+        yield url
 
 
 def _open(url: str, name: str, selector: str) -> tuple[list[str], str]:
