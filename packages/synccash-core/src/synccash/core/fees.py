@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any, Final, NamedTuple
 
-from attrs import field, fields, frozen
+from attrs import field, frozen
 
 from synccash.core.errors import DomainError, InvalidAmount, UnsupportedCurrency, ValidationError
 from synccash.core.money import Money
@@ -118,8 +118,10 @@ class FeeRule:
     _compiled: tuple[_CompiledBand, ...] = field(init=False, eq=False, repr=False)
     is_free: bool = field(init=False, eq=False, repr=False)  # charges nothing at any amount
 
-    def __attrs_post_init__(self) -> None:
-        compiled = tuple(
+    @_compiled.default
+    def _compile(self) -> tuple[_CompiledBand, ...]:
+        """The bands as plain ints (every fee quote reads them)."""
+        return tuple(
             (
                 None if b.up_to is None else b.up_to.minor,
                 b.rate_bps,
@@ -129,8 +131,12 @@ class FeeRule:
             )
             for b in self.bands
         )
-        object.__setattr__(self, "_compiled", compiled)
-        object.__setattr__(self, "is_free", all(c[1:] == (0, 0, 0, None) for c in compiled))
+
+    @is_free.default
+    def _charges_nothing(self) -> bool:
+        return all(c[1:] == (0, 0, 0, None) for c in self._compiled)
+
+    def __attrs_post_init__(self) -> None:
         if not self.bands:
             raise InvalidFeeSchedule(f"fee rule {self.id!r} has no bands")
         if self.valid_to is not None and self.valid_to <= self.valid_from:
@@ -280,7 +286,7 @@ class FeeQuote:
     @property
     def total_fee(self) -> Money:
         """Provider fee + levy + platform fee."""
-        return _money(self.provider_fee.minor + self.levy.minor + self.platform_fee.minor)
+        return Money(self.provider_fee.minor + self.levy.minor + self.platform_fee.minor)
 
     @property
     def total_fee_minor(self) -> int:
@@ -318,26 +324,7 @@ class FeeQuote:
         }
 
 
-_new_object: Final = object.__new__
-#: FeeQuote's slot setters in field order, for the quoting hot path.
-_QUOTE_SLOT_SETTERS: Final[tuple[Callable[[FeeQuote, object], None], ...]] = tuple(
-    getattr(FeeQuote, a.name).__set__ for a in fields(FeeQuote)
-)
-if len(_QUOTE_SLOT_SETTERS) != 12:  # pragma: no cover - guards quote_checked against drift
-    raise RuntimeError("FeeQuote changed shape: update FeeBook.quote_checked")
-_MONEY_CACHE: dict[int, Money] = {0: _ZERO}
 _RESOLVED_CACHE_SIZE: Final = 4_096
-
-
-def _money(minor: int) -> Money:
-    # Fees cluster on a few values (caps, zero); Money is immutable, so reuse instances
-    # and skip re-validating them on the routing hot path.
-    cached = _MONEY_CACHE.get(minor)
-    if cached is None:
-        cached = Money(minor)
-        if len(_MONEY_CACHE) < _RESOLVED_CACHE_SIZE:
-            _MONEY_CACHE[minor] = cached
-    return cached
 
 
 class _Plan(NamedTuple):
@@ -353,7 +340,14 @@ class _Plan(NamedTuple):
 
 
 class FeeBook:
-    """All tariffs, levies and the platform fee; quotes any transfer on any day."""
+    """All tariffs, levies and the platform fee; quotes any transfer on any day.
+
+    The book's one cache: what a (provider, transfer kind, day) resolves to (the rule
+    in force, the levy, the platform fee) is worked out once and kept in a bounded
+    memo (`_RESOLVED_CACHE_SIZE` entries, cleared when full). The book is immutable,
+    so the memo can never be stale; it saves routing the look-ups through every
+    schedule's dated rules on each quote (bench-core: see the README).
+    """
 
     def __init__(
         self,
@@ -480,23 +474,20 @@ class FeeBook:
 
         platform = plan.charging_platform
         platform_minor = 0 if platform is None else platform.fee_minor(amount_minor)
-        cache = _MONEY_CACHE
-        # FeeQuote(...) without attrs' frozen __init__ (12 generic setattr calls): its
-        # slots' own setters, in field order. test_fees checks this equals FeeQuote(...).
-        quote = _new_object(FeeQuote)
-        put = _QUOTE_SLOT_SETTERS
-        put[0](quote, provider)
-        put[1](quote, kind)
-        put[2](quote, amount)
-        put[3](quote, cache.get(provider_fee) or _money(provider_fee))
-        put[4](quote, cache.get(levy_minor) or _money(levy_minor))
-        put[5](quote, cache.get(platform_minor) or _money(platform_minor))
-        put[6](quote, on)
-        put[7](quote, plan.rule.id)
-        put[8](quote, plan.levy_id)
-        put[9](quote, plan.platform_id)
-        put[10](quote, cache.get(taxable) or _money(taxable))
-        put[11](quote, exempt_reason)
+        quote = FeeQuote(
+            provider,
+            kind,
+            amount,
+            Money(provider_fee),
+            Money(levy_minor),
+            Money(platform_minor),
+            on,
+            plan.rule.id,
+            plan.levy_id,
+            plan.platform_id,
+            Money(taxable),
+            exempt_reason,
+        )
         return quote, provider_fee + levy_minor + platform_minor
 
 

@@ -30,10 +30,6 @@ def check_currency(currency: str) -> str:
     return currency
 
 
-_set_field: Final = object.__setattr__  # how a frozen class sets its own fields
-_new_object: Final = object.__new__
-
-
 def _check_minor(value: object) -> int:
     # bool is an int subclass; True pesewas is a bug, not an amount.
     if not isinstance(value, int) or isinstance(value, bool):
@@ -41,7 +37,7 @@ def _check_minor(value: object) -> int:
     return value
 
 
-@frozen(order=False, init=False)
+@frozen(order=False)
 class Money:
     """An amount in integer minor units of one currency (GHS: pesewas).
 
@@ -52,15 +48,11 @@ class Money:
     minor: int
     currency: str = "GHS"
 
-    def __init__(self, minor: int, currency: str = "GHS") -> None:
-        """Validate and set; a plain int in GHS (the hot path) needs one comparison."""
-        # Hand-written rather than attrs' __init__ + __attrs_post_init__: Money is built
-        # several times per payment decision. type() is int excludes bool.
-        if type(minor) is not int or currency != "GHS":
-            _check_minor(minor)
-            check_currency(currency)
-        _set_field(self, "minor", minor)
-        _set_field(self, "currency", currency)
+    def __attrs_post_init__(self) -> None:
+        # `type() is int` excludes bool; the usual value (a GHS int) needs one test.
+        if type(self.minor) is not int or self.currency != "GHS":
+            _check_minor(self.minor)
+            check_currency(self.currency)
 
     @classmethod
     def parse(cls, text: object, currency: str = "GHS") -> Money:
@@ -79,11 +71,7 @@ class Money:
                 and len(units) <= _MAX_UNITS_DIGITS
                 and (not dot or (frac.isdigit() and len(frac) <= 2))
             ):
-                # Already validated: set the two fields without another __init__ call.
-                money = _new_object(cls)
-                _set_field(money, "minor", int(units + frac + _PAD[len(frac)]))
-                _set_field(money, "currency", currency)
-                return money
+                return cls(int(units + frac + _PAD[len(frac)]), currency)
         check_currency(currency)
         if isinstance(text, bool) or not isinstance(text, str | int):
             raise InvalidAmount(

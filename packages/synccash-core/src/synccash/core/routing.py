@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Final
 
-from attrs import fields, frozen
+from attrs import frozen
 
 from synccash.core.errors import ValidationError
 from synccash.core.fees import FeeBook, FeeQuote, FeeRuleMissing, TransferKind, default_fee_book
@@ -41,29 +41,10 @@ from synccash.core.reliability import CircuitState, ProviderHealth
 
 _M64: Final = (1 << 64) - 1
 _ZERO: Final = Money(0)
-# Enum members bound once: class attribute look-ups on an Enum cost ~0.1 µs each.
-_OPEN: Final = CircuitState.OPEN
-_HALF_OPEN: Final = CircuitState.HALF_OPEN
-_SAME_NETWORK: Final = TransferKind.SAME_NETWORK
-_CROSS_NETWORK: Final = TransferKind.CROSS_NETWORK
-_MERCHANT_PAYMENT: Final = TransferKind.MERCHANT_PAYMENT
-
-
-def _splitmix64(x: int) -> int:
-    """One SplitMix64 output for the state x (a fast, well-mixed 64-bit hash)."""
-    z = (x + 0x9E3779B97F4A7C15) & _M64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
-    return z ^ (z >> 31)
 
 
 def seeded_uniform(seed: int, stream: int = 0) -> float:
-    """A deterministic draw in [0, 1) from a seed and a stream number."""
-    return _draw(seed, stream)
-
-
-def _draw(seed: int, stream: int) -> float:
-    # seeded_uniform with SplitMix64 inlined (one call instead of two per draw).
+    """A deterministic draw in [0, 1) from a seed and a stream number (one SplitMix64 step)."""
     z = (seed + stream * 0x9E3779B97F4A7C15 + 0x9E3779B97F4A7C15) & _M64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
@@ -157,15 +138,6 @@ class Candidate:
         }
 
 
-_new_object: Final = object.__new__
-#: Candidate's slot setters in field order (routing builds one Candidate per eligible wallet).
-_CANDIDATE_SLOT_SETTERS: Final = tuple(
-    getattr(Candidate, a.name).__set__ for a in fields(Candidate)
-)
-if len(_CANDIDATE_SLOT_SETTERS) != 6:  # pragma: no cover - guards Router.decide against drift
-    raise RuntimeError("Candidate changed shape: update Router.decide")
-
-
 @frozen
 class Rejection:
     """A wallet the hard filters removed, and why."""
@@ -220,6 +192,21 @@ class RoutingDecision:
         }
 
 
+@frozen
+class _Context:
+    """What every filter of one request reads: the request, health and transfer kinds."""
+
+    request: RoutingRequest
+    health: Mapping[ProviderId, ProviderHealth]
+    own_kind: TransferKind  # paying a payee on the wallet's own network (or a merchant)
+    other_kind: TransferKind  # paying a payee on another network
+
+    def kind(self, provider: ProviderId) -> TransferKind:
+        """The transfer kind of paying this request's payee from a wallet at `provider`."""
+        network = self.request.payee_network
+        return self.own_kind if network is None or network is provider else self.other_kind
+
+
 class Router:
     """Ranks a payer's wallets for one payment. Pure and deterministic for a given seed."""
 
@@ -231,23 +218,8 @@ class Router:
     ) -> None:
         """Use the given provider profiles, fee book (default: seed values) and policy."""
         self._profiles = dict(profiles)
-        # Hot-path view of the profiles: provider -> (min minor, max minor), for the
-        # providers that can collect (a missing entry is the `capability` rejection).
-        self._limits = {
-            p: (prof.min_amount.minor, prof.max_amount.minor)
-            for p, prof in self._profiles.items()
-            if Capability.COLLECT in prof.capabilities
-        }
         self._fees = fee_book if fee_book is not None else default_fee_book()
         self._policy = policy if policy is not None else RoutingPolicy()
-        # The policy is frozen: its numbers for the hot path, read in one go.
-        self._weights = (
-            self._policy.success_weight,
-            self._policy.cost_weight,
-            self._policy.latency_weight,
-            self._policy.preference_weight,
-            self._policy.min_success,
-        )
 
     @property
     def policy(self) -> RoutingPolicy:
@@ -266,169 +238,190 @@ class Router:
         seed: int,
     ) -> RoutingDecision:
         """Filter, score and rank the request's wallets; see the module docstring."""
-        # One pass filters and scores (a score needs nothing from the other wallets),
-        # a second one applies the elimination gap, which needs the best success rate.
-        policy = self._policy
-        w_success, w_cost, w_latency, w_preference, min_success = self._weights
-        amount = request.amount
-        amount_minor = amount.minor
-        payee_msisdn = request.payee.msisdn
-        payee_network = None if payee_msisdn is None else payee_msisdn.network_hint
-        if request.payee.merchant_account is not None:
-            same_kind = cross_kind = _MERCHANT_PAYMENT
+        self._fees.check_quotable(request.amount, request.payer_sent_today)
+        if request.merchant_payment:
+            ctx = _Context(request, health, _MERCHANT, _MERCHANT)
         else:
-            same_kind, cross_kind = _SAME_NETWORK, _CROSS_NETWORK
-        disallowed = request.disallowed
-        preferred = request.preferred
-        n_pref = len(preferred)
-        on = request.on
-        sent_today = request.payer_sent_today
-        fees = self._fees
-        quote = fees.quote_checked
-        quotable = False  # amount and day total checked once, when the first wallet is quoted
-        all_limits = self._limits
+            ctx = _Context(request, health, TransferKind.SAME_NETWORK, TransferKind.CROSS_NETWORK)
+        candidates: list[Candidate] = []
         rejected: list[Rejection] = []
-        ranked: list[tuple[float, int, Candidate]] = []  # (-score, wallet index, candidate)
-        best = 0.0
-        worst = 1.0
-        put_wallet, put_fee, put_success, put_latency, put_score, put_factors = (
-            _CANDIDATE_SLOT_SETTERS
+        for wallet in request.wallets:
+            screened = self._screen(wallet, ctx)
+            if isinstance(screened, Rejection):
+                rejected.append(screened)
+            else:
+                candidates.append(screened)
+        candidates, far = _drop_far_below_best(candidates, self._policy.elimination_gap)
+        rejected += far
+        candidates.sort(key=_best_score_first)  # stable: ties keep the payer's wallet order
+        ranked, explored = self._explore(_probation_last(candidates, health), seed)
+        return RoutingDecision(tuple(ranked), tuple(rejected), explored, seed, self._policy)
+
+    def _screen(self, wallet: Wallet, ctx: _Context) -> Candidate | Rejection:
+        """The wallet's hard filters in order (module docstring), then its score."""
+        for check in _BEFORE_QUOTE:
+            rejection = check(self, wallet, ctx)
+            if rejection is not None:
+                return rejection
+        try:
+            fee = self._fees.quote_checked(
+                wallet.provider,
+                ctx.kind(wallet.provider),
+                ctx.request.amount,
+                ctx.request.on,
+                ctx.request.payer_sent_today,
+            )[0]
+        except FeeRuleMissing as exc:
+            return Rejection(wallet, exc.code, exc.message)
+        for after in _AFTER_QUOTE:
+            rejection = after(self, wallet, ctx, fee)
+            if rejection is not None:
+                return rejection
+        return self._score(wallet, fee, ctx)
+
+    def _score(self, wallet: Wallet, fee: FeeQuote, ctx: _Context) -> Candidate:
+        policy = self._policy
+        success, latency = _success_and_latency(policy, ctx.health.get(wallet.provider))
+        amount = ctx.request.amount.minor
+        cost = fee.total_fee_minor / amount if amount else 0.0
+        preferred = ctx.request.preferred
+        preference = 0.0
+        if wallet.provider in preferred:
+            preference = (len(preferred) - preferred.index(wallet.provider)) / len(preferred)
+        latency_s = latency / 1000
+        score = (
+            policy.success_weight * success
+            - policy.cost_weight * cost
+            - policy.latency_weight * latency_s
+            + policy.preference_weight * preference
         )
+        factors = {"success": success, "cost": cost, "latency_s": latency_s}
+        factors["preference"] = preference
+        return Candidate(wallet, fee, success, latency, score, factors)
 
-        for index, wallet in enumerate(request.wallets):
-            provider = wallet.provider
-            if disallowed and provider in disallowed:
-                rejected.append(_disallowed(wallet))
-                continue
-            limits = all_limits.get(provider)
-            if limits is None:
-                rejected.append(_incapable(wallet))
-                continue
-            if not limits[0] <= amount_minor <= limits[1]:
-                rejected.append(_outside_limits(wallet, limits))
-                continue
-            h = health.get(provider)
-            if h is not None and h.circuit is _OPEN:
-                rejected.append(_circuit_open(wallet))
-                continue
-            if not quotable:
-                fees.check_quotable(amount, sent_today)
-                quotable = True
-            # transfer_kind(), inlined: this loop is the routing hot path
-            kind = same_kind if payee_network is None or payee_network is provider else cross_kind
-            try:
-                fee, total_fee = quote(provider, kind, amount, on, sent_today)
-            except FeeRuleMissing as exc:
-                rejected.append(Rejection(wallet, exc.code, exc.message))
-                continue
-            balance = wallet.balance
-            if balance is not None and balance.minor < amount_minor + total_fee:
-                rejected.append(_short_of_funds(wallet, balance, fee))
-                continue
-            if h is None:
-                success, latency = policy.default_success, policy.default_latency_ms
-            else:
-                success, latency = h.success_rate, h.p95_latency_ms
-            if success < min_success:
-                rejected.append(_below_minimum(wallet, success, min_success))
-                continue
-            # Comparisons rather than max()/min(): two builtin calls per wallet add up here.
-            if success > best:  # noqa: PLR1730
-                best = success
-            if success < worst:  # noqa: PLR1730
-                worst = success
-
-            cost = total_fee / amount_minor if amount_minor else 0.0
-            if n_pref and provider in preferred:
-                preference = (n_pref - preferred.index(provider)) / n_pref
-            else:
-                preference = 0.0
-            latency_s = latency / 1000
-            score = (
-                w_success * success
-                - w_cost * cost
-                - w_latency * latency_s
-                + w_preference * preference
-            )
-            factors = {
-                "success": success,
-                "cost": cost,
-                "latency_s": latency_s,
-                "preference": preference,
-            }
-            # Candidate(wallet, fee, success, latency, score, factors), filled slot by slot
-            # (see _CANDIDATE_SLOT_SETTERS; test_routing compares it with the constructor).
-            candidate = _new_object(Candidate)
-            put_wallet(candidate, wallet)
-            put_fee(candidate, fee)
-            put_success(candidate, success)
-            put_latency(candidate, latency)
-            put_score(candidate, score)
-            put_factors(candidate, factors)
-            ranked.append((-score, index, candidate))
-
-        if len(ranked) > 1:
-            floor = best - policy.elimination_gap
-            if worst < floor:
-                kept = []
-                for entry in ranked:
-                    candidate = entry[2]
-                    if candidate.success_probability < floor:
-                        rejected.append(_far_below_best(candidate, policy.elimination_gap, best))
-                    else:
-                        kept.append(entry)
-                ranked = kept
-            # (-score, index) is unique per entry, so tuples never compare the Candidates.
-            ranked.sort()
-
-        candidates = [entry[2] for entry in ranked]
-        if len(candidates) > 1:
-            # A half-open provider is on probation: it must not take all the traffic the
-            # moment its cool-down ends. It goes last (still a failover target) and gets
-            # first place only through the exploration draw below, i.e. as a probe.
-            probation = [
-                c
-                for c in candidates
-                if (h := health.get(c.wallet.provider)) is not None and h.circuit is _HALF_OPEN
-            ]
-            if probation and len(probation) < len(candidates):
-                candidates = [c for c in candidates if c not in probation] + probation
-        explored = False
-        if len(candidates) > 1 and _draw(seed, 0) < policy.exploration_share:
-            pick = 1 + int(_draw(seed, 1) * (len(candidates) - 1))
-            candidates.insert(0, candidates.pop(pick))
-            explored = True
-        return RoutingDecision(tuple(candidates), tuple(rejected), explored, seed, policy)
+    def _explore(self, ranked: list[Candidate], seed: int) -> tuple[list[Candidate], bool]:
+        """With probability `exploration_share`, promote a uniformly drawn non-best wallet."""
+        if len(ranked) < 2 or seeded_uniform(seed, 0) >= self._policy.exploration_share:
+            return ranked, False
+        pick = 1 + int(seeded_uniform(seed, 1) * (len(ranked) - 1))
+        return [ranked[pick], *ranked[:pick], *ranked[pick + 1 :]], True
 
 
-# Rejections off the hot path: built only when a wallet is filtered out.
-def _disallowed(wallet: Wallet) -> Rejection:
+_MERCHANT: Final = TransferKind.MERCHANT_PAYMENT
+
+
+def _success_and_latency(policy: RoutingPolicy, health: ProviderHealth | None) -> tuple[float, int]:
+    if health is None:
+        return policy.default_success, policy.default_latency_ms
+    return health.success_rate, health.p95_latency_ms
+
+
+def _best_score_first(candidate: Candidate) -> float:
+    return -candidate.score
+
+
+def _probation_last(
+    candidates: list[Candidate], health: Mapping[ProviderId, ProviderHealth]
+) -> list[Candidate]:
+    """Half-open providers after the others.
+
+    A half-open provider is on probation: it must not take all the traffic the moment
+    its cool-down ends. It goes last (still a failover target) and gets first place
+    only through the exploration draw, i.e. as a probe, or when it is all there is.
+    """
+    probation = [c for c in candidates if _half_open(health.get(c.wallet.provider))]
+    if not probation or len(probation) == len(candidates):
+        return candidates
+    return [c for c in candidates if c not in probation] + probation
+
+
+def _half_open(health: ProviderHealth | None) -> bool:
+    return health is not None and health.circuit is CircuitState.HALF_OPEN
+
+
+def _drop_far_below_best(
+    candidates: list[Candidate], gap: float
+) -> tuple[list[Candidate], list[Rejection]]:
+    """Eliminate candidates more than `gap` below the best remaining success estimate."""
+    if len(candidates) < 2:
+        return candidates, []
+    best = max(c.success_probability for c in candidates)
+    floor = best - gap
+    kept = [c for c in candidates if c.success_probability >= floor]
+    far = [_far_below_best(c, gap, best) for c in candidates if c.success_probability < floor]
+    return kept, far
+
+
+# The hard filters, in order: each returns None (passes) or the wallet's rejection.
+def _disallowed(router: Router, wallet: Wallet, ctx: _Context) -> Rejection | None:  # noqa: ARG001
+    if wallet.provider not in ctx.request.disallowed:
+        return None
     return Rejection(wallet, "disallowed", f"the merchant does not accept {wallet.provider}")
 
 
-def _incapable(wallet: Wallet) -> Rejection:
+def _capability(router: Router, wallet: Wallet, ctx: _Context) -> Rejection | None:  # noqa: ARG001
+    profile = router._profiles.get(wallet.provider)  # noqa: SLF001
+    if profile is not None and Capability.COLLECT in profile.capabilities:
+        return None
     return Rejection(wallet, "capability", f"{wallet.provider} cannot collect payments")
 
 
-def _outside_limits(wallet: Wallet, limits: tuple[int, int]) -> Rejection:
+def _amount_limits(router: Router, wallet: Wallet, ctx: _Context) -> Rejection | None:
+    profile = router._profiles[wallet.provider]  # noqa: SLF001
+    if profile.min_amount <= ctx.request.amount <= profile.max_amount:
+        return None
     return Rejection(
         wallet,
         "amount_limits",
-        f"{wallet.provider} takes GHS {Money(limits[0]).to_decimal_string()} to "
-        f"{Money(limits[1]).to_decimal_string()} per transaction",
+        f"{wallet.provider} takes GHS {profile.min_amount.to_decimal_string()} to "
+        f"{profile.max_amount.to_decimal_string()} per transaction",
     )
 
 
-def _circuit_open(wallet: Wallet) -> Rejection:
+def _circuit_open(router: Router, wallet: Wallet, ctx: _Context) -> Rejection | None:  # noqa: ARG001
+    health = ctx.health.get(wallet.provider)
+    if health is None or health.circuit is not CircuitState.OPEN:
+        return None
     return Rejection(wallet, "circuit_open", f"{wallet.provider} is failing; circuit open")
 
 
-def _below_minimum(wallet: Wallet, success: float, min_success: float) -> Rejection:
+def _short_of_funds(
+    router: Router,  # noqa: ARG001
+    wallet: Wallet,
+    ctx: _Context,
+    fee: FeeQuote,
+) -> Rejection | None:
+    balance = wallet.balance
+    if balance is None or balance.minor >= ctx.request.amount.minor + fee.total_fee_minor:
+        return None
+    return Rejection(
+        wallet,
+        "insufficient_balance",
+        f"known balance {balance.to_decimal_string()} is below amount + fees "
+        f"{fee.payer_total.to_decimal_string()}",
+    )
+
+
+def _below_minimum(
+    router: Router,
+    wallet: Wallet,
+    ctx: _Context,
+    fee: FeeQuote,  # noqa: ARG001
+) -> Rejection | None:
+    policy = router.policy
+    success, _ = _success_and_latency(policy, ctx.health.get(wallet.provider))
+    if success >= policy.min_success:
+        return None
     return Rejection(
         wallet,
         "eliminated",
-        f"{wallet.provider} success rate {success:.2f} is below the minimum {min_success:.2f}",
+        f"{wallet.provider} success rate {success:.2f} is below the minimum "
+        f"{policy.min_success:.2f}",
     )
+
+
+_BEFORE_QUOTE: Final = (_disallowed, _capability, _amount_limits, _circuit_open)
+_AFTER_QUOTE: Final = (_short_of_funds, _below_minimum)
 
 
 def _far_below_best(candidate: Candidate, gap: float, best: float) -> Rejection:
@@ -437,13 +430,4 @@ def _far_below_best(candidate: Candidate, gap: float, best: float) -> Rejection:
         "eliminated",
         f"{candidate.wallet.provider} success rate {candidate.success_probability:.2f} is more "
         f"than {gap:.2f} below the best ({best:.2f})",
-    )
-
-
-def _short_of_funds(wallet: Wallet, balance: Money, fee: FeeQuote) -> Rejection:
-    return Rejection(
-        wallet,
-        "insufficient_balance",
-        f"known balance {balance.to_decimal_string()} is below amount + fees "
-        f"{fee.payer_total.to_decimal_string()}",
     )
