@@ -21,9 +21,9 @@ MERCHANT = "repro-merchant"
 
 async def test_an_at_refund_whose_answer_was_lost_is_resolved(tmp_path):
     """After a 5xx on the refund call and the provider healthy again, the refund resolves."""
-    async with embedded(tmp_path) as container:
+    async with embedded(tmp_path) as (container, sandboxes):
         payment = await _confirmed(container, "airteltigo", "0261234567", "20.00")
-        at = container.sandbox["airteltigo"]
+        at = sandboxes["airteltigo"]
         at.set_faults(error_rate=1.0)  # the refund call gets a 5xx
         await container.payments.refund(MERCHANT, payment.id, None, "refund-1")
         await container.lifecycle.advance(payment.id)

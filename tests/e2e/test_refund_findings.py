@@ -13,17 +13,18 @@ from pathlib import Path
 
 from synccash.adapters.bootstrap import Container, bootstrap
 from synccash.adapters.settings import Settings
+from synccash.cli._embedded import embedded_providers
 from synccash.core.commands import InitiatePayment, WalletInput
 from synccash.core.errors import DomainError
 from synccash.core.payment import AttemptKind, Payment, PaymentState
 from synccash.core.ports import Task, TaskKind
-from synccash.sandbox import ApprovalDelay
+from synccash.sandbox import ApprovalDelay, CombinedApp
 
 MERCHANT = "repro-merchant"
 
 
 @asynccontextmanager
-async def embedded(tmp_path: Path) -> AsyncIterator[Container]:
+async def embedded(tmp_path: Path) -> AsyncIterator[tuple[Container, CombinedApp]]:
     """The embedded stack: SQLite, in-memory queue, in-process sandboxes (approval at once).
 
     Opened inside the test (not a fixture): its task groups must close in the task that
@@ -36,10 +37,11 @@ async def embedded(tmp_path: Path) -> AsyncIterator[Container]:
             "LOG_LEVEL": "WARNING",
         }
     )
-    async with bootstrap(settings) as built:
-        for sandbox in built.sandbox.sandboxes.values():
-            sandbox.config.approval_delay = ApprovalDelay(0.0, 0.0)
-        yield built
+    async with (
+        embedded_providers(settings, approval_delay=ApprovalDelay(0.0, 0.0)) as sandboxes,
+        bootstrap(settings, provider_clients=sandboxes.clients) as built,
+    ):
+        yield built, sandboxes.app
 
 
 async def _confirmed(container: Container, provider: str, msisdn: str, amount: str) -> Payment:
@@ -78,20 +80,20 @@ async def _refund(container: Container, payment: Payment, amount: str | None) ->
 
 async def test_partial_refund_on_airteltigo_moves_only_the_refunded_amount(tmp_path):
     """A GHS 10.00 refund of a GHS 20.00 AT payment refunds 10.00 at AT (or is refused)."""
-    async with embedded(tmp_path) as container:
+    async with embedded(tmp_path) as (container, sandboxes):
         payment = await _confirmed(container, "airteltigo", "0261234567", "20.00")
         try:
             payment = await _refund(container, payment, "10.00")
         except DomainError:
             return  # refusing a partial refund up front is a correct fix too
-        ledger = container.sandbox["airteltigo"].ledger
+        ledger = sandboxes["airteltigo"].ledger
     refunded_at_provider = sum(e.amount_minor for e in ledger if e.kind == "refund")
     assert refunded_at_provider == payment.refunded_minor == 1000
 
 
 async def test_full_refund_on_mtn_is_accepted(tmp_path):
     """A full refund of an MTN payment reaches REFUNDED."""
-    async with embedded(tmp_path) as container:
+    async with embedded(tmp_path) as (container, _):
         payment = await _confirmed(container, "mtn", "0241234567", "20.00")
         payment = await _refund(container, payment, None)
     refund = next(a for a in payment.attempts if a.kind is AttemptKind.REFUND)

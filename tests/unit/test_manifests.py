@@ -62,19 +62,7 @@ def declared_members(pyproject: Path) -> set[str]:
     return {name for name in names if name.startswith("synccash-")}
 
 
-#: Until the embedded sandboxes are passed in by the CLI, bootstrap imports synccash.sandbox.
-_ADAPTERS_IMPORT_TOOLS = pytest.mark.xfail(
-    strict=True, reason="adapters/bootstrap.py imports synccash.sandbox (issue 14 item 2)"
-)
-
-
-@pytest.mark.parametrize(
-    "directory",
-    [
-        pytest.param(d, marks=_ADAPTERS_IMPORT_TOOLS) if d == "packages/synccash-adapters" else d
-        for d in sorted(MEMBERS)
-    ],
-)
+@pytest.mark.parametrize("directory", sorted(MEMBERS))
 def test_member_declares_exactly_the_members_it_imports(directory):
     """Imported sibling members == declared sibling members (none missing, none unused)."""
     member = ROOT / directory

@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from synccash.adapters.bootstrap import memory_container
+from synccash.adapters.bootstrap import wire
 from synccash.adapters.settings import Settings
 from synccash.api.app import create_app
 from synccash.api.auth import mint_token
@@ -32,7 +32,7 @@ def api_url() -> Iterator[str]:
     port = sock.getsockname()[1]
     settings = Settings.from_env(ENV)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(memory_container(settings)), log_level="warning", lifespan="on")
+        uvicorn.Config(create_app(wire(settings)), log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -72,7 +72,8 @@ async def check_relay(app: Container) -> None:
         await app.payments.initiate(command("k1", "https://merchant.example/hook"))
     ).payment
     without = (await app.payments.initiate(command("k2", None))).payment
-    deliveries = SqlWebhookDeliveries(app.engine)
+    deliveries = app.webhook_deliveries
+    assert isinstance(deliveries, SqlWebhookDeliveries)  # bootstrap wires the SQL store
     dispatcher = WebhookDispatcher(
         app.webhook_http, deliveries, AuditTrailEvents(app.uow), secret="s", clock=app.clock
     )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import anyio
+import httpx
 import pytest
 from http_receiver import Receiver, free_port, serving
 from prometheus_client import CollectorRegistry
 
-from synccash.adapters.bootstrap import Container, memory_container
+from synccash.adapters.bootstrap import Container, wire
 from synccash.adapters.memory.clock import ManualClock
 from synccash.adapters.memory.gateway import FakeProviderGateway
 from synccash.adapters.settings import Settings
+from synccash.adapters.urlguard import UrlGuard, merchant_http_client
 from synccash.adapters.webhooks import SIGNATURE_HEADER, verify
 from synccash.core.commands import InitiatePayment
 from synccash.core.payment import Payment, PaymentState
@@ -19,6 +21,8 @@ from synccash.worker import run
 from synccash.worker.metrics import WorkerMetrics
 
 pytestmark = pytest.mark.integration
+
+LOOPBACK = "127.0.0.1"
 
 
 def command(key: str, webhook_url: str | None = None) -> InitiatePayment:
@@ -47,20 +51,27 @@ async def settle(app: Container, clock: ManualClock, payment_ids: list[str]) -> 
             await anyio.sleep(0.01)
 
 
-def container() -> tuple[Container, ManualClock, FakeProviderGateway]:
+def container(
+    webhook_http: httpx.AsyncClient | None = None,
+) -> tuple[Container, ManualClock, FakeProviderGateway]:
     """An in-memory container on a manual clock with deterministic routing."""
     clock = ManualClock()
     gateway = FakeProviderGateway()
     router = Router(policy=RoutingPolicy(exploration_share=0.0))
     # the webhook receiver listens on loopback: allowlisted, as in local development
-    settings = Settings.from_env({"WEBHOOK_ALLOWED_TARGETS": "127.0.0.1"})
-    app = memory_container(settings, clock=clock, gateway=gateway, router=router)
+    settings = Settings.from_env({"WEBHOOK_ALLOWED_TARGETS": LOOPBACK})
+    app = wire(settings, clock=clock, gateway=gateway, router=router, webhook_http=webhook_http)
     return app, clock, gateway
 
 
 async def test_worker_takes_payments_to_confirmed_and_signs_their_webhooks():
     """Initiated payments are confirmed by the worker alone; their webhooks arrive signed."""
-    app, clock, gateway = container()
+    async with merchant_http_client(UrlGuard.from_setting(LOOPBACK)) as webhook_http:
+        await confirm_and_deliver(*container(webhook_http))
+
+
+async def confirm_and_deliver(app: Container, clock: ManualClock, gateway: FakeProviderGateway):
+    """Three payments with a webhook URL: confirmed, and their webhooks received signed."""
     port = free_port()
     receiver = Receiver([200])
     ids = [

@@ -6,14 +6,12 @@ import os
 from collections.abc import AsyncIterator
 
 import anyio
-import attrs
 import pytest
 from attrs import define, field
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from synccash.adapters import bootstrap as bootstrap_module
-from synccash.adapters.bootstrap import Container, memory_container
+from synccash.adapters.bootstrap import Container, wire
 from synccash.adapters.memory.clock import ManualClock
 from synccash.adapters.memory.gateway import FakeProviderGateway
 from synccash.adapters.redis.health import RedisHealthStore
@@ -65,23 +63,13 @@ def redis_container(
 ) -> tuple[Container, ManualClock]:
     """The in-memory container with the task queue and locks (and `health`) on Redis."""
     clock = ManualClock()
-    app = memory_container(clock=clock, gateway=gateway)
-    if health is not None:
-        app = attrs.evolve(app, health=health)
-    queue = RedisTaskQueue(redis, clock=clock, visibility_timeout_s=VISIBILITY_S)
-    payments, lifecycle = bootstrap_module._services(
-        app.settings,
-        uow=app.uow,
-        queue=queue,
+    app = wire(
         clock=clock,
-        ids=app.ids,
-        health=app.health,
         gateway=gateway,
-        risk=app.risk,
+        queue=RedisTaskQueue(redis, clock=clock, visibility_timeout_s=VISIBILITY_S),
+        locks=RedisLocks(redis),
+        health=health,
         router=Router(policy=RoutingPolicy(exploration_share=0.0)),
-    )
-    app = attrs.evolve(
-        app, queue=queue, payments=payments, lifecycle=lifecycle, locks=RedisLocks(redis)
     )
     return app, clock
 

@@ -10,7 +10,7 @@ from api_helpers import ALL, MERCHANT, initiate_body, make_settings
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from synccash.adapters.bootstrap import Container, memory_container
+from synccash.adapters.bootstrap import Container, wire
 from synccash.adapters.settings import Settings
 from synccash.api import create_app, mint_token
 
@@ -24,7 +24,7 @@ def settings() -> Settings:
 @pytest.fixture
 def container(settings: Settings) -> Container:
     """Everything in memory."""
-    return memory_container(settings)
+    return wire(settings)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from synccash.adapters.bootstrap import memory_container
+from synccash.adapters.bootstrap import wire
 from synccash.api import create_app, mint_token
 
 _scalars = (
@@ -68,7 +68,7 @@ def fuzz_client() -> Iterator[tuple[TestClient, dict[str, str]]]:
     """One app for all examples (keys are unique per example)."""
     config = make_settings()
     token = mint_token(config, "fuzz-merchant", ["payments:write", "payments:read"])
-    with TestClient(app=create_app(memory_container(config))) as client:
+    with TestClient(app=create_app(wire(config))) as client:
         yield client, {"Authorization": f"Bearer {token}"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import attrs
 from api_helpers import MERCHANT, OTHER_MERCHANT, assert_problem, initiate_body
 from litestar.testing import AsyncTestClient
 
@@ -60,7 +61,7 @@ async def test_missing_key_is_400(client, auth):
 async def test_key_in_flight_is_409(container, auth):
     """While the first request with a key runs, a second one gets 409."""
     locks = MemoryLocks()
-    app = create_app(container, locks=locks)
+    app = create_app(attrs.evolve(container, locks=locks))
     async with AsyncTestClient(app=app) as client, in_flight(locks, MERCHANT, "busy-key"):
         response = await client.post(
             "/api/v1/payments/initiate", json=initiate_body(), headers=auth(key="busy-key")
@@ -72,7 +73,7 @@ async def test_key_in_flight_is_409(container, auth):
 async def test_a_request_rejected_before_its_handler_leaves_the_key_free(container, auth):
     """The in-flight lock tried at admission is released when the body is refused."""
     locks = MemoryLocks()
-    app = create_app(container, locks=locks)
+    app = create_app(attrs.evolve(container, locks=locks))
     async with AsyncTestClient(app=app) as client:
         bad = await client.post(
             "/api/v1/payments/initiate", json={"amount": "1.00"}, headers=auth(key="k")
@@ -85,7 +86,7 @@ async def test_a_request_rejected_before_its_handler_leaves_the_key_free(contain
 async def test_a_held_key_is_still_409_after_a_refused_body(container, auth):
     """Body errors come first (as before admission tried the lock); a held key stays held."""
     locks = MemoryLocks()
-    app = create_app(container, locks=locks)
+    app = create_app(attrs.evolve(container, locks=locks))
     async with AsyncTestClient(app=app) as client, in_flight(locks, MERCHANT, "busy"):
         bad = await client.post(
             "/api/v1/payments/initiate", json={"amount": "1.00"}, headers=auth(key="busy")

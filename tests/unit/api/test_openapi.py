@@ -11,14 +11,14 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from openapi_spec_validator import validate
 
-from synccash.adapters.bootstrap import memory_container
+from synccash.adapters.bootstrap import wire
 from synccash.api import create_app
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Litestar, TestClient[Litestar]]]:
     """One app and client for the module (the document does not change)."""
-    app = create_app(memory_container(make_settings()))
+    app = create_app(wire(make_settings()))
     with TestClient(app=app) as client:
         yield app, client
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 from api_helpers import MERCHANT, OTHER_MERCHANT, assert_problem
 from litestar.testing import AsyncTestClient
 
@@ -14,7 +15,7 @@ async def test_burst_then_429_with_retry_after(container, auth):
     """After the burst, the merchant gets 429 + Retry-After; another merchant does not."""
     clock = ManualClock()
     limiter = MemoryRateLimiter(capacity=3, per_second=0.5, clock=clock)
-    app = create_app(container, rate_limiter=limiter)
+    app = create_app(attrs.evolve(container, rate_limiter=limiter))
     async with AsyncTestClient(app=app) as client:
         statuses = [
             (await client.get("/api/v1/payments", headers=auth(MERCHANT))).status_code
@@ -34,7 +35,7 @@ async def test_burst_then_429_with_retry_after(container, auth):
 async def test_rate_limit_comes_before_body_and_key_checks(container, auth):
     """A limited merchant gets 429 even for a request that would be a 400."""
     limiter = MemoryRateLimiter(capacity=1, per_second=0.001, clock=ManualClock())
-    app = create_app(container, rate_limiter=limiter)
+    app = create_app(attrs.evolve(container, rate_limiter=limiter))
     async with AsyncTestClient(app=app) as client:
         await client.get("/api/v1/payments", headers=auth())
         response = await client.post(
@@ -46,7 +47,7 @@ async def test_rate_limit_comes_before_body_and_key_checks(container, auth):
 async def test_rate_limited_requests_are_counted(container, auth):
     """The 429s show in /metrics."""
     limiter = MemoryRateLimiter(capacity=1, per_second=0.001, clock=ManualClock())
-    app = create_app(container, rate_limiter=limiter)
+    app = create_app(attrs.evolve(container, rate_limiter=limiter))
     async with AsyncTestClient(app=app) as client:
         for _ in range(3):
             await client.get("/api/v1/payments", headers=auth())

@@ -8,7 +8,7 @@ from litestar.testing import AsyncTestClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
-from synccash.adapters.bootstrap import memory_container
+from synccash.adapters.bootstrap import wire
 from synccash.api import create_app, mint_token
 
 
@@ -33,7 +33,7 @@ class _Down:
 )
 async def test_dependency_outage_is_503_with_retry_after(exc):
     """Clients learn to retry (same Idempotency-Key) instead of seeing an internal error."""
-    container = memory_container()
+    container = wire()
     container.payments = _Down(exc)  # type: ignore[assignment]
     token = mint_token(container.settings, MERCHANT, ["payments:read"])
     async with AsyncTestClient(app=create_app(container)) as client:
@@ -49,7 +49,7 @@ async def test_dependency_outage_is_503_with_retry_after(exc):
 
 async def test_a_bug_is_still_a_500():
     """Only connection failures are 503: anything else stays an internal error."""
-    container = memory_container()
+    container = wire()
     container.payments = _Down(ZeroDivisionError("bug"))  # type: ignore[assignment]
     token = mint_token(container.settings, MERCHANT, ["payments:read"])
     async with AsyncTestClient(app=create_app(container)) as client:

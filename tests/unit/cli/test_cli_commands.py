@@ -161,3 +161,16 @@ def test_server_command_reads_a_secret_file(runner, env, tmp_path):
     )
     assert result.exit_code == 2
     assert "JWT_SECRET_KEY is 9 bytes" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["api", "--port", "0"], ["worker"]])
+def test_api_and_worker_with_an_unreachable_database_say_so_in_one_line(runner, env, command):
+    """`api` and `worker` on a PostgreSQL that refuses connections: one line, exit 1."""
+    url = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"
+    result = runner.invoke(app, command, env={**env, "DATABASE_URL": url})
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 1
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: database at postgresql+asyncpg://postgres@127.0.0.1:1/")
+    assert "unreachable" in lines[0]
+    assert "Traceback" not in result.output

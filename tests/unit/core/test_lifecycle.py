@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from synccash.adapters.bootstrap import memory_container
+from synccash.adapters.bootstrap import wire
 from synccash.adapters.memory.clock import ManualClock
 from synccash.adapters.memory.gateway import FakeProviderGateway, Script
 from synccash.core.commands import InitiatePayment, WalletInput
@@ -42,7 +42,7 @@ def gateway():
 def app(clock, gateway):
     # No exploration: the router's choice is deterministic (Telecel's free P2P ranks first).
     router = Router(policy=RoutingPolicy(exploration_share=0.0))
-    return memory_container(clock=clock, gateway=gateway, router=router)
+    return wire(clock=clock, gateway=gateway, router=router)
 
 
 def _cmd(key="k1", amount="25.00", wallets=(), **kw):

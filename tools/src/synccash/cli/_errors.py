@@ -1,7 +1,7 @@
 """Exit codes and the one place where errors become messages (no tracebacks for user errors).
 
 - 0: success
-- 1: a runtime failure (the API is unreachable, a database refused, a subprocess failed)
+- 1: a runtime failure (the API or the database is unreachable, a subprocess failed)
 - 2: a usage or validation error (bad option, bad amount/MSISDN/wallet spec, bad setting)
 """
 
@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from synccash.adapters.sql import DatabaseError
 from synccash.cli._console import err_console
 from synccash.core.errors import DomainError
 
@@ -45,19 +46,39 @@ class ErrorMappingGroup(TyperGroup):
     """The root command group: maps every known error to a message and an exit code.
 
     Sub-commands run inside the root group's `invoke`, so this is the single
-    place where domain errors, settings errors and HTTP transport failures are
-    turned into exit codes.
+    place where domain errors, settings errors, database and HTTP transport
+    failures are turned into exit codes. An error raised inside a task group
+    arrives wrapped in an exception group of one: it is unwrapped first.
     """
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command line, mapping errors to exit codes."""
         try:
             return super().invoke(ctx)
-        except CliError as exc:
-            _fail(exc.message, exc.exit_code)
-        except DomainError as exc:  # includes SettingsError (a ValidationError)
-            _fail(f"{exc.message} [{exc.code}]", EXIT_USAGE)
-        except httpx.TransportError as exc:
-            _fail(f"cannot reach the SyncCash API: {exc}", EXIT_RUNTIME)
-        except OSError as exc:
-            _fail(f"{exc.strerror or exc}", EXIT_RUNTIME)
+        except Exception as exc:
+            failure = user_failure(_only_error(exc))
+            if failure is None:
+                raise
+            _fail(*failure)
+
+
+def _only_error(exc: BaseException) -> BaseException:
+    """The one error inside (nested) exception groups of one, else `exc` itself."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def user_failure(exc: BaseException) -> tuple[str, int] | None:
+    """The one-line message and exit code for an error the user should read; None for a bug."""
+    if isinstance(exc, CliError):
+        return exc.message, exc.exit_code
+    if isinstance(exc, DomainError):  # includes SettingsError (a ValidationError)
+        return f"{exc.message} [{exc.code}]", EXIT_USAGE
+    if isinstance(exc, DatabaseError):  # unreachable, or a schema not migrated yet
+        return str(exc), EXIT_RUNTIME
+    if isinstance(exc, httpx.TransportError):
+        return f"cannot reach the SyncCash API: {exc}", EXIT_RUNTIME
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}", EXIT_RUNTIME
+    return None

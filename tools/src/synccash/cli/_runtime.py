@@ -1,9 +1,9 @@
 """The long-running programs behind `serve`, `api`, `sandbox run` and `migrate`.
 
-`run_embedded` is the whole product in one process: `bootstrap(settings)` (SQLite
-migrated on start, in-memory queue, sandboxes through httpx's ASGI transport when
-nothing else is configured), the API on uvicorn, and the worker (consumers,
-outbox relay, scheduler) in the same event loop. The first SIGINT/SIGTERM stops
+`run_embedded` is the whole product in one process: the provider sandboxes in-process
+(`_embedded`, unless SANDBOX_MODE=external), `bootstrap(settings, provider_clients=...)`
+(SQLite migrated on start, in-memory queue when nothing else is configured), the API on
+uvicorn, and the worker (consumers, outbox relay, scheduler) in the same event loop. The first SIGINT/SIGTERM stops
 the HTTP server, then lets the worker finish in-flight tasks, then closes every
 connection; the process exits 0.
 """
@@ -22,9 +22,11 @@ from attrs import frozen
 from synccash.adapters.bootstrap import bootstrap
 from synccash.adapters.settings import Settings
 from synccash.api.app import create_app
+from synccash.cli._embedded import provider_clients_for
 from synccash.cli._errors import CliError
 from synccash.worker.app import configure_logging
 from synccash.worker.app import run as run_worker_loop
+from synccash.worker.app import serve as serve_worker
 
 
 @frozen
@@ -69,7 +71,10 @@ async def run_embedded(
     configure_logging(settings.log_level, settings.log_format)
     host, port = sock.getsockname()[:2]
     stop = anyio.Event()
-    async with bootstrap(settings) as container:
+    async with (
+        provider_clients_for(settings) as clients,
+        bootstrap(settings, provider_clients=clients) as container,
+    ):
         app = create_app(container)
         server = _QuietServer(
             uvicorn.Config(
@@ -106,3 +111,22 @@ def _url_host(host: str) -> str:
     if host in ("0.0.0.0", "::"):  # noqa: S104  (display only)
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
+
+
+async def run_worker(settings: Settings, *, concurrency: int, metrics_port: int | None) -> None:
+    """`synccash worker`: the worker until a signal, over in-process sandboxes when embedded."""
+    async with provider_clients_for(settings) as clients:
+        await serve_worker(
+            concurrency, settings=settings, metrics_port=metrics_port, provider_clients=clients
+        )
+
+
+async def check_database(settings: Settings) -> None:
+    """Connect once and check the schema (DatabaseError, one line, when it is not usable)."""
+    from synccash.adapters import sql  # noqa: PLC0415  (alembic and SQLAlchemy are heavy)
+
+    engine = sql.create_engine_from_settings(settings)
+    try:
+        await sql.check_schema(engine)
+    finally:
+        await engine.dispose()

@@ -15,7 +15,7 @@ from synccash.adapters.settings import Settings
 from synccash.api.auth import ALL_SCOPES, mint_token
 from synccash.cli._console import console, err_console
 from synccash.cli._errors import CliError, usage_error
-from synccash.cli._runtime import Ready, bind, run_embedded
+from synccash.cli._runtime import Ready, bind, check_database, run_embedded, run_worker
 from synccash.cli._settings import load_server_settings, load_settings, note_dev_secret
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
@@ -77,12 +77,8 @@ def serve(
     sock = bind(host, port)
     if port == 0:  # an ephemeral port: callbacks need the real one
         settings = _embedded_settings(host, sock.getsockname()[1])
-    from synccash.adapters.sql import DatabaseError  # noqa: PLC0415
-
-    try:
+    try:  # a database that is down or not migrated is one line (see _errors)
         anyio.run(lambda: run_embedded(settings, sock, concurrency=concurrency, on_ready=_announce))
-    except DatabaseError as exc:  # unreachable, or a PostgreSQL schema not migrated yet
-        raise CliError(str(exc)) from None
     finally:
         sock.close()
     err_console.print("SyncCash stopped.")
@@ -97,6 +93,8 @@ def api(
     """Run the merchant API alone (production: PostgreSQL + Redis from the environment)."""
     settings = load_server_settings()  # fail early (exit 2) on a bad setting or secret
     bind(host, port).close()  # fail early (exit 1) on a busy port
+    if settings.is_postgres:  # and on a database that is down or behind (SQLite is migrated)
+        anyio.run(check_database, settings)
     err_console.print(f"SyncCash API on http://{host}:{port}/api/v1 (docs: /api/docs)")
     # uvicorn re-raises the signal after a clean shutdown
     with contextlib.suppress(KeyboardInterrupt):
@@ -129,10 +127,8 @@ def worker(
     ] = None,
 ) -> None:
     """Run queue consumers, the outbox relay and the scheduler (leader-locked) until a signal."""
-    load_server_settings()
-    from synccash.worker import main  # noqa: PLC0415  (imported where it runs)
-
-    main(concurrency, metrics_port=metrics_port)
+    settings = load_server_settings()
+    anyio.run(lambda: run_worker(settings, concurrency=concurrency, metrics_port=metrics_port))
 
 
 def migrate(

@@ -1,21 +1,28 @@
-"""The one composition root: settings in, wired adapters and use-cases out.
+"""The one composition root: ports in, a typed `Container` of wired use-cases out.
 
-`bootstrap(settings)` opens what production needs (engine, Redis, HTTP clients)
-and closes it on exit; `memory_container()` wires every port in memory for tests.
-Routes, task handlers and CLI commands get everything from a `Container`.
+- `wire(settings, **ports)` is the only place a `Container` is built. Every port left
+  `None` is the in-memory one (nothing is opened): tests pass the fakes they need.
+- `bootstrap(settings, ...)` opens what the settings name (the SQL engine, Redis, the
+  provider HTTP clients), hands it to `wire`, and closes it all on exit. Each kind of
+  resource has its own opener below (`_open_storage`, `_open_redis`, `_open_provider_clients`):
+  a new engine or port is injected there, not looked up elsewhere.
+
+The provider sandboxes are not built here: `synccash serve` and `synccash worker` start them
+in-process (SANDBOX_MODE=embedded) and pass their clients in as `provider_clients`, so the
+adapters never import the tools package.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
-from typing import Any, Final
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
-from attrs import define, field
+from attrs import define, frozen
 
 from synccash.adapters.clock import SystemClock, UuidIds
 from synccash.adapters.coordination import ConsumableTaskQueue, Locks, RateLimiter
@@ -32,6 +39,7 @@ from synccash.adapters.memory.repository import (
 )
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard, merchant_http_client
+from synccash.adapters.webhooks import InMemoryWebhookDeliveries, WebhookDeliveryStore
 from synccash.core.ports import (
     Clock,
     EventPublisher,
@@ -47,45 +55,98 @@ from synccash.core.providers import ProviderId
 from synccash.core.routing import Router
 from synccash.core.service import LifecycleService, PaymentPolicy, PaymentService
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from synccash.adapters.providers.gateway import HttpClients
+
+#: One provider status line of `/health/detailed`: circuit, success rate, latencies.
+ProviderStatus = dict[str, str | float | int | None]
+#: A round trip that raises when its dependency is unreachable.
+Probe = Callable[[], Awaitable[None]]
+
 
 class _NullPublisher:
-    """Embedded mode without Redis: events stay in the outbox table (webhooks still go out)."""
+    """Without Redis there is no event stream: events stay in the outbox (webhooks still go out)."""
 
-    async def publish(self, event_id: str, payment_id: str, type_: str, data: Any) -> None:
+    async def publish(self, event_id: str, payment_id: str, type_: str, data: object) -> None:
         """Nothing to publish to."""
+
+
+async def _always_up() -> None:
+    """The in-memory store is always reachable."""
+
+
+def _no_network(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("an in-memory container has no network", request=request)
+
+
+@frozen
+class Storage:
+    """The ports kept in the database, built together over one engine (or one memory store)."""
+
+    uow: UnitOfWorkFactory
+    risk: RiskContext
+    outbox: Outbox
+    webhook_deliveries: WebhookDeliveryStore
+    ping: Probe
+    ledger: Ledger | None = None  # the books (balances, statements, top-ups)
+
+
+def memory_storage() -> Storage:
+    """Every stored port over one in-memory store."""
+    store = InMemoryStore()
+    return Storage(
+        uow=InMemoryUnitOfWorkFactory(store),
+        risk=InMemoryRiskContext(store),
+        outbox=InMemoryOutbox(store),
+        webhook_deliveries=InMemoryWebhookDeliveries(),
+        ping=_always_up,
+        ledger=InMemoryLedger(store.books),
+    )
+
+
+@frozen
+class Coordination:
+    """The ports shared between processes through Redis (or kept in this process)."""
+
+    queue: ConsumableTaskQueue
+    health: ProviderHealthStore
+    rate_limiter: RateLimiter
+    locks: Locks
+    publisher: EventPublisher
+    redis: Redis | None = None
 
 
 @define
 class Container:
-    """Everything an entry point needs, built once."""
+    """Everything an entry point needs, built once by `wire`."""
 
     settings: Settings
     clock: Clock
     ids: IdGenerator
     uow: UnitOfWorkFactory
+    risk: RiskContext
+    outbox: Outbox
+    webhook_deliveries: WebhookDeliveryStore
+    ledger: Ledger | None
     payments: PaymentService
     lifecycle: LifecycleService
     queue: ConsumableTaskQueue
     health: ProviderHealthStore
     gateway: ProviderGateway
-    risk: RiskContext
     rate_limiter: RateLimiter
     locks: Locks
-    outbox: Outbox
     publisher: EventPublisher
-    ledger: Ledger | None = None  # the books (balances, statements, top-ups)
-    engine: Any = None  # AsyncEngine when SQL is used
-    redis: Any = None  # redis.asyncio.Redis when configured
-    webhook_http: httpx.AsyncClient | None = None
-    sandbox: Any = None  # the in-process sandboxes (CombinedApp) in embedded mode
-    extras: dict[str, Any] = field(factory=dict)
-    _database_check: Callable[[], Awaitable[None]] | None = None
+    webhook_http: httpx.AsyncClient
+    url_guard: UrlGuard
+    ping_database: Probe
+    redis: Redis | None
 
     async def check_database(self) -> float:
         """Round-trip to the database; latency in ms. Raises if unreachable."""
         started = time.perf_counter()
-        if self._database_check is not None:
-            await self._database_check()
+        await self.ping_database()
         return (time.perf_counter() - started) * 1000
 
     async def check_redis(self) -> float | None:
@@ -96,18 +157,16 @@ class Container:
         await self.redis.ping()
         return (time.perf_counter() - started) * 1000
 
-    async def check_providers(self) -> dict[str, dict[str, Any]]:
+    async def check_providers(self) -> dict[str, ProviderStatus]:
         """Per provider: circuit state and success rate as routing sees them."""
         snapshot = await self.health.snapshot(self.clock.now())
-        result: dict[str, dict[str, Any]] = {}
+        result: dict[str, ProviderStatus] = {}
         for provider in ProviderId:
             health = snapshot.get(provider)
             if health is None:
                 result[provider.value] = {"status": "unknown"}
                 continue
-            status = "ok" if health.circuit.value == "closed" else "degraded"
-            if health.circuit.value == "open":
-                status = "down"
+            status = {"closed": "ok", "open": "down"}.get(health.circuit.value, "degraded")
             result[provider.value] = {
                 "status": status,
                 "circuit": health.circuit.value,
@@ -129,209 +188,208 @@ def payment_policy(settings: Settings) -> PaymentPolicy:
     )
 
 
-def _services(
-    settings: Settings,
-    *,
-    uow: UnitOfWorkFactory,
-    queue: ConsumableTaskQueue,
-    clock: Clock,
-    ids: IdGenerator,
-    health: ProviderHealthStore,
-    gateway: ProviderGateway,
-    risk: RiskContext,
-    router: Router | None = None,
-) -> tuple[PaymentService, LifecycleService]:
-    policy = payment_policy(settings)
-    router = router or Router()
-    payments = PaymentService(
-        uow=uow, queue=queue, clock=clock, ids=ids, health=health, router=router, policy=policy
-    )
-    lifecycle = LifecycleService(
-        uow=uow,
-        queue=queue,
-        clock=clock,
-        ids=ids,
-        gateway=gateway,
-        health=health,
-        risk=risk,
-        router=router,
-        policy=policy,
-    )
-    return payments, lifecycle
-
-
-def memory_container(
-    settings: Settings | None = None,
-    *,
-    gateway: ProviderGateway | None = None,
-    clock: Clock | None = None,
-    router: Router | None = None,
-) -> Container:
-    """Every port in memory: for tests (and anything that must not touch I/O)."""
-    settings = settings or Settings.from_env({})
-    clock = clock or SystemClock()
-    store = InMemoryStore()
-    uow = InMemoryUnitOfWorkFactory(store)
-    queue = MemoryTaskQueue(clock=clock)
-    health = InMemoryHealthStore()
-    risk = InMemoryRiskContext(store)
-    gateway = gateway or FakeProviderGateway()
-    ids = UuidIds()
-    payments, lifecycle = _services(
-        settings,
-        uow=uow,
-        queue=queue,
-        clock=clock,
-        ids=ids,
-        health=health,
-        gateway=gateway,
-        risk=risk,
-        router=router,
-    )
-    return Container(
-        settings=settings,
-        clock=clock,
-        ids=ids,
-        uow=uow,
-        payments=payments,
-        lifecycle=lifecycle,
-        queue=queue,
-        health=health,
-        gateway=gateway,
-        risk=risk,
+def memory_coordination(settings: Settings, clock: Clock) -> Coordination:
+    """Queue, health, rate limits, locks in this process; no event stream."""
+    return Coordination(
+        queue=MemoryTaskQueue(clock=clock),
+        health=InMemoryHealthStore(),
         rate_limiter=MemoryRateLimiter(
             capacity=settings.rate_limit_burst,
             per_second=settings.rate_limit_per_second,
             clock=clock,
         ),
         locks=MemoryLocks(clock=clock),
-        outbox=InMemoryOutbox(store),
         publisher=_NullPublisher(),
-        ledger=InMemoryLedger(store.books),
-        extras={"store": store},
+    )
+
+
+def wire(
+    settings: Settings | None = None,
+    *,
+    storage: Storage | None = None,
+    gateway: ProviderGateway | None = None,
+    queue: ConsumableTaskQueue | None = None,
+    health: ProviderHealthStore | None = None,
+    rate_limiter: RateLimiter | None = None,
+    locks: Locks | None = None,
+    publisher: EventPublisher | None = None,
+    redis: Redis | None = None,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    router: Router | None = None,
+    webhook_http: httpx.AsyncClient | None = None,
+    url_guard: UrlGuard | None = None,
+) -> Container:
+    """Wire the use-cases over the given ports; each one left `None` is the in-memory one.
+
+    The in-memory defaults touch nothing outside the process: a `FakeProviderGateway`, and a
+    webhook client that refuses to connect (pass `webhook_http` to deliver for real).
+    """
+    settings = settings if settings is not None else Settings.from_env({})
+    clock = clock if clock is not None else SystemClock()
+    ids = ids if ids is not None else UuidIds()
+    router = router if router is not None else Router()
+    storage = storage if storage is not None else memory_storage()
+    gateway = gateway if gateway is not None else FakeProviderGateway()
+    local = memory_coordination(settings, clock)
+    queue = queue if queue is not None else local.queue
+    health = health if health is not None else local.health
+    policy = payment_policy(settings)
+    return Container(
+        settings=settings,
+        clock=clock,
+        ids=ids,
+        uow=storage.uow,
+        risk=storage.risk,
+        outbox=storage.outbox,
+        webhook_deliveries=storage.webhook_deliveries,
+        ledger=storage.ledger,
+        payments=PaymentService(
+            uow=storage.uow,
+            queue=queue,
+            clock=clock,
+            ids=ids,
+            health=health,
+            router=router,
+            policy=policy,
+        ),
+        lifecycle=LifecycleService(
+            uow=storage.uow,
+            queue=queue,
+            clock=clock,
+            ids=ids,
+            gateway=gateway,
+            health=health,
+            risk=storage.risk,
+            router=router,
+            policy=policy,
+        ),
+        queue=queue,
+        health=health,
+        gateway=gateway,
+        rate_limiter=rate_limiter if rate_limiter is not None else local.rate_limiter,
+        locks=locks if locks is not None else local.locks,
+        publisher=publisher if publisher is not None else local.publisher,
+        webhook_http=(
+            webhook_http
+            if webhook_http is not None
+            else httpx.AsyncClient(transport=httpx.MockTransport(_no_network))
+        ),
+        url_guard=(
+            url_guard
+            if url_guard is not None
+            else UrlGuard.from_setting(settings.webhook_allowed_targets)
+        ),
+        ping_database=storage.ping,
+        redis=redis,
     )
 
 
 @asynccontextmanager
-async def bootstrap(settings: Settings, *, migrate_sqlite: bool = True) -> AsyncIterator[Container]:
-    """Open the production adapters from settings (SQL, Redis or memory, providers) and close them after."""
-    from synccash.adapters import sql  # noqa: PLC0415  (keep memory-only imports light)
-    from synccash.adapters.providers import build_gateway  # noqa: PLC0415
+async def bootstrap(
+    settings: Settings,
+    *,
+    provider_clients: HttpClients | None = None,
+    clock: Clock | None = None,
+    migrate_sqlite: bool = True,
+) -> AsyncIterator[Container]:
+    """Open the adapters the settings name, wire them, and close them on exit.
 
-    clock = SystemClock()
-    ids = UuidIds()
+    `provider_clients` (one client, or one per provider) reach the providers; without them,
+    clients to the providers' base URLs from settings are opened. The caller owns clients it
+    passes in (the CLI's in-process sandboxes, a test's `httpx.MockTransport`).
+    """
+    clock = clock if clock is not None else SystemClock()
     async with AsyncExitStack() as stack:
-        if settings.database_url.startswith("sqlite") and migrate_sqlite:
-            _ensure_sqlite_dir(settings.database_url)
-            await sql.migrate(settings.database_url)
-        engine = sql.create_engine_from_settings(settings)
-        stack.push_async_callback(engine.dispose)
-        await sql.check_schema(engine)
-        # PostgreSQL: concurrent initiates share a round trip and a commit (group commit)
-        uow = sql.SqlUnitOfWorkFactory(engine, group_commit=True)
-        stack.push_async_callback(uow.aclose)
-        risk = sql.SqlRiskContext(engine, uow.reader)
-        outbox = sql.SqlOutbox(engine)
+        storage = await _open_storage(settings, stack, migrate_sqlite=migrate_sqlite)
+        coordination = (
+            await _open_redis(settings, stack, clock)
+            if settings.redis_url
+            else memory_coordination(settings, clock)
+        )
+        if provider_clients is None:
+            provider_clients = await _open_provider_clients(settings, stack)
+        from synccash.adapters.providers import build_gateway  # noqa: PLC0415
 
-        redis_client: Any = None
-        queue: ConsumableTaskQueue
-        health: ProviderHealthStore
-        rate_limiter: RateLimiter
-        locks: Locks
-        publisher: EventPublisher
-        if settings.redis_url:
-            from redis.asyncio import Redis  # noqa: PLC0415
-
-            from synccash.adapters.redis.events import RedisEventPublisher  # noqa: PLC0415
-            from synccash.adapters.redis.health import RedisHealthStore  # noqa: PLC0415
-            from synccash.adapters.redis.queue import RedisTaskQueue  # noqa: PLC0415
-            from synccash.adapters.redis.ratelimit import (  # noqa: PLC0415
-                RedisLocks,
-                RedisRateLimiter,
-            )
-
-            redis_client = Redis.from_url(settings.redis_url, max_connections=256)
-            stack.push_async_callback(redis_client.aclose)
-            stack.callback(_close_lean_connection, redis_client)
-            redis_queue = RedisTaskQueue(redis_client, clock=clock)
-            await redis_queue.ensure_group()
-            queue = redis_queue
-            health = RedisHealthStore(redis_client)
-            rate_limiter = RedisRateLimiter(
-                redis_client,
-                capacity=settings.rate_limit_burst,
-                per_second=settings.rate_limit_per_second,
-            )
-            locks = RedisLocks(redis_client)
-            publisher = RedisEventPublisher(redis_client)
-        else:
-            queue = MemoryTaskQueue(clock=clock)
-            health = InMemoryHealthStore()
-            rate_limiter = MemoryRateLimiter(
-                capacity=settings.rate_limit_burst,
-                per_second=settings.rate_limit_per_second,
-                clock=clock,
-            )
-            locks = MemoryLocks(clock=clock)
-            publisher = _NullPublisher()
-
-        timeout = httpx.Timeout(settings.provider_timeout_seconds, connect=5.0)
-        world: Any = None
-        if settings.embedded_sandboxes:
-            gateway, world = await _embedded_gateway(settings, stack, timeout)
-        else:
-            gateway = build_gateway(settings, await _provider_clients(stack, timeout))
         # merchant URLs: SSRF-guarded connects (every DNS answer checked), no redirects
+        url_guard = UrlGuard.from_setting(settings.webhook_allowed_targets)
         webhook_http = await stack.enter_async_context(
-            merchant_http_client(
-                UrlGuard.from_setting(settings.webhook_allowed_targets),
-                proxy=settings.webhook_proxy_url,
-            )
+            merchant_http_client(url_guard, proxy=settings.webhook_proxy_url)
         )
-
-        async def ping_database() -> None:
-            async with engine.connect() as conn:
-                await conn.exec_driver_sql("SELECT 1")
-
-        payments, lifecycle = _services(
+        yield wire(
             settings,
-            uow=uow,
-            queue=queue,
+            storage=storage,
+            gateway=build_gateway(settings, provider_clients),
+            queue=coordination.queue,
+            health=coordination.health,
+            rate_limiter=coordination.rate_limiter,
+            locks=coordination.locks,
+            publisher=coordination.publisher,
+            redis=coordination.redis,
             clock=clock,
-            ids=ids,
-            health=health,
-            gateway=gateway,
-            risk=risk,
-        )
-        yield Container(
-            settings=settings,
-            clock=clock,
-            ids=ids,
-            uow=uow,
-            payments=payments,
-            lifecycle=lifecycle,
-            queue=queue,
-            health=health,
-            gateway=gateway,
-            risk=risk,
-            rate_limiter=rate_limiter,
-            locks=locks,
-            outbox=outbox,
-            publisher=publisher,
-            engine=engine,
-            redis=redis_client,
             webhook_http=webhook_http,
-            sandbox=world,
-            database_check=ping_database,
+            url_guard=url_guard,
         )
 
 
-_PROXY_VARIABLES: Final = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+async def _open_storage(
+    settings: Settings, stack: AsyncExitStack, *, migrate_sqlite: bool
+) -> Storage:
+    """The SQL engine (SQLite migrated on start when asked), checked, and the ports over it."""
+    from synccash.adapters import sql  # noqa: PLC0415  (keep memory-only imports light)
+
+    if settings.database_url.startswith("sqlite") and migrate_sqlite:
+        _ensure_sqlite_dir(settings.database_url)
+        await sql.migrate(settings.database_url)
+    engine = sql.create_engine_from_settings(settings)
+    stack.push_async_callback(engine.dispose)
+    await sql.check_schema(engine)
+    # PostgreSQL: concurrent lone writes share a round trip and a commit (group commit)
+    uow = sql.SqlUnitOfWorkFactory(engine, group_commit=True)
+    stack.push_async_callback(uow.aclose)
+
+    async def ping() -> None:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    return Storage(
+        uow=uow,
+        risk=sql.SqlRiskContext(engine, uow.reader),
+        outbox=sql.SqlOutbox(engine),
+        webhook_deliveries=sql.SqlWebhookDeliveries(engine),
+        ping=ping,
+    )
 
 
-async def _provider_clients(
-    stack: AsyncExitStack, http_timeout: httpx.Timeout
-) -> httpx.AsyncClient | dict[ProviderId, httpx.AsyncClient]:
+async def _open_redis(settings: Settings, stack: AsyncExitStack, clock: Clock) -> Coordination:
+    """The queue, health, rate limits, locks and event stream on Redis."""
+    from redis.asyncio import Redis  # noqa: PLC0415
+
+    from synccash.adapters.redis.events import RedisEventPublisher  # noqa: PLC0415
+    from synccash.adapters.redis.health import RedisHealthStore  # noqa: PLC0415
+    from synccash.adapters.redis.queue import RedisTaskQueue  # noqa: PLC0415
+    from synccash.adapters.redis.ratelimit import RedisLocks, RedisRateLimiter  # noqa: PLC0415
+
+    client = Redis.from_url(settings.redis_url, max_connections=256)
+    stack.push_async_callback(client.aclose)
+    stack.callback(_close_lean_connection, client)
+    queue = RedisTaskQueue(client, clock=clock)
+    await queue.ensure_group()
+    return Coordination(
+        queue=queue,
+        health=RedisHealthStore(client),
+        rate_limiter=RedisRateLimiter(
+            client,
+            capacity=settings.rate_limit_burst,
+            per_second=settings.rate_limit_per_second,
+        ),
+        locks=RedisLocks(client),
+        publisher=RedisEventPublisher(client),
+        redis=client,
+    )
+
+
+async def _open_provider_clients(settings: Settings, stack: AsyncExitStack) -> HttpClients:
     """One lean client per provider (small pools, a cheaper pooled-connection lookup).
 
     httpx applies proxies from the environment only to its own default transport, so a
@@ -340,69 +398,25 @@ async def _provider_clients(
     """
     from synccash.adapters.providers import provider_http_client  # noqa: PLC0415
 
-    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+    timeout = httpx.Timeout(settings.provider_timeout_seconds, connect=5.0)
+    if settings.provider_proxy:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
-        return await stack.enter_async_context(
-            httpx.AsyncClient(timeout=http_timeout, limits=limits)
-        )
+        return await stack.enter_async_context(httpx.AsyncClient(timeout=timeout, limits=limits))
     return {
         provider: await stack.enter_async_context(
-            provider_http_client(http_timeout, concurrency=16, trust_env=True)
+            provider_http_client(timeout, concurrency=16, trust_env=True)
         )
         for provider in ProviderId
     }
 
 
-async def _embedded_gateway(
-    settings: Settings, stack: AsyncExitStack, http_timeout: httpx.Timeout
-) -> tuple[ProviderGateway, Any]:
-    """The three sandboxes in-process, reached through httpx's ASGI transport.
-
-    The real client code runs unchanged; callbacks go to PUBLIC_BASE_URL over real
-    HTTP. The sandboxes ship in synccash-tools (an optional runtime dependency of
-    this package, imported only in embedded mode).
-    """
-    from synccash.adapters.providers import build_gateway  # noqa: PLC0415
-
-    try:
-        from synccash.sandbox import (  # noqa: PLC0415
-            SERVE_APPROVAL_DELAY,
-            SandboxWorld,
-            create_combined_app,
-        )
-    except ImportError as exc:  # pragma: no cover - only without synccash-tools installed
-        msg = (
-            "SANDBOX_MODE=embedded needs the provider sandboxes from synccash-tools; "
-            "install it or set SANDBOX_MODE=external with the providers' base URLs"
-        )
-        raise RuntimeError(msg) from exc
-
-    callback_http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(5.0)))
-    world = SandboxWorld()
-    # Payers take a moment to approve on their phones; callbacks then finish the payment.
-    app = create_combined_app(world, http_client=callback_http, approval_delay=SERVE_APPROVAL_DELAY)
-    await stack.enter_async_context(app.running())
-    stack.push_async_callback(app.aclose)
-    clients: dict[ProviderId, httpx.AsyncClient] = {}
-    for provider in ProviderId:
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url=f"http://sandbox/{provider.value}",
-            timeout=http_timeout,
-        )
-        clients[provider] = await stack.enter_async_context(client)
-    return build_gateway(settings, clients), app
-
-
 def _ensure_sqlite_dir(url: str) -> None:
-    from pathlib import Path  # noqa: PLC0415
-
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _close_lean_connection(redis_client: Any) -> None:
+def _close_lean_connection(redis_client: Redis) -> None:
     """Close the pipelined connection the queue and rate limits use beside redis-py's pool."""
     from synccash.adapters.redis._lean import LeanRedis  # noqa: PLC0415 - Redis extra only
 

@@ -191,6 +191,10 @@ def _read_secret_files(env: Mapping[str, str]) -> dict[str, str]:
     return resolved
 
 
+#: Proxy variables httpx honours; with one set, provider calls go through a client that uses it.
+PROXY_VARIABLES: Final = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
 def _get(env: Mapping[str, str], name: str) -> str:
     return env.get(name, VARIABLES[name][0])
 
@@ -280,6 +284,8 @@ class Settings:
     telecel: ProviderCredentials
     log_level: str
     log_format: str
+    #: HTTPS_PROXY / ALL_PROXY is set: provider calls use a plain httpx client that honours it.
+    provider_proxy: bool = False
 
     @property
     def is_postgres(self) -> bool:
@@ -401,4 +407,5 @@ class Settings:
             ),
             log_level=_get(env, "LOG_LEVEL").upper(),
             log_format=log_format,
+            provider_proxy=any(env.get(name) for name in PROXY_VARIABLES),
         )

@@ -14,7 +14,6 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
-from synccash.adapters.coordination import Locks, RateLimiter
 from synccash.adapters.settings import Settings
 from synccash.api.context import ApiContainer, ApiContext, PaymentUseCases
 from synccash.api.docs import assets_router, render_plugins
@@ -90,21 +89,11 @@ def _build(
     return app
 
 
-def create_app(
-    container: ApiContainer,
-    *,
-    locks: Locks | None = None,
-    rate_limiter: RateLimiter | None = None,
-    access_logger: logging.Logger | None = None,
-) -> Litestar:
+def create_app(container: ApiContainer, *, access_logger: logging.Logger | None = None) -> Litestar:
     """The API over an already-built container (tests, embedded `synccash serve`)."""
-    context = ApiContext(
-        settings=container.settings,
-        bound=container,
-        locks_override=locks,
-        rate_limiter_override=rate_limiter,
+    return _build(
+        ApiContext(settings=container.settings, bound=container), access_logger=access_logger
     )
-    return _build(context, access_logger=access_logger)
 
 
 def create_app_from_settings(settings: Settings | None = None) -> Litestar:

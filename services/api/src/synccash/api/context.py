@@ -14,7 +14,6 @@ from attrs import Factory, define, field
 from litestar.params import SkipValidation
 
 from synccash.adapters.coordination import Locks, RateLimiter
-from synccash.adapters.memory.ratelimit import MemoryLocks, MemoryRateLimiter
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard
 from synccash.api.auth import TokenCache
@@ -92,6 +91,11 @@ class ApiContainer(Protocol):
         """Per-merchant token buckets."""
         ...
 
+    @property
+    def locks(self) -> Locks:
+        """Short leases (the idempotency key's in-flight lock)."""
+        ...
+
     async def check_database(self) -> float:
         """Database round trip in ms; raises when unreachable."""
         ...
@@ -117,9 +121,6 @@ class ApiContext:
     metrics: ApiMetrics = field(factory=ApiMetrics)
     tokens: TokenCache = field(factory=TokenCache)
     bound: ApiContainer | None = None
-    locks_override: Locks | None = None
-    rate_limiter_override: RateLimiter | None = None
-    _fallback_locks: Locks | None = None
     url_guard: UrlGuard = field(
         default=Factory(
             lambda self: UrlGuard.from_setting(self.settings.webhook_allowed_targets),
@@ -136,28 +137,13 @@ class ApiContext:
 
     @property
     def rate_limiter(self) -> RateLimiter:
-        """The override, else the container's, else an in-process bucket."""
-        if self.rate_limiter_override is not None:
-            return self.rate_limiter_override
-        limiter: RateLimiter | None = getattr(self.container, "rate_limiter", None)
-        if limiter is None:
-            limiter = self.rate_limiter_override = MemoryRateLimiter(
-                capacity=self.settings.rate_limit_burst,
-                per_second=self.settings.rate_limit_per_second,
-            )
-        return limiter
+        """The container's per-merchant token buckets."""
+        return self.container.rate_limiter
 
     @property
     def locks(self) -> Locks:
-        """The override, else the container's `locks`, else in-process locks (one process only)."""
-        if self.locks_override is not None:
-            return self.locks_override
-        locks: Locks | None = getattr(self.container, "locks", None)
-        if locks is not None:
-            return locks
-        if self._fallback_locks is None:
-            self._fallback_locks = MemoryLocks()
-        return self._fallback_locks
+        """The container's locks (Redis in production, in-process in memory)."""
+        return self.container.locks
 
 
 #: Handler parameter types for the app-level dependencies (no per-request validation).

@@ -1,8 +1,9 @@
 """The worker program: consumers, outbox relay and scheduler in one anyio task group.
 
-`main()` is what `synccash worker --concurrency N` calls: settings from the environment,
-`bootstrap()`, then `run()` until SIGTERM/SIGINT. The first signal stops reading new tasks
-and lets in-flight ones finish (up to the shutdown timeout); a second one exits at once.
+`serve()` is what `synccash worker --concurrency N` runs: `bootstrap()` (over the provider
+clients the CLI passes in, e.g. its in-process sandboxes), then `run()` until SIGTERM/SIGINT.
+The first signal stops reading new tasks and lets in-flight ones finish (up to the shutdown
+timeout); a second one exits at once.
 """
 
 from __future__ import annotations
@@ -16,18 +17,12 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import anyio
-import httpx
 import structlog
 
 from synccash.adapters.bootstrap import Container, bootstrap
+from synccash.adapters.providers.gateway import HttpClients
 from synccash.adapters.settings import Settings
-from synccash.adapters.urlguard import UrlGuard, merchant_http_client
-from synccash.adapters.webhooks import (
-    AuditTrailEvents,
-    InMemoryWebhookDeliveries,
-    WebhookDeliveryStore,
-    WebhookDispatcher,
-)
+from synccash.adapters.webhooks import AuditTrailEvents, WebhookDispatcher
 from synccash.worker.consumer import run_worker
 from synccash.worker.metrics import WorkerMetrics, default_metrics
 from synccash.worker.relay import OutboxRelay
@@ -71,20 +66,6 @@ def default_consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def webhook_store(container: Container) -> WebhookDeliveryStore:
-    """SQL webhook deliveries when there is a database engine, else in memory."""
-    if container.engine is not None:
-        from synccash.adapters.sql import SqlWebhookDeliveries  # noqa: PLC0415
-
-        store: WebhookDeliveryStore = SqlWebhookDeliveries(container.engine)
-        return store
-    existing = container.extras.get("webhook_deliveries")
-    if existing is None:
-        existing = container.extras["webhook_deliveries"] = InMemoryWebhookDeliveries()
-    store_in_memory: WebhookDeliveryStore = existing
-    return store_in_memory
-
-
 async def run(
     container: Container,
     *,
@@ -92,7 +73,6 @@ async def run(
     concurrency: int = 8,
     consumer_name: str | None = None,
     metrics: WorkerMetrics | None = None,
-    webhook_http: httpx.AsyncClient | None = None,
     shutdown_timeout_s: float = 30.0,
     scheduler_interval_s: float = 1.0,
     relay_idle_s: float = 0.2,
@@ -100,54 +80,51 @@ async def run(
 ) -> None:
     """Run consumers, the outbox relay and the scheduler until `stop` is set."""
     m = metrics or default_metrics()
-    settings = container.settings
-    guard = UrlGuard.from_setting(settings.webhook_allowed_targets)
-    async with merchant_http_client(guard, proxy=settings.webhook_proxy_url) as own_http:
-        dispatcher = WebhookDispatcher(
-            webhook_http or container.webhook_http or own_http,
-            webhook_store(container),
-            AuditTrailEvents(container.uow),
-            secret=settings.webhook_secret,
-            clock=container.clock,
-            guard=guard,
-            resolve_first=bool(settings.webhook_proxy_url),
-        )
-        relay = OutboxRelay(
-            container.outbox,
-            uow=container.uow,
-            clock=container.clock,
-            publisher=container.publisher,
-            webhooks=dispatcher,
-            metrics=m,
-        )
-        scheduler = Scheduler(
-            container.lifecycle,
-            container.locks,
-            queue=container.queue,
-            webhooks=dispatcher,
-            metrics=m,
-        )
-        name = consumer_name or default_consumer_name()
-        _log.info("worker_started", consumer=name, concurrency=concurrency)
-        health = container.health
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: relay.run(stop, idle_s=relay_idle_s))
-            tg.start_soon(lambda: scheduler.run(stop, interval_s=scheduler_interval_s))
-            if isinstance(health, BufferedHealthStore):
-                tg.start_soon(flush_health_periodically, health, stop)
-            await run_worker(
-                container,
-                concurrency=concurrency,
-                consumer_name=name,
-                stop=stop,
-                metrics=m,
-                block_ms=block_ms,
-                shutdown_timeout_s=shutdown_timeout_s,
-            )
+    dispatcher = WebhookDispatcher(
+        container.webhook_http,
+        container.webhook_deliveries,
+        AuditTrailEvents(container.uow),
+        secret=container.settings.webhook_secret,
+        clock=container.clock,
+        guard=container.url_guard,
+        resolve_first=bool(container.settings.webhook_proxy_url),
+    )
+    relay = OutboxRelay(
+        container.outbox,
+        uow=container.uow,
+        clock=container.clock,
+        publisher=container.publisher,
+        webhooks=dispatcher,
+        metrics=m,
+    )
+    scheduler = Scheduler(
+        container.lifecycle,
+        container.locks,
+        queue=container.queue,
+        webhooks=dispatcher,
+        metrics=m,
+    )
+    name = consumer_name or default_consumer_name()
+    _log.info("worker_started", consumer=name, concurrency=concurrency)
+    health = container.health
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: relay.run(stop, idle_s=relay_idle_s))
+        tg.start_soon(lambda: scheduler.run(stop, interval_s=scheduler_interval_s))
         if isinstance(health, BufferedHealthStore):
-            with anyio.move_on_after(2.0):
-                await flush_health(health)  # the samples of the last tasks
-        _log.info("worker_stopped", consumer=name)
+            tg.start_soon(flush_health_periodically, health, stop)
+        await run_worker(
+            container,
+            concurrency=concurrency,
+            consumer_name=name,
+            stop=stop,
+            metrics=m,
+            block_ms=block_ms,
+            shutdown_timeout_s=shutdown_timeout_s,
+        )
+    if isinstance(health, BufferedHealthStore):
+        with anyio.move_on_after(2.0):
+            await flush_health(health)  # the samples of the last tasks
+    _log.info("worker_stopped", consumer=name)
 
 
 async def _stop_on_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
@@ -188,8 +165,9 @@ async def serve(
     *,
     settings: Settings | None = None,
     metrics_port: int | None = None,
+    provider_clients: HttpClients | None = None,
 ) -> None:
-    """Bootstrap from settings and run the worker until a signal."""
+    """Bootstrap from settings (over `provider_clients`, if given) and run until a signal."""
     settings = settings or Settings.from_env()
     settings.require_safe_secrets()
     configure_logging(settings.log_level, settings.log_format)
@@ -204,7 +182,10 @@ async def serve(
 
         start_http_server(metrics_port)
     stop = anyio.Event()
-    async with bootstrap(settings) as container, anyio.create_task_group() as tg:
+    async with (
+        bootstrap(settings, provider_clients=provider_clients) as container,
+        anyio.create_task_group() as tg,
+    ):
         # As the API does: what bootstrap allocated lives as long as the process, so keep it
         # out of the collector's passes (perf: gc was ~5% of a busy worker's CPU).
         gc.collect()
@@ -214,19 +195,12 @@ async def serve(
         tg.cancel_scope.cancel()
 
 
-def main(concurrency: int = 32, *, metrics_port: int | None = None) -> None:
-    """Entry point of `synccash worker --concurrency N`."""
-    anyio.run(lambda: serve(concurrency, metrics_port=metrics_port))
-
-
 __all__ = [
     "BufferedHealthStore",
     "configure_logging",
     "default_consumer_name",
     "flush_health",
     "flush_health_periodically",
-    "main",
     "run",
     "serve",
-    "webhook_store",
 ]
