@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, Route, sync_playwright
 
 from served_api import served
-from synccash.adapters.bootstrap import memory_container
+from synccash.adapters.bootstrap import wire
 from synccash.adapters.settings import Settings
 from synccash.api import create_app
 
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 def api_url() -> Iterator[str]:
     """The API over the in-memory container, served by uvicorn on a loopback port."""
     settings = Settings.from_env({"JWT_SECRET_KEY": "x" * 40})
-    with served(create_app(memory_container(settings))) as url:
+    with served(create_app(wire(settings))) as url:
         yield url
 
 

@@ -1,6 +1,6 @@
 """Each workspace member declares exactly the other members it imports (deptry checks the rest).
 
-`synccash` is one namespace shared by five distributions, so deptry cannot tell
+`synccash` is one namespace shared by the workspace's distributions, so deptry cannot tell
 `synccash.core` from `synccash.api`; this test maps each imported subpackage to the member
 that ships it and compares that set with the member's `[project] dependencies`.
 """
@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = {
     "packages/synccash-core": "synccash-core",
     "packages/synccash-adapters": "synccash-adapters",
+    "packages/synccash-client": "synccash-client",
     "services/api": "synccash-api",
     "services/worker": "synccash-worker",
     "tools": "synccash-tools",
@@ -29,6 +30,7 @@ MEMBERS = {
 SHIPPED_BY = {
     "core": "synccash-core",
     "adapters": "synccash-adapters",
+    "client": "synccash-client",
     "api": "synccash-api",
     "worker": "synccash-worker",
     "cli": "synccash-tools",

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from served_api import served
-from synccash.adapters.bootstrap import memory_container
+from synccash.adapters.bootstrap import wire
 from synccash.adapters.settings import Settings
 from synccash.adapters.webhooks import sign
 from synccash.api import create_app, mint_token
@@ -42,7 +42,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="module")
 def api_url(settings: Settings) -> Iterator[str]:
     """The API, served for real on a loopback port."""
-    with served(create_app(memory_container(settings))) as url:
+    with served(create_app(wire(settings))) as url:
         yield url
 
 

@@ -6,7 +6,7 @@ import pytest
 from api_helpers import MERCHANT, assert_problem, initiate_body, make_settings
 from litestar.testing import AsyncTestClient
 
-from synccash.adapters.bootstrap import memory_container
+from synccash.adapters.bootstrap import wire
 from synccash.api import create_app, mint_token
 
 
@@ -47,6 +47,6 @@ async def test_the_development_allowlist_admits_a_loopback_receiver():
         "Idempotency-Key": "k-dev",
     }
     body = initiate_body(webhook_url="http://127.0.0.1:9000/hooks")
-    async with AsyncTestClient(app=create_app(memory_container(settings))) as client:
+    async with AsyncTestClient(app=create_app(wire(settings))) as client:
         response = await client.post("/api/v1/payments/initiate", json=body, headers=headers)
     assert response.status_code == 202, response.text

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from synccash.adapters.bootstrap import memory_container
+from synccash.adapters.bootstrap import wire
 from synccash.api.app import create_app
 from synccash.cli.main import app
 
@@ -30,5 +30,5 @@ def resolve(args: list[str]) -> Any:
 
 def served_paths() -> set[str]:
     """Every path the API serves (built on in-memory adapters)."""
-    litestar_app = create_app(memory_container())
+    litestar_app = create_app(wire())
     return {route.path for route in litestar_app.routes}
