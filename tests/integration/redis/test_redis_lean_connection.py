@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from synccash.adapters.redis._lean import LeanRedis, encode, parse
+from synccash.adapters.redis._lean import KEEPALIVE_IDLE_S, LeanRedis, encode, parse
 from synccash.adapters.redis.ratelimit import RedisLocks, RedisRateLimiter
 
 pytestmark = pytest.mark.integration
@@ -121,3 +123,58 @@ async def test_concurrent_releases_compare_their_tokens(redis: Redis):
     assert results == [i % 2 == 0 for i in range(20)]
     for i in range(20):
         assert await redis.exists(locks.key(f"k{i}")) == (i % 2 == 1)
+
+
+async def test_a_half_open_connection_fails_its_waiters_within_the_read_deadline():
+    """A server that accepts and never answers: waiters fail with TimeoutError, not forever."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # reads nothing, answers nothing (a frozen peer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    lean = LeanRedis("127.0.0.1", port, read_timeout_s=0.3)
+    try:
+        started = asyncio.get_running_loop().time()
+        results = await asyncio.gather(
+            *(lean.execute("PING") for _ in range(5)), return_exceptions=True
+        )
+        waited = asyncio.get_running_loop().time() - started
+        assert all(isinstance(r, RedisTimeoutError) for r in results)
+        assert 0.3 <= waited < 2.0
+        pipe = lean._pipe
+        assert pipe is not None
+        assert pipe.lost is not None  # replaced on the next command
+    finally:
+        lean.close()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_the_connection_has_tcp_keepalive(redis: Redis):
+    """The socket probes an idle peer (a vanished Redis is noticed without traffic)."""
+    lean = LeanRedis.for_client(redis)
+    assert lean is not None
+    assert await lean.execute("PING") == b"PONG"
+    pipe = lean._pipe
+    assert pipe is not None
+    assert pipe.transport is not None
+    sock = pipe.transport.get_extra_info("socket")
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE_S
+
+
+async def test_a_command_never_written_goes_again_on_a_new_connection(redis: Redis):
+    """A connection closed before the write: the command is sent once more, and answered."""
+    lean = LeanRedis.for_client(redis)
+    assert lean is not None
+    assert await lean.execute("PING") == b"PONG"
+    pipe = lean._pipe
+    assert pipe is not None
+    pipe.close()  # closing, before connection_lost: the write would find it closed
+    assert await lean.execute("SET", "lean:again", "1") == b"OK"
+    assert await redis.get("lean:again") == b"1"
+    assert lean._pipe is not pipe

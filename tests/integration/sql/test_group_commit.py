@@ -11,6 +11,9 @@ from payments_factory import T0, make_payment
 from sqlalchemy import text
 
 from synccash.adapters.sql import SqlRiskContext, SqlUnitOfWorkFactory, make_engine
+from synccash.adapters.sql._group import GroupReader
+from synccash.adapters.sql._healing import DatabaseUnavailableError
+from synccash.adapters.sql._pgfast import compile_load_many
 from synccash.core.errors import ConcurrencyConflict
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
@@ -248,11 +251,11 @@ async def test_a_read_after_a_committed_save_sees_it(pg_engine):
         await factory.aclose()
 
 
-async def test_a_lost_reader_connection_is_a_connection_error_and_the_next_read_reconnects(
+async def test_a_reader_connection_the_server_closed_is_replaced_before_the_next_read(
     pg_engine,
 ):
-    """The server kills the reader's connection: that read fails with ConnectionError (the
-    task is retried, nothing is changed) and the next read goes through a new connection."""
+    """The server kills the reader's idle connection: the next read notices it is closed,
+    drops it and goes through a new connection (no error for anybody)."""
     factory = SqlUnitOfWorkFactory(pg_engine, group_commit=True)
     try:
         await _add(factory, make_payment("kept"))
@@ -262,11 +265,31 @@ async def test_a_lost_reader_connection_is_a_connection_error_and_the_next_read_
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE application_name = 'synccash-group-read' AND datname = current_database()",
         )
-        with pytest.raises(ConnectionError):
-            await _load(factory, "kept")
+        await asyncio.sleep(0.1)  # the server's goodbye reaches the idle connection
+        assert (await _load(factory, "kept")).id == "kept"
         assert (await _load(factory, "kept")).id == "kept"
     finally:
         await factory.aclose()
+
+
+async def test_a_database_that_refuses_connections_fails_fast_with_backoff(pg_engine):
+    """Nothing listens: reads fail with DatabaseUnavailableError (a ConnectionError) and
+    reconnects back off, so the failing callers do not each try to connect."""
+    tries = 0
+
+    async def refused() -> None:
+        nonlocal tries
+        tries += 1
+        raise ConnectionRefusedError("nothing listens")
+
+    reader = GroupReader(pg_engine, compile_load_many(pg_engine.dialect).sql, "id", connect=refused)
+    try:
+        for _ in range(20):
+            with pytest.raises(DatabaseUnavailableError):
+                await reader.fetch("any")
+    finally:
+        await reader.aclose()
+    assert tries <= 3  # not 20: the others came within a backoff (0.1 s, then 0.2 s)
 
 
 async def test_concurrent_risk_assessments_share_round_trips_and_match_one_by_one(pg_engine):

@@ -26,6 +26,7 @@ from attrs import define, frozen
 
 from synccash.adapters.clock import SystemClock, UuidIds
 from synccash.adapters.coordination import ConsumableTaskQueue, Locks, RateLimiter
+from synccash.adapters.failures import FailureLog
 from synccash.adapters.memory.gateway import FakeProviderGateway
 from synccash.adapters.memory.health import InMemoryHealthStore
 from synccash.adapters.memory.ledger import InMemoryLedger
@@ -142,6 +143,8 @@ class Container:
     url_guard: UrlGuard
     ping_database: Probe
     redis: Redis | None
+    #: Components of this process that keep failing (quiet logs, metrics, detailed health).
+    failures: FailureLog
 
     async def check_database(self) -> float:
         """Round-trip to the database; latency in ms. Raises if unreachable."""
@@ -219,6 +222,7 @@ def wire(
     router: Router | None = None,
     webhook_http: httpx.AsyncClient | None = None,
     url_guard: UrlGuard | None = None,
+    failures: FailureLog | None = None,
 ) -> Container:
     """Wire the use-cases over the given ports; each one left `None` is the in-memory one.
 
@@ -282,6 +286,7 @@ def wire(
         ),
         ping_database=storage.ping,
         redis=redis,
+        failures=failures if failures is not None else FailureLog(),
     )
 
 
@@ -300,8 +305,11 @@ async def bootstrap(
     passes in (the CLI's in-process sandboxes, a test's `httpx.MockTransport`).
     """
     clock = clock if clock is not None else SystemClock()
+    failures = FailureLog()
     async with AsyncExitStack() as stack:
-        storage = await _open_storage(settings, stack, migrate_sqlite=migrate_sqlite)
+        storage = await _open_storage(
+            settings, stack, migrate_sqlite=migrate_sqlite, failures=failures
+        )
         coordination = (
             await _open_redis(settings, stack, clock)
             if settings.redis_url
@@ -329,11 +337,12 @@ async def bootstrap(
             clock=clock,
             webhook_http=webhook_http,
             url_guard=url_guard,
+            failures=failures,
         )
 
 
 async def _open_storage(
-    settings: Settings, stack: AsyncExitStack, *, migrate_sqlite: bool
+    settings: Settings, stack: AsyncExitStack, *, migrate_sqlite: bool, failures: FailureLog
 ) -> Storage:
     """The SQL engine (SQLite migrated on start when asked), checked, and the ports over it."""
     from synccash.adapters import sql  # noqa: PLC0415  (keep memory-only imports light)
@@ -345,7 +354,7 @@ async def _open_storage(
     stack.push_async_callback(engine.dispose)
     await sql.check_schema(engine)
     # PostgreSQL: concurrent lone writes share a round trip and a commit (group commit)
-    uow = sql.SqlUnitOfWorkFactory(engine, group_commit=True)
+    uow = sql.SqlUnitOfWorkFactory(engine, group_commit=True, failures=failures)
     stack.push_async_callback(uow.aclose)
 
     async def ping() -> None:
@@ -370,7 +379,14 @@ async def _open_redis(settings: Settings, stack: AsyncExitStack, clock: Clock) -
     from synccash.adapters.redis.queue import RedisTaskQueue  # noqa: PLC0415
     from synccash.adapters.redis.ratelimit import RedisLocks, RedisRateLimiter  # noqa: PLC0415
 
-    client = Redis.from_url(settings.redis_url, max_connections=256)
+    client = Redis.from_url(
+        settings.redis_url,
+        max_connections=256,
+        # a crashed or vanished Redis is noticed, and a pooled connection replaced
+        socket_keepalive=True,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
     stack.push_async_callback(client.aclose)
     stack.callback(_close_lean_connection, client)
     queue = RedisTaskQueue(client, clock=clock)

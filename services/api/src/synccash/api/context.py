@@ -14,6 +14,7 @@ from attrs import Factory, define, field
 from litestar.params import SkipValidation
 
 from synccash.adapters.coordination import Locks, RateLimiter
+from synccash.adapters.failures import FailureLog
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard
 from synccash.api.auth import TokenCache
@@ -94,6 +95,11 @@ class ApiContainer(Protocol):
     @property
     def locks(self) -> Locks:
         """Short leases (the idempotency key's in-flight lock)."""
+        ...
+
+    @property
+    def failures(self) -> FailureLog:
+        """Components of this process that keep failing (the detailed health check)."""
         ...
 
     async def check_database(self) -> float:

@@ -96,6 +96,7 @@ async def run(
         publisher=container.publisher,
         webhooks=dispatcher,
         metrics=m,
+        failures=container.failures,
     )
     scheduler = Scheduler(
         container.lifecycle,
@@ -103,7 +104,9 @@ async def run(
         queue=container.queue,
         webhooks=dispatcher,
         metrics=m,
+        failures=container.failures,
     )
+    m.watch(container.failures)
     name = consumer_name or default_consumer_name()
     _log.info("worker_started", consumer=name, concurrency=concurrency)
     health = container.health
@@ -120,6 +123,7 @@ async def run(
             metrics=m,
             block_ms=block_ms,
             shutdown_timeout_s=shutdown_timeout_s,
+            failures=container.failures,
         )
     if isinstance(health, BufferedHealthStore):
         with anyio.move_on_after(2.0):

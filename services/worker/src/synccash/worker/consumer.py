@@ -15,6 +15,7 @@ import anyio
 import structlog
 
 from synccash.adapters.coordination import ConsumableTaskQueue, DeadLetter, Delivery
+from synccash.adapters.failures import FailureLog, dependency_unavailable
 from synccash.core.ports import Task, TaskQueue
 from synccash.worker.metrics import WorkerMetrics, default_metrics
 
@@ -59,13 +60,19 @@ async def run_worker(
     metrics: WorkerMetrics | None = None,
     block_ms: int = 1000,
     shutdown_timeout_s: float = 30.0,
+    failures: FailureLog | None = None,
 ) -> None:
-    """Consume tasks with up to `concurrency` handlers at once until `stop` is set."""
+    """Consume tasks with up to `concurrency` handlers at once until `stop` is set.
+
+    Failures because the database or Redis is away go to `failures` (logged once, then at
+    a bounded rate); any other handler error is logged with its traceback.
+    """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     queue = consumable(container.queue)
     handler = container.lifecycle
     m = metrics or default_metrics()
+    failures = failures or FailureLog()
     queue.on_dead_letter(lambda dead: _on_dead_letter(m, dead))
     slots = anyio.Semaphore(concurrency)
     log = _log.bind(consumer=consumer_name)
@@ -76,14 +83,17 @@ async def run_worker(
         started = time.perf_counter()
         try:
             await handler.handle(delivery.task)
-        except Exception:
+        except Exception as exc:
             m.tasks_failed.labels(kind).inc()
-            log.exception(
-                "task_failed",
-                kind=kind,
-                payment_id=delivery.task.payment_id,
-                deliveries=delivery.deliveries,
-            )
+            if dependency_unavailable(exc):  # the database or Redis is away: quietly
+                failures.failed("task_handler", exc)
+            else:
+                log.exception(
+                    "task_failed",
+                    kind=kind,
+                    payment_id=delivery.task.payment_id,
+                    deliveries=delivery.deliveries,
+                )
             return  # no ack: redelivered after the visibility timeout
         finally:
             m.in_flight.dec()
@@ -106,12 +116,14 @@ async def run_worker(
                 free += 1
             try:
                 deliveries = await queue.consume(consumer_name, count=free, block_ms=block_ms)
-            except Exception:
+            except Exception as exc:
                 m.loop_errors.labels("consume").inc()
-                log.exception("consume_failed")
+                failures.failed("queue_consume", exc)
                 deliveries = []
                 with anyio.move_on_after(1.0):
                     await stop.wait()
+            else:
+                failures.succeeded("queue_consume")
             for _ in range(free - len(deliveries)):
                 slots.release()
             now_ms = time.time() * 1000

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from synccash.adapters.failures import FailureLog
+
 _LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 
@@ -76,12 +78,26 @@ class WorkerMetrics:
             ["provider", "status"],
             registry=reg,
         )
+        self.component_failing = Gauge(
+            "synccash_worker_component_failing",
+            "1 while a component (outbox_relay, scheduler, queue_consume, task_handler, "
+            "group_commit, group_read) keeps failing, else 0",
+            ["component"],
+            registry=reg,
+        )
         self.loop_errors = Counter(
             "synccash_worker_loop_errors_total",
             "Errors caught by a worker loop (relay, scheduler, consumer)",
             ["loop"],
             registry=reg,
         )
+
+    def watch(self, failures: FailureLog) -> None:
+        """Keep `component_failing` in step with `failures`."""
+        failures.on_change(self._set_failing)
+
+    def _set_failing(self, component: str, failing: bool) -> None:
+        self.component_failing.labels(component).set(1 if failing else 0)
 
 
 _default: WorkerMetrics | None = None

@@ -16,12 +16,16 @@ from typing import Protocol, cast, runtime_checkable
 import anyio
 import structlog
 
+from synccash.adapters.failures import FailureLog
 from synccash.adapters.webhooks import WebhookDispatcher, is_merchant_event
 from synccash.core.ports import Clock, EventPublisher, Outbox, OutboxRow, UnitOfWorkFactory
 from synccash.worker.metrics import WorkerMetrics, default_metrics
 
 _log = structlog.get_logger(__name__)
 _URL_CACHE_SIZE = 50_000
+#: The longest wait between two tries while the relay keeps failing.
+MAX_BACKOFF_S = 2.0
+COMPONENT = "outbox_relay"
 
 
 @runtime_checkable
@@ -78,8 +82,10 @@ class OutboxRelay:
         webhooks: WebhookDispatcher | None = None,
         batch: int = 500,
         metrics: WorkerMetrics | None = None,
+        failures: FailureLog | None = None,
     ) -> None:
         self._outbox = outbox
+        self._failures = failures or FailureLog()
         self._uow = uow
         self._clock = clock
         self._publisher = publisher
@@ -156,16 +162,26 @@ class OutboxRelay:
             await webhooks.schedule(row, self._urls.get(row.payment_id))
 
     async def run(self, stop: anyio.Event, *, idle_s: float = 0.2) -> None:
-        """Relay until `stop`; full batches go again at once, otherwise wait `idle_s`."""
+        """Relay until `stop`; full batches go again at once, otherwise wait `idle_s`.
+
+        While it keeps failing (the database or Redis away), it tries again after `idle_s`
+        doubling up to MAX_BACKOFF_S, and logs through the FailureLog (once with the cause,
+        then at a bounded rate with a count).
+        """
+        wait_s = idle_s
         while not stop.is_set():
             try:
                 published = await self.run_once()
-            except Exception:
+            except Exception as exc:
                 self._metrics.loop_errors.labels("relay").inc()
-                _log.exception("outbox_relay_failed")
+                self._failures.failed(COMPONENT, exc)
                 published = 0
+                wait_s = min(MAX_BACKOFF_S, wait_s * 2)
+            else:
+                self._failures.succeeded(COMPONENT)
+                wait_s = idle_s
             if published < self._batch:
-                with anyio.move_on_after(idle_s):
+                with anyio.move_on_after(wait_s):
                     await stop.wait()
 
 

@@ -21,10 +21,12 @@ import anyio
 import structlog
 
 from synccash.adapters.coordination import ConsumableTaskQueue, Locks
+from synccash.adapters.failures import FailureLog
 from synccash.adapters.webhooks import WebhookDispatcher
 from synccash.worker.metrics import WorkerMetrics, default_metrics
 
 _log = structlog.get_logger(__name__)
+COMPONENT = "scheduler"
 
 
 class Sweeper(Protocol):
@@ -46,6 +48,7 @@ class Scheduler:
         queue: ConsumableTaskQueue | None = None,
         webhooks: WebhookDispatcher | None = None,
         metrics: WorkerMetrics | None = None,
+        failures: FailureLog | None = None,
         lock_key: str = "scheduler:leader",
         lock_ttl_ms: int = 15_000,
         sweep_every_ticks: int = 5,
@@ -57,6 +60,7 @@ class Scheduler:
         self._queue = queue
         self._webhooks = webhooks
         self._metrics = metrics or default_metrics()
+        self._failures = failures or FailureLog()
         self._lock_key = lock_key
         self._lock_ttl_ms = lock_ttl_ms
         self._sweep_every = sweep_every_ticks
@@ -127,9 +131,11 @@ class Scheduler:
             while not stop.is_set():
                 try:
                     await self.tick()
-                except Exception:
+                except Exception as exc:
                     self._metrics.loop_errors.labels("scheduler").inc()
-                    _log.exception("scheduler_tick_failed")
+                    self._failures.failed(COMPONENT, exc)
+                else:
+                    self._failures.succeeded(COMPONENT)
                 with anyio.move_on_after(interval_s):
                     await stop.wait()
         finally:

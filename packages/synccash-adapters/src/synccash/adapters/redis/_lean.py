@@ -12,16 +12,22 @@ write. It speaks RESP2 for the few reply types these commands return. It is used
 for plain TCP connections built by `Redis.from_url` (host, port, db, username/password);
 anything else (TLS, unix socket) keeps using redis-py (`LeanRedis.for_client` returns None).
 
-Failures surface as redis-py's own exceptions (`ConnectionError`, `ResponseError`,
-`NoScriptError`), so callers and the API's error mapping (503 on a lost Redis) see what they
-saw before. A lost connection fails every command waiting on it; the next command
-reconnects. Like the redis-py client it replaces here (no socket timeout configured),
-it waits for Redis as long as the TCP connection lives.
+Failures surface as redis-py's own exceptions (`ConnectionError`, `TimeoutError`,
+`ResponseError`, `NoScriptError`), so callers and the API's error mapping (503 on a lost
+Redis) see what they saw before. A lost connection fails every command waiting on it at
+once; the next command reconnects. A half-open connection (Redis crashed or a peer vanished
+without a FIN) is found two ways: every reply must arrive within `read_timeout_s` (default
+5 s; the commands sent here never block on the server), else the connection is aborted and
+every waiter fails with TimeoutError; and TCP keepalive probes an idle connection (after
+10 s, every 5 s, 3 probes). A command that was never written (its connection died before the
+write) is sent once more on a new connection; one that was written is not (its effect is
+unknown), its caller sees the error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import weakref
 from collections import deque
 from typing import Any, Final
@@ -31,8 +37,19 @@ from redis.asyncio.connection import Connection as PlainConnection
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _CRLF: Final = b"\r\n"
+#: How long a reply may take before the connection counts as dead.
+READ_TIMEOUT_S: Final = 5.0
+#: TCP keepalive: first probe after this many idle seconds, then every interval, this many.
+KEEPALIVE_IDLE_S: Final = 10
+KEEPALIVE_INTERVAL_S: Final = 5
+KEEPALIVE_PROBES: Final = 3
+
+
+class _NotSent(RedisConnectionError):
+    """The command never reached the socket (safe to send again on a new connection)."""
 
 
 class _Incomplete(Exception):
@@ -101,35 +118,61 @@ def parse(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
 class _Pipe(asyncio.Protocol):
     """One connection: commands written in order, replies matched to their waiters in order."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, read_timeout_s: float = READ_TIMEOUT_S
+    ) -> None:
         self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.lost: Exception | None = None
+        self._read_timeout_s = read_timeout_s
         self._waiting: deque[asyncio.Future[Any]] = deque()
+        self._sent_at: deque[float] = deque()  # when each waiter's command was queued
+        self._deadline: asyncio.TimerHandle | None = None
         self._out: list[bytes] = []
         self._buf = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        keep_alive(transport.get_extra_info("socket"))
 
     def call(self, payload: bytes) -> asyncio.Future[Any]:
         if self.lost is not None:
-            raise RedisConnectionError(f"the Redis connection was lost: {self.lost}")
+            raise _NotSent(f"the Redis connection was lost: {self.lost}")
         future: asyncio.Future[Any] = self.loop.create_future()
         self._waiting.append(future)
+        self._sent_at.append(self.loop.time())
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self._read_timeout_s, self._check_deadline)
         if not self._out:  # the first command of this loop iteration: write them all after it
             self.loop.call_soon(self._flush)
         self._out.append(payload)
         return future
 
+    def _check_deadline(self) -> None:
+        """The oldest waiter's reply is overdue: the connection is dead or half-open."""
+        self._deadline = None
+        if not self._sent_at:
+            return
+        waited = self.loop.time() - self._sent_at[0]
+        if waited < self._read_timeout_s:
+            self._deadline = self.loop.call_later(
+                self._read_timeout_s - waited, self._check_deadline
+            )
+            return
+        self._fail(RedisTimeoutError(f"no reply from Redis within {self._read_timeout_s} s"))
+        if self.transport is not None:
+            self.transport.abort()
+
     def _flush(self) -> None:
-        out, self._out = self._out, []
         if self.lost is not None:
+            self._out = []
             return  # its waiters were failed already
         transport = self.transport
         if transport is None or transport.is_closing():
+            # _fail tells the waiters of the commands still in _out that they were not sent
             self._fail(RedisConnectionError("cannot write to Redis: the connection is closed"))
             return
+        out, self._out = self._out, []
         try:
             transport.write(b"".join(out))
         except Exception as exc:  # no waiter may be left without an answer
@@ -143,6 +186,7 @@ class _Pipe(asyncio.Protocol):
             while pos < len(buf):
                 value, pos = parse(buf, pos)
                 future = self._waiting.popleft()
+                self._sent_at.popleft()
                 if future.done():  # its caller was cancelled; the reply is dropped
                     continue
                 if isinstance(value, ResponseError):
@@ -162,11 +206,21 @@ class _Pipe(asyncio.Protocol):
         self._fail(RedisConnectionError(f"the Redis connection was lost: {exc or 'closed'}"))
 
     def _fail(self, exc: Exception) -> None:
-        self.lost = exc
+        if self.lost is None:
+            self.lost = exc
+        self._sent_at.clear()
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        # the last len(_out) waiters' commands were never written: they may go again
+        written = len(self._waiting) - len(self._out)
+        self._out = []
+        unsent = _NotSent(str(exc))
         while self._waiting:
             future = self._waiting.popleft()
             if not future.done():
-                future.set_exception(exc)
+                future.set_exception(exc if written > 0 else unsent)
+            written -= 1
 
     def close(self) -> None:
         if self.transport is not None:
@@ -184,8 +238,10 @@ class LeanRedis:
         db: int = 0,
         username: str | None = None,
         password: str | None = None,
+        read_timeout_s: float = READ_TIMEOUT_S,
     ) -> None:
         self._host = host
+        self._read_timeout_s = read_timeout_s
         self._port = port
         self._db = db
         self._username = username
@@ -215,10 +271,18 @@ class LeanRedis:
 
     async def execute(self, *args: Any) -> Any:
         """Send one command and return its reply (bytes, int, list or None)."""
+        payload = encode(args)
+        try:
+            return await (await self._live_pipe()).call(payload)
+        except _NotSent:
+            # its connection died before the command was written: once more on a new one
+            return await (await self._live_pipe()).call(payload)
+
+    async def _live_pipe(self) -> _Pipe:
         pipe = self._pipe
         if pipe is None or pipe.lost is not None or pipe.loop is not asyncio.get_running_loop():
             pipe = await self._connect()
-        return await pipe.call(encode(args))
+        return pipe
 
     async def _connect(self) -> _Pipe:
         loop = asyncio.get_running_loop()
@@ -243,8 +307,13 @@ class LeanRedis:
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> _Pipe:
         try:
-            _, pipe = await loop.create_connection(lambda: _Pipe(loop), self._host, self._port)
-        except OSError as exc:
+            _, pipe = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: _Pipe(loop, self._read_timeout_s), self._host, self._port
+                ),
+                self._read_timeout_s,
+            )
+        except (OSError, TimeoutError) as exc:
             raise RedisConnectionError(
                 f"cannot connect to Redis at {self._host}:{self._port}: {exc}"
             ) from exc
@@ -268,6 +337,21 @@ class LeanRedis:
         pipe, self._pipe = self._pipe, None
         if pipe is not None:
             pipe.close()
+
+
+def keep_alive(sock: socket.socket | None) -> None:
+    """TCP keepalive on `sock`: a peer that vanished is noticed within ~25 s of idleness."""
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE_S),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
+        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+    ):
+        option = getattr(socket, name, None)
+        if option is not None:  # Linux has all three; others keep their defaults
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 _BY_CLIENT: weakref.WeakKeyDictionary[Redis, LeanRedis] = weakref.WeakKeyDictionary()

@@ -11,10 +11,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from synccash.adapters.settings import Settings
+from synccash.adapters.sql._healing import heal_pool
 from synccash.adapters.sql._types import dumps
 
 #: How long a SQLite writer waits for the write lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: How long opening a PostgreSQL connection may take (asyncpg's default is 60 s: a server
+#: that drops packets would hold every request that long instead of a quick 503).
+CONNECT_TIMEOUT_S = 5.0
 #: Statements that need the SQLite write lock, and where the transaction state is kept.
 _WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"})
 _TX = "synccash_sqlite_tx"
@@ -36,7 +40,7 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10) -> Asy
     """An AsyncEngine for `postgresql+asyncpg://…` or `sqlite+aiosqlite:///…`."""
     parsed = make_url(url)
     if parsed.drivername == "postgresql+asyncpg":
-        return create_async_engine(
+        engine = create_async_engine(
             url,
             pool_size=pool_size,
             max_overflow=max_overflow,
@@ -47,8 +51,11 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10) -> Asy
                 # tiny OLTP statements: JIT compilation only costs time
                 "server_settings": {"application_name": "synccash", "jit": "off"},
                 "prepared_statement_cache_size": 500,
+                "timeout": CONNECT_TIMEOUT_S,
             },
         )
+        heal_pool(engine)  # the fast paths bypass SQLAlchemy's own disconnect handling
+        return engine
     if parsed.drivername == "sqlite+aiosqlite":
         return _sqlite_engine(url, pool_size=pool_size, max_overflow=max_overflow)
     raise DatabaseError(

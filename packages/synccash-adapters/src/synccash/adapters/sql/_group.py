@@ -15,7 +15,11 @@ Each caller's await returns only after its statement's batch committed, so "comm
 means the same as before. If a batch fails on one statement's own error (a duplicate
 idempotency key, a stale save), nothing of it was written: every statement of the batch is
 then sent again on its own, so only that statement's caller sees the error. Any other failure (connection lost,
-server restart) goes to every caller of the batch, as it would have to each alone.
+server restart) goes to every caller of the batch, as it would have to each alone, as
+`DatabaseUnavailableError` (503 in the API, a retry in the worker). A connection that failed
+that way is terminated, never reused; an idle one the server closed is dropped before use;
+while connecting keeps failing, the next try waits (0.1 s doubling to 2 s) and callers fail
+at once meanwhile, so a database that is down costs a connect per backoff, not per batch.
 
 The senders use their own asyncpg connections, not the engine's pool: callers hold pooled
 connections while they wait, and a sender waiting for the same pool could deadlock.
@@ -29,16 +33,22 @@ from __future__ import annotations
 import abc
 import asyncio
 import json
+import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from synccash.adapters.failures import FailureLog
+from synccash.adapters.sql._healing import DatabaseUnavailableError, connection_lost, unavailable
 
 #: How many statements one batch takes at most.
 MAX_BATCH: Final = 128
 #: Concurrent senders (and connections).
 SENDERS: Final = 2
+#: How long opening a sender's connection may take.
+CONNECT_TIMEOUT_S: Final = 5.0
 
 #: A queued item: its kind (the statement, or what to read), its payload, its caller's future.
 _Item = tuple[Any, Any, "asyncio.Future[Any]"]
@@ -50,6 +60,7 @@ class _Batcher(abc.ABC):
     items grouped by kind; a sender that finds the queue empty ends."""
 
     _what = "batcher"
+    _component = "group"
 
     def __init__(
         self,
@@ -57,6 +68,7 @@ class _Batcher(abc.ABC):
         senders: int,
         max_batch: int,
         connect: Callable[[], Any],
+        failures: FailureLog | None = None,
     ) -> None:
         if senders < 1 or max_batch < 1:
             raise ValueError(f"a {self._what} needs at least one sender and a batch of one")
@@ -67,6 +79,8 @@ class _Batcher(abc.ABC):
         self._running = 0
         self._idle: list[asyncpg.Connection] = []
         self._closed = False
+        self._reconnect = Backoff()
+        self._failures = failures or FailureLog()
         self._drained = asyncio.Event()
         self._drained.set()
 
@@ -102,11 +116,31 @@ class _Batcher(abc.ABC):
             if not self._running:
                 self._drained.set()
 
+    async def _connection(self) -> asyncpg.Connection:
+        """An idle connection the server has not closed, else a new one (with backoff:
+        while connecting keeps failing, callers fail at once until the next try is due)."""
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.is_closed():
+                return conn
+            conn.terminate()  # closed by the server (terminated backend, restart)
+        wait = self._reconnect.remaining(time.monotonic())
+        if wait > 0:
+            raise DatabaseUnavailableError(f"database unavailable: next connect in {wait:.1f} s")
+        try:
+            conn = await self._connect()
+        except Exception as exc:
+            self._reconnect.failed(time.monotonic())
+            self._failures.failed(self._component, exc)
+            raise _connect_failed(exc) from exc
+        self._reconnect.succeeded()
+        return cast("asyncpg.Connection", conn)
+
     async def _send(self, batch: list[_Item]) -> None:
         try:
-            conn = self._idle.pop() if self._idle else await self._connect()
-        except Exception as exc:
-            _fail(batch, _unavailable(exc))
+            conn = await self._connection()
+        except DatabaseUnavailableError as exc:
+            _fail(batch, exc)
             return
         healthy = True
         try:
@@ -120,6 +154,13 @@ class _Batcher(abc.ABC):
                 self._idle.append(conn)
             else:
                 conn.terminate()
+        if healthy:
+            self._failures.succeeded(self._component)
+
+    def _lost(self, items: list[_Item], exc: Exception) -> None:
+        """The connection failed under these items: tell their callers and the failure log."""
+        self._failures.failed(self._component, exc)
+        _fail(items, unavailable(exc))
 
     @abc.abstractmethod
     async def _send_same(self, conn: asyncpg.Connection, kind: Any, items: list[_Item]) -> bool:
@@ -131,6 +172,7 @@ class GroupCommitter(_Batcher):
     """Sends concurrent lone write statements in batches, each batch one transaction."""
 
     _what = "group committer"
+    _component = "group_commit"
 
     def __init__(
         self,
@@ -139,11 +181,13 @@ class GroupCommitter(_Batcher):
         senders: int = SENDERS,
         max_batch: int = MAX_BATCH,
         connect: Callable[[], Any] | None = None,
+        failures: FailureLog | None = None,
     ) -> None:
         super().__init__(
             senders=senders,
             max_batch=max_batch,
             connect=connect or (lambda: connect_like(engine, "synccash-group-commit")),
+            failures=failures,
         )
         self._engine = engine
         self.batches = 0  # batches sent (for tests and metrics)
@@ -163,8 +207,8 @@ class GroupCommitter(_Batcher):
             else:
                 await conn.executemany(sql, [args for _, args, _ in items])
         except Exception as exc:  # every failure goes to the batch's callers
-            if _connection_level(exc) or conn.is_closed():
-                _fail(items, _unavailable(exc))
+            if _unusable(exc) or conn.is_closed():
+                self._lost(items, exc)
                 return False
             if len(items) == 1:
                 _fail(items, exc)
@@ -215,6 +259,7 @@ class GroupReader(_Batcher):
     """
 
     _what = "group reader"
+    _component = "group_read"
 
     def __init__(
         self,
@@ -225,11 +270,13 @@ class GroupReader(_Batcher):
         senders: int = SENDERS,
         max_batch: int = MAX_BATCH,
         connect: Callable[[], Any] | None = None,
+        failures: FailureLog | None = None,
     ) -> None:
         super().__init__(
             senders=senders,
             max_batch=max_batch,
             connect=connect or (lambda: _connect_decoding_json(engine)),
+            failures=failures,
         )
         self._sql = sql  # one array parameter: the keys
         self._key = key  # the column the rows are matched back to their callers by
@@ -265,8 +312,11 @@ class GroupReader(_Batcher):
                 by_position = {row["batch_ord"]: row for row in rows}
                 results = [by_position.get(i) for i in range(1, len(reads) + 1)]
         except Exception as exc:
-            _fail_all(futures, _unavailable(exc))
-            return not (_connection_level(exc) or conn.is_closed())
+            if _unusable(exc) or conn.is_closed():
+                self._lost(reads, exc)
+                return False
+            _fail_all(futures, exc)
+            return True
         except BaseException as exc:  # cancelled: the callers must not wait forever
             _fail_all(futures, exc)
             raise
@@ -293,6 +343,7 @@ async def connect_like(engine: AsyncEngine, application_name: str) -> asyncpg.Co
     """
     _, params = engine.dialect.create_connect_args(engine.url)
     accepted = {k: v for k, v in params.items() if k in _CONNECT_PARAMS}
+    accepted.setdefault("timeout", CONNECT_TIMEOUT_S)
     conn: asyncpg.Connection = await asyncpg.connect(
         **accepted,
         server_settings={
@@ -319,29 +370,42 @@ _CONNECT_PARAMS: Final = frozenset(
 )
 
 
-def _connection_level(exc: Exception) -> bool:
-    """The server is restarting or unreachable, or the connection was lost (anything
-    that is not one statement's own PostgreSQL error)."""
-    if not isinstance(exc, asyncpg.PostgresError):
-        return True
-    return isinstance(
-        exc,
-        OSError
-        | asyncpg.InterfaceError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.exceptions.OperatorInterventionError
-        | asyncpg.exceptions.CannotConnectNowError,
-    )
+def _unusable(exc: Exception) -> bool:
+    """The connection cannot be used again: it was lost, or failed with something that is
+    not one statement's own PostgreSQL error (its protocol state is unknown)."""
+    return not isinstance(exc, asyncpg.PostgresError) or connection_lost(exc)
 
 
-def _unavailable(exc: Exception) -> Exception:
-    """Connection-level failures as ConnectionError, which callers (the API's 503 mapping,
-    the worker's retry) treat as 'try again'; other errors unchanged."""
-    if not _connection_level(exc):
-        return exc
-    wrapped = ConnectionError(f"database unavailable: {type(exc).__name__}")
+def _connect_failed(exc: Exception) -> DatabaseUnavailableError:
+    """Any failure to open a connection (refused, timed out, shutting down, bad password)."""
+    wrapped = DatabaseUnavailableError(f"database unavailable: {type(exc).__name__}: {exc}")
     wrapped.__cause__ = exc
     return wrapped
+
+
+class Backoff:
+    """Exponential backoff between reconnects: 0.1 s doubling to at most 2 s, reset by a
+    success (the first try after a loss is immediate, so a lone blip costs no wait)."""
+
+    def __init__(self, *, first_s: float = 0.1, max_s: float = 2.0) -> None:
+        self._first_s = first_s
+        self._max_s = max_s
+        self._delay_s = 0.0
+        self._next_at = 0.0
+
+    def remaining(self, now: float) -> float:
+        """Seconds until the next try is due (0: try now)."""
+        return max(0.0, self._next_at - now)
+
+    def failed(self, now: float) -> None:
+        """A try failed: wait longer before the next."""
+        self._delay_s = min(self._max_s, self._delay_s * 2 or self._first_s)
+        self._next_at = now + self._delay_s
+
+    def succeeded(self) -> None:
+        """A try succeeded: the next loss is tried at once again."""
+        self._delay_s = 0.0
+        self._next_at = 0.0
 
 
 def _fail_all(futures: list[asyncio.Future[Any]], exc: BaseException) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import RowMapping, Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from synccash.adapters.sql._healing import discard_on_loss
 from synccash.adapters.sql._tables import outbox, payments, webhook_deliveries
 from synccash.core.ports import OutboxRow
 
@@ -150,7 +151,7 @@ class SqlOutbox:
     async def claim(self, limit: int) -> AsyncIterator[OutboxClaim | _PgClaim]:
         """Lock up to `limit` unpublished rows for this relay; other relays skip them."""
         if self._engine.dialect.name == "postgresql":
-            async with self._engine.connect() as conn:
+            async with self._engine.connect() as conn, discard_on_loss(conn):
                 driver = (await conn.get_raw_connection()).driver_connection
                 if driver is None:
                     raise RuntimeError("the pooled connection is closed")

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from synccash.adapters.sql._group import GroupCommitter, GroupReader
+from synccash.adapters.sql._healing import discard_on_loss, unavailable
 from synccash.adapters.sql._mapping import (
     attempt_from_row,
     attempt_to_row,
@@ -250,11 +251,11 @@ class SqlPaymentRepository:
             raise _duplicate(deferred.entry.payment) from exc
         except ConcurrencyConflict:
             raise
-        except Exception:
+        except Exception as exc:
             # SQLAlchemy did not see this failure and the connection's state is unknown
             # (lost, or asyncpg mid-protocol): take it out of the pool
             await (await self._connection()).invalidate()
-            raise
+            raise unavailable(exc) from exc
         deferred.entry.events_written += deferred.events
         return True
 
@@ -358,7 +359,8 @@ class SqlPaymentRepository:
 
     async def _raw_payment(self, compiled: CompiledStatement, *args: Any) -> Payment | None:
         """One payment by a precompiled SELECT sent straight to asyncpg (no transaction)."""
-        row = await (await self._driver()).fetchrow(compiled.sql, *args)
+        async with discard_on_loss(await self._connection()):
+            row = await (await self._driver()).fetchrow(compiled.sql, *args)
         return None if row is None else payment_with_children(row)
 
     async def get_by_idempotency_key(self, merchant_id: str, key: str) -> Payment | None:
@@ -391,7 +393,8 @@ class SqlPaymentRepository:
                 _, batched = compile_lateral("attempt_owner", self._dialect, _owner_statement)
                 row = await self._reader.fetch_each(batched, (reference,))
             else:
-                row = await (await self._driver()).fetchrow(_OWNER_SQL, reference)
+                async with discard_on_loss(await self._connection()):
+                    row = await (await self._driver()).fetchrow(_OWNER_SQL, reference)
         else:
             await self.flush()
             result = await (await self._connection()).execute(

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from synccash.adapters.sql._group import GroupReader
+from synccash.adapters.sql._healing import discard_on_loss
 from synccash.adapters.sql._pgfast import compile_lateral
 from synccash.adapters.sql._tables import blocklist, payment_attempts, payments
 from synccash.adapters.sql._types import UtcDateTime
@@ -139,7 +140,7 @@ class SqlRiskContext:
         if self._reader is not None:
             row = await self._reader.fetch_each(batched, args)
         else:
-            async with self._engine.connect() as conn:
+            async with self._engine.connect() as conn, discard_on_loss(conn):
                 driver = (await conn.get_raw_connection()).driver_connection
                 if driver is None:
                     raise RuntimeError("the pooled connection is closed")

@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from synccash.adapters.failures import FailureLog
 from synccash.adapters.sql._group import GroupCommitter, GroupReader
 from synccash.adapters.sql._pgfast import compile_load_many
 from synccash.adapters.sql._repository import SqlPaymentRepository, WriteTracker
@@ -96,12 +97,20 @@ class SqlUnitOfWorkFactory:
     of a payment by id (see `GroupReader`); call `aclose()`.
     """
 
-    def __init__(self, engine: AsyncEngine, *, group_commit: bool = False) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        group_commit: bool = False,
+        failures: FailureLog | None = None,
+    ) -> None:
         self.engine = engine
         postgres = engine.dialect.name == "postgresql"
-        self.group = GroupCommitter(engine) if group_commit and postgres else None
+        self.group = (
+            GroupCommitter(engine, failures=failures) if group_commit and postgres else None
+        )
         self.reader = (
-            GroupReader(engine, compile_load_many(engine.dialect).sql, "id")
+            GroupReader(engine, compile_load_many(engine.dialect).sql, "id", failures=failures)
             if self.group is not None
             else None
         )

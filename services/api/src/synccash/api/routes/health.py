@@ -10,6 +10,7 @@ from litestar import Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from synccash.adapters.failures import ComponentStatus
 from synccash.api.guards import api_context
 from synccash.api.problems import problem_response, problem_responses
 from synccash.api.schemas import CheckOut, DetailedHealthOut, HealthOut
@@ -86,6 +87,8 @@ async def health_detailed(request: Request[Any, Any, Any]) -> Response[DetailedH
             checks[f"provider:{name}"] = _provider_check(info)
     except Exception as exc:
         checks["providers"] = CheckOut(status="down", error=type(exc).__name__)
+    for component in container.failures.statuses():
+        checks[f"component:{component.component}"] = _component_check(component)
     if checks["database"].status != "ok":
         overall, code = "down", 503
     elif any(c.status not in ("ok", "not_configured") for c in checks.values()):
@@ -93,6 +96,17 @@ async def health_detailed(request: Request[Any, Any, Any]) -> Response[DetailedH
     else:
         overall, code = "ok", 200
     return Response(DetailedHealthOut(status=overall, checks=checks), status_code=code)
+
+
+def _component_check(component: ComponentStatus) -> CheckOut:
+    """A component of this process that failed (group commit/read, relay, scheduler)."""
+    if not component.failing:
+        return CheckOut(status="ok")
+    return CheckOut(
+        status="failing",
+        error=component.last_error,
+        detail={"failures": component.failures, "failing_for_s": component.failing_for_s},
+    )
 
 
 def _provider_check(info: Any) -> CheckOut:
