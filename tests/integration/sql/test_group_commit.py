@@ -90,24 +90,50 @@ async def test_a_closed_group_committer_refuses_new_work(pg_engine):
     assert await _count(pg_engine, "SELECT count(*) FROM payments") == 1
 
 
-async def test_a_lost_connection_is_a_connection_error_and_the_next_batch_reconnects(pg_engine):
-    """The server kills the sender's connection: that caller gets ConnectionError (the API
-    answers 503, nothing was accepted) and the next initiate goes through a new connection."""
+async def test_a_connection_the_server_closed_is_replaced_before_the_next_batch(pg_engine):
+    """The server kills the sender's idle connection: the next initiate notices it is
+    closed, drops it and goes through a new connection (no error for anybody)."""
     factory = SqlUnitOfWorkFactory(pg_engine, group_commit=True)
     try:
         await _add(factory, make_payment("first"))
-        await _count(
-            pg_engine,
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = 'synccash-group-commit' AND datname = current_database()",
-        )
-        with pytest.raises(ConnectionError):
-            await _add(factory, make_payment("lost"))
+        await _count(pg_engine, _KILL_GROUP_COMMIT)
+        await asyncio.sleep(0.1)  # the server's goodbye reaches the idle connection
         await _add(factory, make_payment("after"))
     finally:
         await factory.aclose()
     rows = await _count(pg_engine, "SELECT string_agg(id, ',' ORDER BY id) FROM payments")
     assert rows == "after,first"
+
+
+async def test_a_connection_lost_mid_statement_is_a_connection_error_and_the_next_reconnects(
+    pg_engine,
+):
+    """The server kills the sender's connection while a statement runs: that caller gets
+    ConnectionError (the API answers 503) and the next initiate goes through a new one."""
+    factory = SqlUnitOfWorkFactory(pg_engine, group_commit=True)
+    assert factory.group is not None
+    try:
+        running = asyncio.ensure_future(factory.group.execute("SELECT pg_sleep(30)", ()))
+        while not await _count(pg_engine, _RUNNING_SLEEP):  # noqa: ASYNC110 (server state)
+            await asyncio.sleep(0.05)
+        await _count(pg_engine, _KILL_GROUP_COMMIT)
+        with pytest.raises(ConnectionError):
+            await running
+        await _add(factory, make_payment("after"))
+    finally:
+        await factory.aclose()
+    rows = await _count(pg_engine, "SELECT string_agg(id, ',' ORDER BY id) FROM payments")
+    assert rows == "after"
+
+
+_KILL_GROUP_COMMIT = (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE application_name = 'synccash-group-commit' AND datname = current_database()"
+)
+_RUNNING_SLEEP = (
+    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'synccash-group-commit'"
+    " AND datname = current_database() AND query LIKE 'SELECT pg_sleep%' AND state = 'active'"
+)
 
 
 async def _save(factory, payment):

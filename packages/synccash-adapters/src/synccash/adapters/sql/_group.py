@@ -41,7 +41,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from synccash.adapters.failures import FailureLog
-from synccash.adapters.sql._healing import DatabaseUnavailableError, connection_lost, unavailable
+from synccash.adapters.sql._healing import DatabaseUnavailableError, connection_lost
 
 #: How many statements one batch takes at most.
 MAX_BATCH: Final = 128
@@ -132,7 +132,7 @@ class _Batcher(abc.ABC):
         except Exception as exc:
             self._reconnect.failed(time.monotonic())
             self._failures.failed(self._component, exc)
-            raise _connect_failed(exc) from exc
+            raise _as_unavailable(exc) from exc
         self._reconnect.succeeded()
         return cast("asyncpg.Connection", conn)
 
@@ -158,9 +158,10 @@ class _Batcher(abc.ABC):
             self._failures.succeeded(self._component)
 
     def _lost(self, items: list[_Item], exc: Exception) -> None:
-        """The connection failed under these items: tell their callers and the failure log."""
+        """The connection failed under these items: tell their callers (as 'database
+        unavailable', whatever asyncpg raised) and the failure log."""
         self._failures.failed(self._component, exc)
-        _fail(items, unavailable(exc))
+        _fail(items, _as_unavailable(exc))
 
     @abc.abstractmethod
     async def _send_same(self, conn: asyncpg.Connection, kind: Any, items: list[_Item]) -> bool:
@@ -376,8 +377,9 @@ def _unusable(exc: Exception) -> bool:
     return not isinstance(exc, asyncpg.PostgresError) or connection_lost(exc)
 
 
-def _connect_failed(exc: Exception) -> DatabaseUnavailableError:
-    """Any failure to open a connection (refused, timed out, shutting down, bad password)."""
+def _as_unavailable(exc: Exception) -> DatabaseUnavailableError:
+    """Any failure to open or keep a connection (refused, timed out, shutting down, lost,
+    bad password, asyncpg's protocol out of step) as 'database unavailable'."""
     wrapped = DatabaseUnavailableError(f"database unavailable: {type(exc).__name__}: {exc}")
     wrapped.__cause__ = exc
     return wrapped

@@ -41,6 +41,7 @@ def connection_lost(exc: BaseException) -> bool:
         OSError
         | ConnectionError
         | asyncpg.InterfaceError
+        | asyncpg.InternalClientError  # its protocol state is out of step with the server
         | asyncpg.PostgresConnectionError
         | asyncpg.exceptions.OperatorInterventionError,
     )
