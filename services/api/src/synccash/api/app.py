@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -21,6 +21,7 @@ from synccash.api.guards import STATE_KEY, admit
 from synccash.api.observability import ACCESS_LOGGER, AccessLog, configure_logging
 from synccash.api.problems import handle_exception
 from synccash.api.routes import callbacks, health, misc, payments
+from synccash.api.validation import screen
 
 API_VERSION = "1.0.0"
 
@@ -57,6 +58,12 @@ def _openapi() -> OpenAPIConfig:
     )
 
 
+async def _admit_and_screen(request: Request[Any, Any, Any]) -> None:
+    """before_request: admission (auth, rate limit, scope, headers), then input screening."""
+    await admit(request)
+    await screen(request)
+
+
 def _build(
     context: ApiContext,
     *,
@@ -72,7 +79,7 @@ def _build(
         dependencies={
             "payments": Provide(provide_payments, sync_to_thread=False),
         },
-        before_request=admit,
+        before_request=_admit_and_screen,
         exception_handlers={Exception: handle_exception},
         openapi_config=_openapi(),
         request_max_body_size=context.settings.max_body_bytes,

@@ -106,8 +106,12 @@ _DOMAIN_STATUS: Final[tuple[tuple[type[DomainError], int], ...]] = (
     (ValidationError, 422),
 )
 
-#: Body fields whose type errors are really "this is not an amount".
-_AMOUNT_FIELDS: Final = ("amount", "balance")
+#: Body fields whose shape errors have their own code ("this is not an amount").
+_FIELD_CODES: Final = {
+    "amount": "invalid_amount",
+    "balance": "invalid_amount",
+    "msisdn": "invalid_msisdn",
+}
 
 
 def domain_status(exc: DomainError) -> int:
@@ -169,7 +173,7 @@ def _from_validation(exc: ValidationException) -> tuple[int, str, str, list[Fiel
         # query/path/header parameters: the request line itself is wrong
         return 400, "invalid_parameter", "one or more parameters are invalid", errors
     first = errors[0].field.rsplit(".", 1)[-1].split("[", 1)[0]
-    code = "invalid_amount" if first in _AMOUNT_FIELDS else "validation_error"
+    code = _FIELD_CODES.get(first, "validation_error")
     return 422, code, "the request body is not valid", errors
 
 

@@ -13,19 +13,29 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+#: Digits, optionally a point and one or two decimals: no sign, exponent or whitespace.
+AMOUNT_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,2})?$"
+#: Optional +, then digits with spaces, hyphens, points or parentheses between them; it
+#: starts and ends with a digit (or an opening parenthesis), so "-241234567" is refused.
+MSISDN_PATTERN = r"^\+?\(?[0-9][0-9 ().-]*[0-9]$"
+
 AmountText = Annotated[
     str,
     Meta(
-        description='Decimal string in the currency\'s units, at most 2 decimals, e.g. "12.50"',
+        description='Decimal string in the currency\'s units, at most 2 decimals, e.g. "12.50" '
+        "(no sign, exponent or surrounding whitespace)",
         examples=["12.50"],
+        pattern=AMOUNT_PATTERN,
     ),
 ]
 MsisdnText = Annotated[
     str,
     Meta(
-        description="Ghana mobile number: 0241234567, 233241234567 or +233 24 123 4567",
+        description="Ghana mobile number: 0241234567, 233241234567 or +233 24 123 4567 "
+        "(no sign, no surrounding whitespace)",
         examples=["0241234567"],
         max_length=32,
+        pattern=MSISDN_PATTERN,
     ),
 ]
 ProviderText = Annotated[

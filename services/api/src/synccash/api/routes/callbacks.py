@@ -13,17 +13,26 @@ from synccash.adapters.providers import parse_callback
 from synccash.api.context import Payments
 from synccash.api.guards import api_context
 from synccash.api.schemas import CallbackAck
+from synccash.api.validation import RAW_INPUT, has_forbidden_character
 from synccash.core.errors import DomainError
 from synccash.core.providers import ProviderId
 
 _log = logging.getLogger("synccash.api")
 _KNOWN = frozenset(p.value for p in ProviderId)
+#: Our attempt references are UUIDs; anything much longer is not one of ours.
+_MAX_REFERENCE = 128
+
+
+def _plain_reference(reference: str) -> bool:
+    """A reference worth looking up: short, no control characters (PostgreSQL refuses NUL)."""
+    return len(reference) <= _MAX_REFERENCE and not has_forbidden_character(reference)
 
 
 @route(
     ["/callbacks/{provider:str}", "/callbacks/{provider:str}/{reference:str}"],
     http_method=["POST", "PUT"],
     status_code=200,
+    opt={RAW_INPUT: True},
     summary="Provider callback (a hint: it only queues a status check)",
     description="Always answered 200 quickly, in each provider's real shape; unknown or garbage "
     "callbacks are logged and ignored. No bearer token: providers do not send one.",
@@ -44,7 +53,7 @@ async def provider_callback(
         provider_id = ProviderId.parse(provider)
         body = await request.body()
         hint = parse_callback(provider_id, body, dict(request.headers), reference)
-        if hint is None:
+        if hint is None or not _plain_reference(hint.reference):
             outcome = "unreadable"
         elif await payments.on_callback(provider_id, hint.reference):
             outcome = "queued"

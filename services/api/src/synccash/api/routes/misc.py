@@ -14,6 +14,7 @@ from synccash.api.context import Payments
 from synccash.api.guards import api_context, current_principal, merchant_route
 from synccash.api.routes._common import BEARER, errors, wallet_inputs
 from synccash.api.schemas import DailyReportOut, RouteQuote, RouteQuoteRequest
+from synccash.api.validation import bounded_day
 from synccash.api.views import jsonable
 from synccash.core.commands import QuoteRequest
 
@@ -54,7 +55,7 @@ async def quote_route(data: JSONBody[RouteQuoteRequest], payments: Payments) -> 
     "/reports/daily",
     opt=merchant_route(Scope.REPORTS_READ),
     security=BEARER,
-    responses=errors(400),
+    responses=errors(400, 422),
     summary="The merchant's daily report (UTC day): counts and sums by state and provider",
     tags=["reports"],
 )
@@ -67,7 +68,11 @@ async def daily_report(
     ] = None,
 ) -> DailyReportOut:
     """GET /api/v1/reports/daily?date=YYYY-MM-DD."""
-    on = day if day is not None else api_context(request).container.clock.now().date()
+    on = (
+        bounded_day("date", day)
+        if day is not None
+        else api_context(request).container.clock.now().date()
+    )
     report = await payments.daily_report(current_principal(request).merchant_id, on)
     return msgspec.convert(report.explain(), DailyReportOut)
 

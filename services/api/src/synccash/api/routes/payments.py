@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -24,6 +24,7 @@ from synccash.api.schemas import (
     PaymentStatus,
     RefundRequest,
 )
+from synccash.api.validation import bounded_instant
 from synccash.api.views import API_PREFIX, payment_detail, payment_resource, payment_status
 from synccash.core.commands import InitiatePayment
 from synccash.core.errors import ValidationError
@@ -213,7 +214,7 @@ def _instant(name: str, raw: str | None) -> datetime | None:
                 FieldProblem(field=name, message="expected an ISO 8601 date-time", source="query")
             ],
         ) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return bounded_instant(name, value)
 
 
 @get(
