@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from synccash.adapters.settings import Settings
+from synccash.api import console
 from synccash.api.context import ApiContainer, ApiContext, PaymentUseCases
 from synccash.api.docs import assets_router, render_plugins
 from synccash.api.guards import STATE_KEY, admit
@@ -75,7 +76,8 @@ def _build(
 
     v1 = Router("/api/v1", route_handlers=[*payments.ROUTES, *misc.ROUTES, *callbacks.ROUTES])
     app = Litestar(
-        route_handlers=[v1, *health.ROUTES, assets_router()],
+        route_handlers=[v1, *health.ROUTES, assets_router(), *console.ROUTES],
+        template_config=console.template_config(),
         dependencies={
             "payments": Provide(provide_payments, sync_to_thread=False),
         },

@@ -27,6 +27,7 @@ class Scope(enum.StrEnum):
     PAYMENTS_WRITE = "payments:write"
     PAYMENTS_READ = "payments:read"
     REPORTS_READ = "reports:read"
+    OPS = "ops"  # the ops console and operator actions
 
 
 ALL_SCOPES: Final = tuple(Scope)
