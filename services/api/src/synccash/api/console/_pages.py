@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 
 from litestar import Request, get, post
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
@@ -93,11 +93,11 @@ async def logout() -> Redirect:
 async def payments_page(
     *,
     request: Request[Any, Any, Any],
-    merchant: str | None = None,
-    state: str | None = None,
-    provider: str | None = None,
-    reference: str | None = None,
-    cursor: str | None = None,
+    merchant: Annotated[str | None, Parameter(query="merchant")] = None,
+    state_name: Annotated[str | None, Parameter(query="state")] = None,
+    provider: Annotated[str | None, Parameter(query="provider")] = None,
+    reference: Annotated[str | None, Parameter(query="reference")] = None,
+    cursor: Annotated[str | None, Parameter(query="cursor")] = None,
 ) -> Template | Redirect:
     """Payments of one merchant, newest first, with filters."""
     operator = _operator(request)
@@ -105,8 +105,8 @@ async def payments_page(
         return _login_redirect()
     merchant_id = (merchant or operator.merchant_id).strip()
     query = PaymentQuery(
-        state=PaymentState(state)
-        if state is not None and state in PaymentState.__members__
+        state=PaymentState(state_name)
+        if state_name is not None and state_name in PaymentState.__members__
         else None,
         provider=ProviderId(provider) if provider in {p.value for p in ProviderId} else None,
         reference=reference or None,
@@ -120,7 +120,7 @@ async def payments_page(
             "operator": operator.merchant_id,
             "merchant": merchant_id,
             "filters": {
-                "state": state or "",
+                "state": state_name or "",
                 "provider": provider or "",
                 "reference": reference or "",
             },
