@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from synccash.adapters.bootstrap import bootstrap
 from synccash.api import create_app, create_app_from_settings, mint_token
-from synccash.api.idempotency import in_flight
+from synccash.api.idempotency import LOCK_TTL_MS, in_flight, lock_name
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +129,22 @@ async def test_app_from_settings_opens_and_closes_the_container(make_settings, m
         created = await client.post(URL, json=BODY, headers=_headers(settings, merchant, "life"))
     assert ready.status_code == 200
     assert created.status_code == 202, created.text
+
+
+async def test_a_committed_payment_wins_over_a_lock_left_by_a_dead_request(container, merchant):
+    """An API died right after committing, still holding the key's lock: the client's
+    retry with the same key gets the stored payment (200 replay) at once, not 409."""
+    settings = container.settings
+    async with _client(create_app(container)) as client:
+        created = await client.post(URL, json=BODY, headers=_headers(settings, merchant, "dead"))
+        # the lock as the dead process left it (it never got to release it)
+        held = await container.locks.try_lock(lock_name(merchant, "dead"), LOCK_TTL_MS)
+        retry = await client.post(URL, json=BODY, headers=_headers(settings, merchant, "dead"))
+        other = await client.post(
+            URL, json={**BODY, "amount": "13.00"}, headers=_headers(settings, merchant, "dead")
+        )
+    assert created.status_code == 202
+    assert held is not None
+    assert (retry.status_code, retry.json()["id"]) == (200, created.json()["id"])
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")

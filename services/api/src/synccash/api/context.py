@@ -34,6 +34,10 @@ class PaymentUseCases(Protocol):
         """Store a new payment (or find the one for this idempotency key)."""
         ...
 
+    async def replay(self, cmd: InitiatePayment) -> InitiateResult | None:
+        """The payment already stored for this idempotency key, or None."""
+        ...
+
     async def get(self, merchant_id: str, payment_id: str) -> Payment:
         """One of the merchant's payments."""
         ...

@@ -2,7 +2,11 @@
 
 The stored payment (unique per merchant and key) makes a replay return the same
 payment; the short lock here makes a second request that arrives while the
-first is still running a 409 instead of a race.
+first is still running a 409 instead of a race. The database's unique key, not the lock,
+guarantees one payment per key, so the lock can be short: a request that died holding it
+(an API killed mid-request) blocks its key for at most LOCK_TTL_MS, and a payment it
+committed before dying is answered as a replay at once (the initiate route looks it up
+when the lock is busy).
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ _encode_sorted: Final = msgspec.json.Encoder(order="sorted").encode
 
 HEADER: Final = "Idempotency-Key"
 MAX_KEY_LENGTH: Final = 255
-LOCK_TTL_MS: Final = 30_000
+#: Far above a request's own time (milliseconds), short enough that a key whose request
+#: died before committing is free again while its client still retries.
+LOCK_TTL_MS: Final = 5_000
 #: Request-state key of the AdmittedLock `synccash.api.guards.admit` tried.
 ADMITTED_LOCK: Final = "synccash_admitted_lock"
 

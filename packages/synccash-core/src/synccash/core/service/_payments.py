@@ -17,6 +17,7 @@ from synccash.core.decision import evaluate
 from synccash.core.errors import (
     ConcurrencyConflict,
     IdempotencyKeyReused,
+    PaymentNotCancellable,
     PaymentNotFound,
     PaymentNotRefundable,
     ValidationError,
@@ -55,6 +56,8 @@ from synccash.core.service._input import (
 )
 
 _REFUND_NAMESPACE: Final = uuid.UUID("6b1f0d1e-5a43-4c8e-9a4f-2f1d8c3b7e10")
+#: How often a cancel that lost a race with the worker decides again on the fresh state.
+_CANCEL_TRIES: Final = 5
 
 
 # --------------------------------------------------------------------------- merchant use-cases
@@ -127,6 +130,15 @@ class PaymentService:
         await self._queue.enqueue(Task(TaskKind.ADVANCE, payment.id))
         return InitiateResult(payment, replayed=False)
 
+    async def replay(self, cmd: InitiatePayment) -> InitiateResult | None:
+        """The stored payment for this request's idempotency key (a replay), or None when
+        nothing is stored yet; IdempotencyKeyReused when the key came with another request.
+
+        A stored payment wins over an in-flight lock on its key: the request holding the
+        lock may have died right after its commit.
+        """
+        return await self._existing(cmd)
+
     async def _existing(self, cmd: InitiatePayment) -> InitiateResult | None:
         async with self._uow() as uow:
             found = await uow.payments.get_by_idempotency_key(cmd.merchant_id, cmd.idempotency_key)
@@ -168,7 +180,25 @@ class PaymentService:
             return await uow.payments.list(merchant_id, query)
 
     async def cancel(self, merchant_id: str, payment_id: str) -> Payment:
-        """Cancel while nothing is at a provider; PaymentNotCancellable otherwise."""
+        """Cancel while nothing is at a provider; PaymentNotCancellable otherwise.
+
+        A cancel that loses a race with the worker (the payment changed between its read
+        and its write) decides again on the fresh state: the merchant sees CANCELLED or
+        `payment_not_cancellable`, never the internal conflict.
+        """
+        for _ in range(_CANCEL_TRIES - 1):
+            try:
+                return await self._cancel_once(merchant_id, payment_id)
+            except ConcurrencyConflict:
+                continue
+        try:
+            return await self._cancel_once(merchant_id, payment_id)
+        except ConcurrencyConflict as exc:
+            raise PaymentNotCancellable(
+                "the payment is being processed and cannot be cancelled now"
+            ) from exc
+
+    async def _cancel_once(self, merchant_id: str, payment_id: str) -> Payment:
         async with self._uow() as uow:
             payment = await uow.payments.get(payment_id, merchant_id)
             if payment is None:

@@ -27,7 +27,7 @@ from synccash.api.schemas import (
 from synccash.api.validation import bounded_instant
 from synccash.api.views import API_PREFIX, payment_detail, payment_resource, payment_status
 from synccash.core.commands import InitiatePayment
-from synccash.core.errors import ValidationError
+from synccash.core.errors import IdempotencyKeyInFlight, ValidationError
 from synccash.core.payment import PaymentState
 from synccash.core.ports import PaymentQuery
 from synccash.core.providers import ProviderId
@@ -96,8 +96,15 @@ async def initiate_payment(
         webhook_url=data.webhook_url,
     )
     payments = api.container.payments
-    async with in_flight(api.locks, principal.merchant_id, key, admitted_lock(request)):
-        result = await payments.initiate(command)
+    try:
+        async with in_flight(api.locks, principal.merchant_id, key, admitted_lock(request)):
+            result = await payments.initiate(command)
+    except IdempotencyKeyInFlight:
+        # the lock's holder may have died right after committing: a stored payment wins
+        replay = await payments.replay(command)
+        if replay is None:
+            raise
+        result = replay
     metrics = api.metrics
     if result.replayed:
         metrics.idempotent_replays.inc()
