@@ -30,7 +30,9 @@ class Scope(enum.StrEnum):
     OPS = "ops"  # the ops console and operator actions
 
 
-ALL_SCOPES: Final = tuple(Scope)
+#: Every merchant scope: what a token gets by default. Operator scopes (`ops`) are only
+#: ever granted by naming them.
+ALL_SCOPES: Final = tuple(s for s in Scope if s is not Scope.OPS)
 
 
 class AuthError(Exception):
