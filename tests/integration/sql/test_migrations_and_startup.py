@@ -27,6 +27,8 @@ pytestmark = pytest.mark.integration
 
 TABLES = {
     "alembic_version",
+    "api_keys",
+    "merchants",
     "blocklist",
     "outbox",
     "payment_attempts",
