@@ -11,7 +11,7 @@ from attrs import evolve
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from synccash.adapters.bootstrap import Container, memory_container
+from synccash.adapters.bootstrap import Container, wire
 from synccash.adapters.memory.clock import ManualClock
 from synccash.adapters.merchants import ApiKeys, Merchant, MerchantStatus
 from synccash.api import create_app, mint_token
@@ -30,7 +30,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def container(clock: ManualClock) -> Container:
     """In-memory container on a manual clock."""
-    return memory_container(make_settings(), clock=clock)
+    return wire(make_settings(), clock=clock)
 
 
 @pytest.fixture
