@@ -98,3 +98,5 @@ def test_keys_need_a_registered_merchant_and_known_scopes(
         app, ["apikey", "create", "-m", "shop-42", "-s", "payments:delete"], env=db_env
     )
     assert (scope.exit_code, scope.stdout) == (2, "")
+    ops = runner.invoke(app, ["apikey", "create", "-m", "shop-42", "-s", "ops"], env=db_env)
+    assert (ops.exit_code, ops.stdout) == (2, "")  # a merchant's key never gets the operators' scope

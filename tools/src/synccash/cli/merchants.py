@@ -27,7 +27,7 @@ from synccash.adapters.merchants import (
     MerchantStatus,
     check_merchant_id,
 )
-from synccash.api.auth import ALL_SCOPES, Scope
+from synccash.api.auth import ALL_SCOPES
 from synccash.cli._console import console, err_console
 from synccash.cli._errors import usage_error
 from synccash.cli._output import print_json, table
@@ -191,7 +191,7 @@ def create_key(
 ) -> None:
     """Create an API key; it is shown once, alone on the last line of stdout."""
     scopes = tuple(scope) if scope else tuple(s.value for s in ALL_SCOPES)
-    known = {s.value for s in Scope}
+    known = {s.value for s in ALL_SCOPES}  # merchant scopes only: no `ops` on a merchant's key
     unknown = [s for s in scopes if s not in known]
     if unknown:
         usage_error(f"unknown scope {unknown[0]!r}; use one of: {_SCOPES}")
