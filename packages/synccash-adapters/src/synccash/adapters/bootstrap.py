@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-from attrs import define, field, frozen
+from attrs import define, frozen
 
 from synccash.adapters.clock import SystemClock, UuidIds
 from synccash.adapters.coordination import ConsumableTaskQueue, Locks, RateLimiter
@@ -38,7 +38,7 @@ from synccash.adapters.memory.repository import (
     InMemoryStore,
     InMemoryUnitOfWorkFactory,
 )
-from synccash.adapters.merchants import ApiKeys, InMemoryMerchantRegistry, MerchantRegistry
+from synccash.adapters.providers.metered import MeteredGateway
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard, merchant_http_client
 from synccash.adapters.webhooks import InMemoryWebhookDeliveries, WebhookDeliveryStore
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from synccash.adapters.providers.gateway import HttpClients
+    from synccash.adapters.providers.metered import CallObserver
 
 #: One provider status line of `/health/detailed`: circuit, success rate, latencies.
 ProviderStatus = dict[str, str | float | int | None]
@@ -93,8 +94,6 @@ class Storage:
     webhook_deliveries: WebhookDeliveryStore
     ping: Probe
     ledger: Ledger | None = None  # the books (balances, statements, top-ups)
-    #: registered merchants and their API key records
-    merchants: MerchantRegistry = field(factory=InMemoryMerchantRegistry)
 
 
 def memory_storage() -> Storage:
@@ -107,7 +106,6 @@ def memory_storage() -> Storage:
         webhook_deliveries=InMemoryWebhookDeliveries(),
         ping=_always_up,
         ledger=InMemoryLedger(store.books),
-        merchants=InMemoryMerchantRegistry(),
     )
 
 
@@ -145,7 +143,6 @@ class Container:
     publisher: EventPublisher
     webhook_http: httpx.AsyncClient
     url_guard: UrlGuard
-    api_keys: ApiKeys  # the merchant registry and its API keys
     ping_database: Probe
     redis: Redis | None
     #: Components of this process that keep failing (quiet logs, metrics, detailed health).
@@ -194,12 +191,6 @@ def payment_policy(settings: Settings) -> PaymentPolicy:
         timeout=timedelta(seconds=settings.transaction_timeout_seconds),
         callback_base_url=f"{settings.public_base_url}/api/v1/callbacks",
     )
-
-
-def build_api_keys(settings: Settings, registry: MerchantRegistry, clock: Clock) -> ApiKeys:
-    """API keys over `registry`: `sk_live_` keys only against real providers."""
-    live = not settings.embedded_sandboxes and settings.mtn_target_environment != "sandbox"
-    return ApiKeys(registry, secret=settings.api_key_secret, clock=clock, live=live)
 
 
 def memory_coordination(settings: Settings, clock: Clock) -> Coordination:
@@ -295,11 +286,15 @@ def wire(
             if url_guard is not None
             else UrlGuard.from_setting(settings.webhook_allowed_targets)
         ),
-        api_keys=build_api_keys(settings, storage.merchants, clock),
         ping_database=storage.ping,
         redis=redis,
         failures=failures if failures is not None else FailureLog(),
     )
+
+
+def _metered(gateway: ProviderGateway, observe: CallObserver | None) -> ProviderGateway:
+    """The gateway, timed per call when someone observes (the worker's metrics)."""
+    return gateway if observe is None else MeteredGateway(gateway, observe)
 
 
 @asynccontextmanager
@@ -309,6 +304,7 @@ async def bootstrap(
     provider_clients: HttpClients | None = None,
     clock: Clock | None = None,
     migrate_sqlite: bool = True,
+    observe_provider_call: CallObserver | None = None,
 ) -> AsyncIterator[Container]:
     """Open the adapters the settings name, wire them, and close them on exit.
 
@@ -339,7 +335,7 @@ async def bootstrap(
         yield wire(
             settings,
             storage=storage,
-            gateway=build_gateway(settings, provider_clients),
+            gateway=_metered(build_gateway(settings, provider_clients), observe_provider_call),
             queue=coordination.queue,
             health=coordination.health,
             rate_limiter=coordination.rate_limiter,
@@ -379,7 +375,6 @@ async def _open_storage(
         outbox=sql.SqlOutbox(engine),
         webhook_deliveries=sql.SqlWebhookDeliveries(engine),
         ping=ping,
-        merchants=sql.SqlMerchantRegistry(engine),
     )
 
 

@@ -36,8 +36,7 @@ import structlog
 from attrs import define
 
 from synccash.adapters.clock import SystemClock
-from synccash.adapters.sql import outbox_id
-from synccash.adapters.sql._mapping import event_payload
+from synccash.adapters.event_payload import event_payload, outbox_id
 from synccash.adapters.urlguard import UnsafeUrl, UrlGuard
 from synccash.core.payment import Payment, PaymentEvent
 from synccash.core.ports import Clock, OutboxRow, UnitOfWorkFactory

@@ -15,11 +15,9 @@ from litestar.params import SkipValidation
 
 from synccash.adapters.coordination import Locks, RateLimiter
 from synccash.adapters.failures import FailureLog
-from synccash.adapters.merchants import ApiKeys
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard
 from synccash.api.auth import TokenCache
-from synccash.api.callback_gate import CallbackGate
 from synccash.api.observability import ApiMetrics
 from synccash.core.commands import DailyReport, InitiatePayment, InitiateResult, QuoteRequest
 from synccash.core.fraud import RiskAssessment
@@ -104,11 +102,6 @@ class ApiContainer(Protocol):
         ...
 
     @property
-    def api_keys(self) -> ApiKeys:
-        """The merchant registry and its API keys."""
-        ...
-
-    @property
     def failures(self) -> FailureLog:
         """Components of this process that keep failing (the detailed health check)."""
         ...
@@ -135,12 +128,13 @@ class ApiContext:
     """Everything a request needs, built once per app; the container may be bound at startup."""
 
     settings: Settings
-    metrics: ApiMetrics = field(factory=ApiMetrics)
+    metrics: ApiMetrics = field(
+        default=Factory(
+            lambda self: ApiMetrics(self.settings.prometheus_multiproc_dir), takes_self=True
+        )
+    )
     tokens: TokenCache = field(factory=TokenCache)
     bound: ApiContainer | None = None
-    callback_gate: CallbackGate = field(
-        default=Factory(lambda self: CallbackGate(self.settings.callbacks), takes_self=True)
-    )
     url_guard: UrlGuard = field(
         default=Factory(
             lambda self: UrlGuard.from_setting(self.settings.webhook_allowed_targets),
@@ -164,11 +158,6 @@ class ApiContext:
     def locks(self) -> Locks:
         """The container's locks (Redis in production, in-process in memory)."""
         return self.container.locks
-
-    @property
-    def api_keys(self) -> ApiKeys:
-        """The container's API keys and merchant registry."""
-        return self.container.api_keys
 
 
 #: Handler parameter types for the app-level dependencies (no per-request validation).

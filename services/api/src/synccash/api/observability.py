@@ -23,6 +23,7 @@ from litestar.types import (
     Send,
 )
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from synccash.api.idempotency import ADMITTED_LOCK, AdmittedLock
 
@@ -104,12 +105,16 @@ def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
         logger.propagate = False
 
 
+_CIRCUIT_LEVELS: Final = {"closed": 0, "half_open": 1, "open": 2}
+
+
 class ApiMetrics:
     """The API's Prometheus metrics, in a registry of its own (one per app)."""
 
-    def __init__(self) -> None:
-        """Create the collectors."""
+    def __init__(self, multiprocess_dir: str = "") -> None:
+        """Create the collectors; with `multiprocess_dir`, /metrics merges every process's."""
         self.registry = CollectorRegistry(auto_describe=True)
+        self._multiprocess_dir = multiprocess_dir
         self.requests = Counter(
             "synccash_api_requests_total",
             "HTTP requests by route template and status",
@@ -150,6 +155,22 @@ class ApiMetrics:
             "Tasks in the queue by kind of depth (read at scrape time)",
             ["depth"],
             registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.circuit_state = Gauge(
+            "synccash_provider_circuit_state",
+            "Circuit breaker per provider as routing sees it: 0 closed, 1 half-open, 2 open "
+            "(read at scrape time)",
+            ["provider"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.provider_success_rate = Gauge(
+            "synccash_provider_success_rate",
+            "Success rate per provider in the health window (read at scrape time)",
+            ["provider"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._initiated: dict[str, Counter] = {}
@@ -173,9 +194,23 @@ class ApiMetrics:
         children[0].inc()
         children[1].observe(seconds)
 
+    def set_providers(self, providers: Mapping[str, Mapping[str, Any]]) -> None:
+        """Circuit state and success rate per provider, from the health snapshot."""
+        for name, info in providers.items():
+            circuit = info.get("circuit")
+            if circuit in _CIRCUIT_LEVELS:
+                self.circuit_state.labels(name).set(_CIRCUIT_LEVELS[circuit])
+            rate = info.get("success_rate")
+            if isinstance(rate, int | float):
+                self.provider_success_rate.labels(name).set(rate)
+
     def render(self) -> bytes:
-        """The text exposition format."""
-        return generate_latest(self.registry)
+        """The text exposition format (every process's metrics in multiprocess mode)."""
+        if not self._multiprocess_dir:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=self._multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
 
 
 def _problem_413(request_id: str, path: str, limit: int) -> bytes:

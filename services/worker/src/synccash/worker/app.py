@@ -187,7 +187,11 @@ async def serve(
         start_http_server(metrics_port)
     stop = anyio.Event()
     async with (
-        bootstrap(settings, provider_clients=provider_clients) as container,
+        bootstrap(
+            settings,
+            provider_clients=provider_clients,
+            observe_provider_call=default_metrics().observe_provider_call,
+        ) as container,
         anyio.create_task_group() as tg,
     ):
         # As the API does: what bootstrap allocated lives as long as the process, so keep it

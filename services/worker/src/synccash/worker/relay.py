@@ -115,9 +115,13 @@ class OutboxRelay:
         return len(rows)
 
     def _count_attempts(self, rows: Sequence[OutboxRow]) -> None:
-        """Attempts by provider and outcome, from the audit events (the record, not a guess)."""
+        """Attempts, final payments, amounts, failovers and outbox lag, from the audit events
+        (the record, not a guess)."""
+        now = self._clock.now()
         for row in rows:
+            self._metrics.outbox_lag.observe(max((now - row.created_at).total_seconds(), 0.0))
             if not row.type.startswith("attempt."):
+                self._metrics.observe_event(row.type, row.payload)
                 continue
             data = row.payload.get("data")
             if isinstance(data, dict) and data.get("provider") and data.get("status"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import builtins
 import statistics
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from types import TracebackType
@@ -19,6 +18,7 @@ from typing import Any, Final, Self
 
 from attrs import define, evolve, field
 
+from synccash.adapters.event_payload import event_payload, outbox_id
 from synccash.adapters.memory.ledger import InMemoryBooks
 from synccash.core.errors import ConcurrencyConflict
 from synccash.core.fraud import RiskSignals
@@ -36,7 +36,6 @@ from synccash.core.payment import (
 from synccash.core.ports import AttemptOwner, DailyRow, OutboxRow, PaymentPage, PaymentQuery
 
 #: Same namespace as synccash.adapters.sql: one event has one id in every store.
-OUTBOX_NAMESPACE: Final = uuid.UUID("6f2b7c1e-4a8d-4f3b-9c55-2f1e0d9a7b31")
 
 _FINAL_STATES: Final = frozenset(
     {PaymentState.FAILED, PaymentState.EXPIRED, PaymentState.CANCELLED, PaymentState.REFUNDED}
@@ -46,24 +45,6 @@ HOUR: Final = timedelta(hours=1)
 DAY: Final = timedelta(days=1)
 MONTH: Final = timedelta(days=30)
 TEN_MINUTES: Final = timedelta(minutes=10)
-
-
-def outbox_id(payment_id: str, seq: int) -> str:
-    """The deterministic outbox/event id of one payment event."""
-    return str(uuid.uuid5(OUTBOX_NAMESPACE, f"{payment_id}/{seq}"))
-
-
-def _payload(payment: Payment, event: PaymentEvent) -> dict[str, object]:
-    return {
-        "payment_id": event.payment_id,
-        "merchant_id": payment.merchant_id,
-        "seq": event.seq,
-        "type": event.type,
-        "at": event.at.isoformat(),
-        "actor": event.actor,
-        "state": payment.state.value,
-        "data": dict(event.data),
-    }
 
 
 def _json_copy(value: Any) -> Any:
@@ -225,7 +206,7 @@ class InMemoryPaymentRepository:
                 payment_id=e.payment_id,
                 seq=e.seq,
                 type=e.type,
-                payload=_payload(payment, e),
+                payload=event_payload(payment, e),
                 created_at=e.at,
             )
             for e in fresh

@@ -4,6 +4,7 @@ One code path serves both; PostgreSQL adds SKIP LOCKED, JSONB and the
 append-only trigger on the audit trail.
 """
 
+from synccash.adapters.event_payload import outbox_id
 from synccash.adapters.sql._engine import (
     DatabaseError,
     DatabaseUnavailable,
@@ -12,8 +13,6 @@ from synccash.adapters.sql._engine import (
     create_engine_from_settings,
     make_engine,
 )
-from synccash.adapters.sql._mapping import outbox_id
-from synccash.adapters.sql._merchants import SqlMerchantRegistry
 from synccash.adapters.sql._migrate import downgrade, head_revision, migrate, schema_drift
 from synccash.adapters.sql._outbox import (
     DeliveryStatus,
@@ -40,7 +39,6 @@ __all__ = [
     "DeliveryStatus",
     "OutboxClaim",
     "SchemaBehind",
-    "SqlMerchantRegistry",
     "SqlOutbox",
     "SqlPaymentRepository",
     "SqlRiskContext",

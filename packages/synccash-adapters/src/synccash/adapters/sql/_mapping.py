@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
+from synccash.adapters.event_payload import event_payload, outbox_id
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
 from synccash.core.outcomes import FailureReason
@@ -24,25 +23,6 @@ from synccash.core.payment import (
 from synccash.core.providers import ProviderId
 
 Row = Mapping[Any, Any]
-
-#: uuid5 namespace of outbox ids; memory/repository.py uses the same one.
-OUTBOX_NAMESPACE: Final = uuid.UUID("6f2b7c1e-4a8d-4f3b-9c55-2f1e0d9a7b31")
-
-
-def outbox_id(payment_id: str, seq: int) -> str:
-    """The deterministic outbox/event id of one payment event: uuid5(OUTBOX_NAMESPACE,
-    "<payment id>/<seq>"), computed as RFC 4122 section 4.3 says (SHA-1, then the version and
-    variant bits) without building UUID objects (every new event gets one, in the API and
-    the worker; this is ~3x cheaper and gives the same string)."""
-    name = _NAMESPACE_BYTES + f"{payment_id}/{seq}".encode()
-    digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest())  # as uuid5 does
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest[:16].hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-_NAMESPACE_BYTES: Final = OUTBOX_NAMESPACE.bytes
 
 
 def wallet_to_doc(wallet: Wallet) -> dict[str, Any]:
@@ -224,20 +204,6 @@ def payment_from_row(
         events=list(events),
         new_events=[],
     )
-
-
-def event_payload(payment: Payment, event: PaymentEvent) -> dict[str, Any]:
-    """What the outbox carries for one event (the worker publishes it as is)."""
-    return {
-        "payment_id": event.payment_id,
-        "merchant_id": payment.merchant_id,
-        "seq": event.seq,
-        "type": event.type,
-        "at": event.at.isoformat(),
-        "actor": event.actor,
-        "state": payment.state.value,
-        "data": dict(event.data),
-    }
 
 
 def outbox_row(payment: Payment, event: PaymentEvent) -> dict[str, Any]:

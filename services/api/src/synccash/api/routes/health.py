@@ -144,6 +144,11 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
                 api.metrics.queue_depth.labels(name).set(getattr(depth, name, 0))
         except Exception:  # noqa: S110 - a scrape must never fail because the queue is away
             pass
+    try:
+        with anyio.fail_after(1.0):
+            api.metrics.set_providers(await api.container.check_providers())
+    except Exception:  # noqa: S110 - nor because the health store is away
+        pass
     return Response(api.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
