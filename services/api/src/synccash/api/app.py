@@ -20,6 +20,7 @@ from synccash.api.context import ApiContainer, ApiContext, PaymentUseCases
 from synccash.api.docs import assets_router, render_plugins
 from synccash.api.guards import STATE_KEY, admit
 from synccash.api.observability import ACCESS_LOGGER, AccessLog, configure_logging
+from synccash.api.openapi import TruthfulStructSchemaPlugin
 from synccash.api.problems import handle_exception
 from synccash.api.routes import callbacks, health, misc, payments
 from synccash.api.validation import screen
@@ -88,6 +89,7 @@ def _build(
         state=State({STATE_KEY: context}),
         lifespan=lifespan or [],
         logging_config=None,
+        plugins=[TruthfulStructSchemaPlugin()],
     )
     app.asgi_handler = AccessLog(
         app.asgi_handler,

@@ -8,16 +8,17 @@ fields are rejected.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from msgspec import Meta
 
 #: Digits, optionally a point and one or two decimals: no sign, exponent or whitespace.
-AMOUNT_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,2})?$"
+AMOUNT_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,2})?(?!\n)$"
 #: Optional +, then digits with spaces, hyphens, points or parentheses between them; it
 #: starts and ends with a digit (or an opening parenthesis), so "-241234567" is refused.
-MSISDN_PATTERN = r"^\+?\(?[0-9][0-9 ().-]*[0-9]$"
+#: `(?!\n)` because Python's `$` (msgspec, jsonschema) also matches before a final newline.
+MSISDN_PATTERN = r"^\+?\(?[0-9][0-9 ().-]*[0-9](?!\n)$"
 
 AmountText = Annotated[
     str,
@@ -64,6 +65,9 @@ class PayerIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class PayeeIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Who receives: exactly one of a wallet MSISDN or the merchant's collection account."""
 
+    #: Shown in OpenAPI as `oneOf` (the core refuses both or neither: 422 invalid_payee).
+    __exactly_one_of__: ClassVar[tuple[str, ...]] = ("msisdn", "merchant_account")
+
     msisdn: MsisdnText | None = None
     merchant_account: Annotated[str, Meta(max_length=64)] | None = None
 
@@ -94,7 +98,7 @@ class RouteQuoteRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
 
     amount: AmountText
     payer: PayerIn
-    payee: PayeeIn | None = None
+    payee: PayeeIn  # required: a quote prices a payment to someone (fees depend on the payee)
     currency: Annotated[str, Meta(examples=["GHS"], max_length=8)] = "GHS"
 
 

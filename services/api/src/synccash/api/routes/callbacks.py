@@ -12,6 +12,7 @@ from litestar.params import PathParameter
 from synccash.adapters.providers import parse_callback
 from synccash.api.context import Payments
 from synccash.api.guards import api_context
+from synccash.api.openapi import callback_operation_id
 from synccash.api.schemas import CallbackAck
 from synccash.api.validation import RAW_INPUT, has_forbidden_character
 from synccash.core.errors import DomainError
@@ -33,6 +34,7 @@ def _plain_reference(reference: str) -> bool:
     http_method=["POST", "PUT"],
     status_code=200,
     opt={RAW_INPUT: True},
+    operation_id=callback_operation_id,
     summary="Provider callback (a hint: it only queues a status check)",
     description="Always answered 200 quickly, in each provider's real shape; unknown or garbage "
     "callbacks are logged and ignored. No bearer token: providers do not send one.",

@@ -25,6 +25,7 @@ from synccash.core.commands import QuoteRequest
     opt=merchant_route(Scope.PAYMENTS_READ),
     security=BEARER,
     responses=errors(400, 413, 422),
+    operation_id="quoteRoute",
     summary="What the router would choose now, with fees and the full explanation",
     description="Nothing is stored.",
     tags=["routing"],
@@ -35,8 +36,8 @@ async def quote_route(data: JSONBody[RouteQuoteRequest], payments: Payments) -> 
         amount=data.amount,
         payer_msisdn=data.payer.msisdn,
         wallets=wallet_inputs(data.payer.wallets),
-        payee_msisdn=data.payee.msisdn if data.payee else None,
-        payee_account=data.payee.merchant_account if data.payee else None,
+        payee_msisdn=data.payee.msisdn,
+        payee_account=data.payee.merchant_account,
         currency=data.currency,
     )
     decision, risk = await payments.quote(query)
@@ -56,6 +57,7 @@ async def quote_route(data: JSONBody[RouteQuoteRequest], payments: Payments) -> 
     opt=merchant_route(Scope.REPORTS_READ),
     security=BEARER,
     responses=errors(400, 422),
+    operation_id="getDailyReport",
     summary="The merchant's daily report (UTC day): counts and sums by state and provider",
     tags=["reports"],
 )

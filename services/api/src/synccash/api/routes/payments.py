@@ -58,6 +58,7 @@ def _path(request: Request[Any, Any, Any]) -> str:
     opt=merchant_route(Scope.PAYMENTS_WRITE, lock_key=True),
     security=BEARER,
     responses={**replay_response(), **errors(400, 409, 413, 422)},
+    operation_id="initiatePayment",
     summary="Create a payment",
     description="Stores the payment durably (INITIATED) and queues its processing; no provider "
     "is called on this request.",
@@ -122,6 +123,7 @@ async def initiate_payment(
     opt=merchant_route(Scope.PAYMENTS_READ),
     security=BEARER,
     responses=errors(404),
+    operation_id="getPaymentStatus",
     summary="A payment's state, provider, attempts and timestamps",
     tags=["payments"],
 )
@@ -138,6 +140,7 @@ async def get_payment_status(
     opt=merchant_route(Scope.PAYMENTS_READ),
     security=BEARER,
     responses=errors(404),
+    operation_id="getPayment",
     summary="The full payment resource with its audit trail",
     tags=["payments"],
 )
@@ -157,6 +160,7 @@ async def get_payment(
     opt=merchant_route(Scope.PAYMENTS_WRITE),
     security=BEARER,
     responses=errors(404, 409),
+    operation_id="cancelPayment",
     summary="Cancel a payment while nothing is at a provider",
     tags=["payments"],
 )
@@ -174,6 +178,7 @@ async def cancel_payment(
     opt=merchant_route(Scope.PAYMENTS_WRITE, idempotency_key=True),
     security=BEARER,
     responses=errors(400, 404, 409, 413, 422),
+    operation_id="refundPayment",
     summary="Refund a CONFIRMED payment in full (no amount) or in part",
     tags=["payments"],
 )
@@ -229,6 +234,7 @@ def _instant(name: str, raw: str | None) -> datetime | None:
     opt=merchant_route(Scope.PAYMENTS_READ),
     security=BEARER,
     responses=errors(400, 422),
+    operation_id="listPayments",
     summary="The merchant's payments, newest first, with filters and cursor pagination",
     tags=["payments"],
 )
