@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,19 +10,14 @@ from contextlib import contextmanager
 import uvicorn
 from litestar import Litestar
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from synccash.bench.harness.processes import free_port
 
 
 @contextmanager
 def served(app: Litestar, *, start_timeout_s: float = 20.0) -> Iterator[str]:
     """The app's base URL (http://127.0.0.1:PORT) while it is being served."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning")
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

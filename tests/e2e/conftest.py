@@ -17,14 +17,14 @@ from attrs import frozen
 
 from synccash.adapters.settings import Settings
 from synccash.api.auth import ALL_SCOPES, Scope, mint_token
+from synccash.bench.harness.processes import free_port
+from synccash.bench.harness.stores import flush_redis
 from synccash.chaos._procs import ClusterPostgres
 from synccash.chaos._stack import (
     Stack,
     Timings,
     create_database,
     drop_database,
-    flush_redis,
-    free_port,
     service_env,
 )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,15 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from synccash.bench.harness.processes import free_port
+
 pytestmark = pytest.mark.integration
 
 SYNCCASH = Path(sys.executable).with_name("synccash")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for(predicate, timeout: float, what: str):
@@ -45,7 +40,7 @@ def _health(base: str) -> bool:
 
 def test_serve_runs_a_payment_to_confirmed_and_stops_cleanly_on_sigint(tmp_path):
     """Start on a free port, pay with the printed token, see CONFIRMED, SIGINT -> exit 0."""
-    port = _free_port()
+    port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()

@@ -9,12 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 from attrs import define
-from http_receiver import Receiver, free_port, serving
+from http_receiver import Receiver, serving
 
 from synccash.adapters.memory.clock import ManualClock
 from synccash.adapters.sql import DeliveryStatus, SqlWebhookDeliveries, make_engine, migrate
 from synccash.adapters.urlguard import UrlGuard
 from synccash.adapters.webhooks import SIGNATURE_HEADER, WebhookDispatcher, event_body, verify
+from synccash.bench.harness.processes import free_port
 from synccash.core.ports import OutboxRow
 
 pytestmark = pytest.mark.integration

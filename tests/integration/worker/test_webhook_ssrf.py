@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import httpx
 import pytest
-from http_receiver import Receiver, free_port, serving
+from http_receiver import Receiver, serving
 
 from synccash.adapters.memory.clock import ManualClock
 from synccash.adapters.urlguard import UrlGuard, merchant_http_client
@@ -16,6 +16,7 @@ from synccash.adapters.webhooks import (
     WebhookDispatcher,
     event_body,
 )
+from synccash.bench.harness.processes import free_port
 from synccash.core.ports import OutboxRow
 
 pytestmark = pytest.mark.integration

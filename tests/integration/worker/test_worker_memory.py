@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import httpx
 import pytest
-from http_receiver import Receiver, free_port, serving
+from http_receiver import Receiver, serving
 from prometheus_client import CollectorRegistry
 
 from synccash.adapters.bootstrap import Container, wire
@@ -14,6 +14,7 @@ from synccash.adapters.memory.gateway import FakeProviderGateway
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard, merchant_http_client
 from synccash.adapters.webhooks import SIGNATURE_HEADER, verify
+from synccash.bench.harness.processes import free_port
 from synccash.core.commands import InitiatePayment
 from synccash.core.payment import Payment, PaymentState
 from synccash.core.routing import Router, RoutingPolicy

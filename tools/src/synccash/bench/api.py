@@ -27,8 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +44,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from synccash.adapters.settings import Settings
 from synccash.adapters.sql import migrate
+from synccash.bench.harness.processes import cpu_seconds, family, free_port, rss_mb, stop
 
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -113,13 +112,6 @@ def _token(settings: Settings) -> str:
         "exp": now + 3600,
     }
     return jwt.encode(claims, settings.jwt_secret_key, algorithm="HS256")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _env(database_url: str) -> dict[str, str]:
@@ -206,39 +198,6 @@ def _wait_ready(port: int, path: str = REAL_APP[1], timeout: float = 60.0) -> No
     raise SystemExit(f"the server on port {port} did not become ready:\n{_log_tail(port)}")
 
 
-def _family(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
-    return [pid, *kids]
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the server and its workers (load-independent cost)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for one in _family(pid):
-        try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
-
-
-def _rss_mb(pid: int) -> float:
-    """RSS of the server and its children (uvicorn workers), in MB."""
-    total_kb = 0
-    for one in _family(pid):
-        try:
-            for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-        except FileNotFoundError:
-            continue
-    return total_kb / 1024
-
-
-# --------------------------------------------------------------------------- load generator
 def _request(port: int, token: str, key: str) -> bytes:
     head = (
         f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -330,12 +289,14 @@ def _drive(
 
 
 # --------------------------------------------------------------------------- main
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server and its workers (load-independent cost)."""
+    return sum(cpu_seconds(one) for one in family(pid))
+
+
+def _rss_mb(pid: int) -> float:
+    """RSS of the server and its children (uvicorn workers), in MB."""
+    return sum(rss_mb(one) for one in family(pid))
 
 
 @define
@@ -354,7 +315,7 @@ class Server:
     @classmethod
     def start(cls, app: tuple[str, str], env: dict[str, str], workers: int) -> Server:
         """Start it and wait until it answers."""
-        port = _free_port()
+        port = free_port()
         server = cls(app, port, _start_api(env, port, workers, app[0]))
         _wait_ready(port, app[1])
         return server
@@ -392,7 +353,7 @@ class Server:
 
     def stop(self, other_statuses: dict[str, int] | None = None) -> None:
         """Stop it; show its errors if it answered any (here or in `other_statuses`)."""
-        _stop(self.process)
+        stop(self.process)
         if any(not code.startswith("2") for code in {**self.statuses, **(other_statuses or {})}):
             print(f"{self.app[0]} answered errors; its log ends:\n{_log_tail(self.port)}")
         _LOGS.pop(self.port).unlink(missing_ok=True)

@@ -22,14 +22,10 @@ import multiprocessing
 import os
 import re
 import resource
-import shutil
-import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -46,6 +42,7 @@ from synccash.adapters.sql import (
     migrate,
     new_payment_params,
 )
+from synccash.bench.harness.pgbench import run_pgbench
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
 from synccash.core.payment import Payee, Payment, Wallet
@@ -205,46 +202,8 @@ async def driver_rate(url: str, seconds: float, concurrency: int) -> Rate:
 
 def pgbench_rate(url: str, seconds: float, concurrency: int) -> float:
     """Transactions per second of the equivalent SQL under pgbench (prepared statements)."""
-    pgbench = shutil.which("pgbench")
-    if pgbench is None:
-        raise SystemExit("pgbench is not installed (apt-get install postgresql-client)")
-    parsed = make_url(url)
-    env = {**os.environ, "PGPASSWORD": parsed.password or ""}
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "initiate.sql"
-        dialect: Dialect = postgresql_asyncpg.dialect()  # type: ignore[no-untyped-call]
-        script.write_text(pgbench_script(dialect))
-        result = subprocess.run(
-            [
-                pgbench,
-                "-n",
-                "-M",
-                "prepared",
-                "-c",
-                str(concurrency),
-                "-j",
-                "2",
-                "-T",
-                str(round(seconds)),
-                "-f",
-                str(script),
-                "-h",
-                parsed.host or "127.0.0.1",
-                "-p",
-                str(parsed.port or 5432),
-                "-U",
-                parsed.username or "postgres",
-                str(parsed.database),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
-    if result.returncode != 0 or match is None:
-        raise SystemExit(f"pgbench failed:\n{result.stdout}\n{result.stderr}")
-    return float(match.group(1))
+    dialect: Dialect = postgresql_asyncpg.dialect()  # type: ignore[no-untyped-call]
+    return run_pgbench(url, pgbench_script(dialect), clients=concurrency, seconds=seconds)
 
 
 async def _admin(url: str, sql: str) -> None:

@@ -1,6 +1,6 @@
 """Provider-call benchmark: CPU per HTTP call of the provider clients and of the sandboxes.
 
-Starts the three sandboxes (one process, as `bench.lifecycle --serve-sandbox`: no
+Starts the three sandboxes (one process, as the lifecycle bench's harness does: no
 faults, the payer approves at once, callbacks on) and a callback sink (another
 process that answers 200 and counts), then drives the real clients through the
 gateway composed as bootstrap composes it (`--http per-provider`, the default: one
@@ -45,7 +45,15 @@ from attrs import frozen
 
 from synccash.adapters.providers import MultiProviderGateway, build_gateway, provider_http_client
 from synccash.adapters.settings import Settings
-from synccash.bench.lifecycle import cpu_seconds, free_port, serve_sandbox
+from synccash.bench.harness.processes import (
+    cpu_seconds,
+    free_port,
+    load_average,
+    spawn,
+    stop,
+    wait_http,
+)
+from synccash.bench.harness.stack import serve_sandbox
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
 from synccash.core.payment import AttemptKind
@@ -112,26 +120,7 @@ def serve_sink(port: int) -> None:
 
 
 def _spawn(flag: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "synccash.bench.providers", flag, str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url}: process exited")
-        try:
-            httpx.get(url, timeout=2)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-        else:
-            return
-    raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
+    return spawn([sys.executable, "-m", "synccash.bench.providers", flag, str(port)], None, log)
 
 
 # --------------------------------------------------------------------------- the calls
@@ -429,8 +418,8 @@ def main() -> None:
     sandbox = _spawn("--serve-sandbox", sandbox_port, logs / "sandbox.log")
     sink = _spawn("--serve-sink", sink_port, logs / "sink.log")
     try:
-        _wait_http(f"{sandbox_url}/mtn/_admin/config", sandbox)
-        _wait_http(f"{sink_url}/_count", sink)
+        wait_http(f"{sandbox_url}/mtn/_admin/config", sandbox)
+        wait_http(f"{sink_url}/_count", sink)
         phases = asyncio.run(
             drive(
                 sandbox_url,
@@ -445,14 +434,8 @@ def main() -> None:
         )
     finally:
         for process in (sandbox, sink):
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    print(
-        f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])} ({os.cpu_count()} cores)"
-    )
+            stop(process, timeout=10)
+    print(f"load average {load_average()} ({os.cpu_count()} cores)")
     print(
         f"http clients: {args.http}; concurrency {args.concurrency}; "
         f"medians of {max(1, args.repeat)} rounds of {args.rounds} calls per provider and kind"

@@ -25,7 +25,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from synccash.bench.lifecycle import Stack, load_average, run_batch, stop_on_sigterm
+from synccash.bench.harness.load import run_batch
+from synccash.bench.harness.processes import load_average, stop_on_sigterm
+from synccash.bench.harness.stack import Stack
 
 
 def _ints(raw: str) -> list[int]:

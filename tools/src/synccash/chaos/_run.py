@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from synccash.adapters.settings import Settings
 from synccash.api.auth import mint_token
+from synccash.bench.harness.processes import free_port
+from synccash.bench.harness.stores import flush_redis
 from synccash.chaos._events import EventCollector
 from synccash.chaos._invariants import Findings, Snapshot, check, load_snapshot
 from synccash.chaos._load import POOR_BALANCE_MINOR, Client, LoadStats, drive, plan_payments
@@ -31,8 +33,6 @@ from synccash.chaos._stack import (
     Timings,
     create_database,
     drop_database,
-    flush_redis,
-    free_port,
     service_env,
 )
 

@@ -8,7 +8,6 @@ CLI exactly as an operator would.
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 from collections.abc import Mapping
@@ -17,7 +16,6 @@ from typing import Final
 
 import httpx
 from attrs import define
-from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -28,14 +26,6 @@ from synccash.chaos._procs import Postgres, Program
 DATABASE: Final = "synccash_chaos"
 #: A fixed, long HS256 key for the run (the dev default would trigger PyJWT's short-key warning).
 JWT_SECRET: Final = "chaos-run-secret-key-long-enough-for-hs256-" + "c" * 24
-
-
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _admin(url: str, statement: str) -> None:
@@ -59,15 +49,6 @@ async def create_database(postgres: Postgres, name: str = DATABASE) -> str:
 async def drop_database(postgres: Postgres, name: str = DATABASE) -> None:
     """Drop the run's database."""
     await _admin(postgres.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def flush_redis(url: str) -> None:
-    """Empty the run's Redis database."""
-    client = Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
 
 
 @define
