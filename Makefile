@@ -5,8 +5,10 @@ PYTHON ?= python3
 UV_BIN := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV_BIN),)
 UV := $(PYTHON) -m uv
+UV_SHOWN := $(PYTHON) -m uv
 else
 UV := $(UV_BIN)
+UV_SHOWN := uv
 endif
 export UV_PYTHON_DOWNLOADS := never
 # The workspace members; `make lint` checks each one's manifest against its imports (deptry).
@@ -19,6 +21,7 @@ setup:
 	$(UV) sync --locked
 
 run: setup
+	@echo "The synccash CLI lives in .venv: call it as '$(UV_SHOWN) run synccash ...', or 'source .venv/bin/activate' first"
 	$(UV) run synccash serve
 
 lint: setup

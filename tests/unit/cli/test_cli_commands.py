@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import sqlite3
 from collections.abc import Iterator
+from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -43,6 +45,32 @@ def test_every_command_has_help_with_examples(runner, path):
     assert result.exit_code == 0, result.output
     assert "Example" in result.stdout
     assert f"synccash {' '.join(path)}" in result.stdout
+
+
+#: Python types as Typer shows them (`<int range>`, `<list[str]>`): help must name values instead.
+PYTHON_TYPE = re.compile(r"<(?:str|int|float|bool|path|datetime|uuid|list\[[^\]]*\]|\w+ range)>")
+
+
+@pytest.mark.parametrize("path", [(), *LEAVES], ids=lambda path: " ".join(path) or "synccash")
+def test_help_names_values_without_python_types(runner, path):
+    """Every option and argument shows a readable name (`--port PORT`), not `<int range>`."""
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert PYTHON_TYPE.findall(result.stdout) == []
+
+
+def test_help_shows_an_option_value_by_its_name(runner):
+    """The value of `--ttl` is named TTL and that of `--scope` SCOPE."""
+    result = runner.invoke(app, ["token", "mint", "--help"])
+    assert "--ttl TTL" in result.stdout
+    assert "--scope SCOPE" in result.stdout
+
+
+def test_version_prints_the_installed_version(runner):
+    """`synccash --version` prints the synccash-tools version and exits 0."""
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"synccash {version('synccash-tools')}"
 
 
 @pytest.fixture

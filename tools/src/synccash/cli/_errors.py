@@ -12,7 +12,7 @@ from typing import Any, Final, NoReturn
 import httpx
 import typer
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from synccash.adapters.sql import DatabaseError
 from synccash.cli._console import err_console
@@ -51,6 +51,11 @@ class ErrorMappingGroup(TyperGroup):
     arrives wrapped in an exception group of one: it is unwrapped first.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The root group over the whole command tree; every value gets a readable name."""
+        super().__init__(*args, **kwargs)
+        readable_metavars(self)
+
     def invoke(self, ctx: Any) -> Any:
         """Run the command line, mapping errors to exit codes."""
         try:
@@ -60,6 +65,29 @@ class ErrorMappingGroup(TyperGroup):
             if failure is None:
                 raise
             _fail(*failure)
+
+
+def readable_metavars(command: Any) -> None:
+    """Name each option's and argument's value in help as GNU tools do (`--port PORT`).
+
+    Typer would show the Python type (`<int range>`, `<list[str]>`); choices keep their list.
+    """
+    for param in getattr(command, "params", ()):
+        if param.metavar is not None or param.type_descriptor.is_choice:
+            continue
+        if isinstance(param, TyperOption) and not param.is_flag:
+            longest = max(param.opts, key=len).lstrip("-")
+            param.metavar = longest.replace("-", "_").upper()
+        elif isinstance(param, TyperArgument):
+            param.metavar = (param.name or "value").upper()
+            # Typer appends the Python type to an argument's name in help; the name says enough
+            param.display_type_rich = _no_type_shown  # type: ignore[method-assign]
+    for child in getattr(command, "commands", {}).values():
+        readable_metavars(child)
+
+
+def _no_type_shown(ctx: Any) -> None:
+    """No `<type>` after an argument's name in help."""
 
 
 def _only_error(exc: BaseException) -> BaseException:

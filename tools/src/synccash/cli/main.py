@@ -1,8 +1,12 @@
 """The `synccash` command line: one Typer app, sub-commands in their own modules."""
 
+from importlib.metadata import version
+from typing import Annotated
+
 import typer
 
 from synccash.cli import pay, route, run, tokens
+from synccash.cli._console import console
 from synccash.cli._errors import ErrorMappingGroup
 
 app = typer.Typer(
@@ -17,6 +21,30 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"synccash {version('synccash-tools')}", highlight=False)
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    *,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """The options of `synccash` itself (before any command)."""
+
+
 app.add_typer(tokens.app)
 app.add_typer(pay.app)
 app.add_typer(pay.report_app)

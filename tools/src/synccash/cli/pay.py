@@ -8,7 +8,7 @@ import typer
 
 from synccash.cli._client import DEFAULT_API_URL, TOKEN_ENV, ApiClient, resolve_token
 from synccash.cli._console import console, err_console
-from synccash.cli._errors import CliError, usage_error
+from synccash.cli._errors import EXIT_RUNTIME, CliError, usage_error
 from synccash.cli._output import print_json, table
 from synccash.cli._wallets import WALLET_HELP, parse_wallets
 
@@ -34,6 +34,8 @@ PaymentId = Annotated[
 ]
 
 _TERMINAL: Final = frozenset({"CONFIRMED", "FAILED", "EXPIRED", "CANCELLED", "REFUNDED"})
+#: Final states in which the money did not move: `--wait` exits 1 on them (scripts can check).
+_UNSUCCESSFUL: Final = frozenset({"FAILED", "EXPIRED", "CANCELLED"})
 
 
 def _client(api_url: str, token: str | None) -> ApiClient:
@@ -95,7 +97,12 @@ def initiate(
         str | None, typer.Option(help="Idempotency-Key (default: a new UUID).", show_default=False)
     ] = None,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Poll the status until the payment is final.")
+        bool,
+        typer.Option(
+            "--wait",
+            help="Poll the status until the payment is final; exit 1 if it ends FAILED, "
+            "EXPIRED or CANCELLED.",
+        ),
     ] = False,
     timeout: Annotated[float, typer.Option(help="With --wait: give up after seconds.", min=1)] = 60,
     api_url: ApiUrl = DEFAULT_API_URL,
@@ -130,6 +137,8 @@ def initiate(
         print_json(payment)
     else:
         _show_payment(payment, "payment")
+    if wait and payment.get("state") in _UNSUCCESSFUL:
+        raise typer.Exit(EXIT_RUNTIME)  # the payment is shown above, with its failure reason
 
 
 def _wait(client: ApiClient, payment_id: str, timeout: float) -> Any:

@@ -15,7 +15,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_SCOPES = ", ".join(s.value for s in ALL_SCOPES)
+_SCOPES = ", ".join(s.value for s in Scope)
+#: A merchant's token by default; the operators' `ops` scope only when asked for (--scope ops).
+MERCHANT_SCOPES = tuple(s.value for s in ALL_SCOPES)
 
 
 @app.command(
@@ -31,14 +33,18 @@ def mint(
     merchant: Annotated[str, typer.Option("--merchant", "-m", help="Merchant id (token subject).")],
     scope: Annotated[
         list[str] | None,
-        typer.Option("--scope", "-s", help=f"Scope to grant; repeat. Default: all ({_SCOPES})."),
+        typer.Option(
+            "--scope",
+            "-s",
+            help=f"Scope to grant ({_SCOPES}); repeat. Default: {', '.join(MERCHANT_SCOPES)}.",
+        ),
     ] = None,
     ttl: Annotated[int, typer.Option("--ttl", help="Lifetime in seconds.", min=1)] = 3600,
 ) -> None:
     """Mint a merchant token; the token alone is the last line of stdout."""
     if not merchant.strip():
         usage_error("--merchant must not be empty")
-    scopes = tuple(scope) if scope else tuple(s.value for s in ALL_SCOPES)
+    scopes = tuple(scope) if scope else MERCHANT_SCOPES
     known = {s.value for s in Scope}
     unknown = [s for s in scopes if s not in known]
     if unknown:
