@@ -21,10 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from synccash.adapters.engines.http1 import ProviderClient
 from synccash.adapters.providers import ProviderTransport, provider_http_client
 from synccash.adapters.providers._http import transport_outcome
 from synccash.adapters.providers._table import Operation
-from synccash.adapters.providers._transport import ProviderClient
 from synccash.core.outcomes import OutcomeKind
 
 pytestmark = [pytest.mark.integration]

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import Connection
 
-from synccash.adapters.redis._lean import LeanRedis
+from synccash.adapters.engines.resp import LeanRedis
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

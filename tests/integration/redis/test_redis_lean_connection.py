@@ -11,7 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from synccash.adapters.redis._lean import KEEPALIVE_IDLE_S, LeanRedis, encode, parse
+from synccash.adapters.engines.resp import KEEPALIVE_IDLE_S, LeanRedis, encode, parse
 from synccash.adapters.redis.ratelimit import RedisLocks, RedisRateLimiter
 
 pytestmark = pytest.mark.integration

@@ -10,10 +10,10 @@ import pytest
 from payments_factory import T0, make_payment
 from sqlalchemy import text
 
+from synccash.adapters.engines.group import GroupReader
+from synccash.adapters.engines.pgfast import compile_load_many
 from synccash.adapters.sql import SqlRiskContext, SqlUnitOfWorkFactory, make_engine
-from synccash.adapters.sql._group import GroupReader
 from synccash.adapters.sql._healing import DatabaseUnavailableError
-from synccash.adapters.sql._pgfast import compile_load_many
 from synccash.core.errors import ConcurrencyConflict
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn

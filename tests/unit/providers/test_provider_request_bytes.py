@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synccash.adapters.providers._transport import _request_bytes
+from synccash.adapters.engines.http1 import _request_bytes
 
 # Bytes h11 treats specially, and the ones that would let a caller inject a header.
 _ALPHABET = b"aZ0-_ :,\t\r\n\x00\x7f\x80\xff;=/?"

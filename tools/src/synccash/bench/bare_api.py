@@ -32,7 +32,7 @@ from sqlalchemy import Dialect
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.engine import make_url
 
-from synccash.adapters.redis._lean import LeanRedis
+from synccash.adapters.engines.resp import LeanRedis
 from synccash.adapters.sql import compile_new_payment, new_payment_params
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn

@@ -442,7 +442,7 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 def _close_lean_connection(redis_client: Redis) -> None:
     """Close the pipelined connection the queue and rate limits use beside redis-py's pool."""
-    from synccash.adapters.redis._lean import LeanRedis  # noqa: PLC0415 - Redis extra only
+    from synccash.adapters.engines.resp import LeanRedis  # noqa: PLC0415 - Redis extra only
 
     lean = LeanRedis.for_client(redis_client)
     if lean is not None:

@@ -5,6 +5,7 @@ into the core's `ProviderOutcome` through a data-driven table per provider,
 and never raises for a provider's answer.
 """
 
+from synccash.adapters.engines.http1 import ProviderTransport, provider_http_client
 from synccash.adapters.providers._model import (
     Balance,
     LookupUnavailable,
@@ -12,7 +13,6 @@ from synccash.adapters.providers._model import (
     callback_url,
 )
 from synccash.adapters.providers._table import Operation, OutcomeTable, Rule
-from synccash.adapters.providers._transport import ProviderTransport, provider_http_client
 from synccash.adapters.providers.airteltigo import AIRTEL_CODES, AIRTEL_STATUSES, AirtelTigoClient
 from synccash.adapters.providers.callbacks import CallbackHint, parse_callback
 from synccash.adapters.providers.gateway import MultiProviderGateway, build_gateway

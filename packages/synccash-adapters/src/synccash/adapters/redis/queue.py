@@ -54,7 +54,7 @@ from synccash.adapters.coordination import (
     task_fields,
     task_from_fields,
 )
-from synccash.adapters.redis._lean import LeanRedis, run_script
+from synccash.adapters.engines.resp import LeanRedis, run_script
 from synccash.core.ports import Clock, Task
 
 _log = structlog.get_logger(__name__)

@@ -13,7 +13,7 @@ one script, so a holder whose lock expired can never delete or extend someone el
 request that is both rate-limited and guarded by an idempotency lock (each command costs
 the API ~0.1 ms of CPU in redis-py and a socket write, a tenth of an initiate).
 
-The scripts and the lock commands go over `synccash.adapters.redis._lean.LeanRedis` when the
+The scripts and the lock commands go over `synccash.adapters.engines.resp.LeanRedis` when the
 client is a plain TCP one: one pipelined connection per process, at a fraction of redis-py's
 CPU per command; otherwise (TLS, unix socket) through redis-py. The commands, the scripts and
 the replies are the same either way.
@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 
 from synccash.adapters.clock import SystemClock
 from synccash.adapters.coordination import Locks, RateLimiter, epoch_ms
-from synccash.adapters.redis._lean import LeanRedis, run_script
+from synccash.adapters.engines.resp import LeanRedis, run_script
 from synccash.core.ports import Clock
 
 # KEYS: bucket [, lock]; ARGV: capacity, refill per second, now ms, cost [, lock token, lock

@@ -4,6 +4,13 @@ One code path serves both; PostgreSQL adds SKIP LOCKED, JSONB and the
 append-only trigger on the audit trail.
 """
 
+from synccash.adapters.engines.pgfast import (
+    CompiledStatement,
+    compile_new_payment,
+    compile_save,
+    new_payment_params,
+    save_params,
+)
 from synccash.adapters.event_payload import outbox_id
 from synccash.adapters.sql._engine import (
     DatabaseError,
@@ -20,13 +27,6 @@ from synccash.adapters.sql._outbox import (
     SqlOutbox,
     SqlWebhookDeliveries,
     WebhookDelivery,
-)
-from synccash.adapters.sql._pgfast import (
-    CompiledStatement,
-    compile_new_payment,
-    compile_save,
-    new_payment_params,
-    save_params,
 )
 from synccash.adapters.sql._repository import SqlPaymentRepository
 from synccash.adapters.sql._risk import SqlRiskContext

@@ -17,18 +17,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from synccash.adapters.sql._group import GroupCommitter, GroupReader
-from synccash.adapters.sql._healing import discard_on_loss, unavailable
-from synccash.adapters.sql._mapping import (
-    attempt_from_row,
-    attempt_to_row,
-    event_from_row,
-    event_to_row,
-    outbox_row,
-    payment_from_row,
-    payment_to_row,
-)
-from synccash.adapters.sql._pgfast import (
+from synccash.adapters.engines.group import GroupCommitter, GroupReader
+from synccash.adapters.engines.pgfast import (
     ATTEMPT_MUTABLE,
     IMMUTABLE,
     CompiledStatement,
@@ -43,6 +33,16 @@ from synccash.adapters.sql._pgfast import (
     payment_to_act_on,
     payment_with_children,
     save_params,
+)
+from synccash.adapters.sql._healing import discard_on_loss, unavailable
+from synccash.adapters.sql._mapping import (
+    attempt_from_row,
+    attempt_to_row,
+    event_from_row,
+    event_to_row,
+    outbox_row,
+    payment_from_row,
+    payment_to_row,
 )
 from synccash.adapters.sql._tables import outbox, payment_attempts, payment_events, payments
 from synccash.core.errors import ConcurrencyConflict

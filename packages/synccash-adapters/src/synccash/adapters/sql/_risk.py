@@ -34,9 +34,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from synccash.adapters.sql._group import GroupReader
+from synccash.adapters.engines.group import GroupReader
+from synccash.adapters.engines.pgfast import compile_lateral
 from synccash.adapters.sql._healing import discard_on_loss
-from synccash.adapters.sql._pgfast import compile_lateral
 from synccash.adapters.sql._tables import blocklist, payment_attempts, payments
 from synccash.adapters.sql._types import UtcDateTime
 from synccash.core.fraud import RiskSignals

@@ -7,9 +7,9 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from synccash.adapters.engines.group import GroupCommitter, GroupReader
+from synccash.adapters.engines.pgfast import compile_load_many
 from synccash.adapters.failures import FailureLog
-from synccash.adapters.sql._group import GroupCommitter, GroupReader
-from synccash.adapters.sql._pgfast import compile_load_many
 from synccash.adapters.sql._repository import SqlPaymentRepository, WriteTracker
 
 
