@@ -1,8 +1,9 @@
 """The chaos run in its CI size: 300 payments through the full stack while it is being broken.
 
 One run per module (a few minutes): separate processes for the API, two workers and the
-sandboxes, a private PostgreSQL instance (restarted mid-run), Redis db 11 (flushed
-mid-run), workers killed with SIGKILL, provider 5xx/timeouts/outage/latency and lossy,
+sandboxes, a private PostgreSQL instance (restarted and its backends terminated mid-run),
+a private Redis (flushed and crashed mid-run), workers killed with SIGKILL and one frozen
+past the visibility timeout, the API killed mid-burst, provider 5xx/timeouts/outage/latency and lossy,
 duplicated, out-of-order callbacks. The tests then read the figures the run computed
 against the sandboxes' ledgers.
 """
@@ -80,3 +81,9 @@ def test_the_run_settled_and_every_fault_was_injected(report):
     """The stack went quiet in time and every scheduled fault action succeeded."""
     failed = [line for line in report.journal if "FAULT ACTION FAILED" in line]
     assert (report.settled_after_s is not None, failed) == (True, []), _summary(report)
+
+
+def test_no_answer_is_a_5xx_other_than_503(report):
+    """Through terminated backends, a PostgreSQL restart, a Redis crash and an API kill, the
+    API answers 2xx/4xx or 503 + Retry-After, never another 5xx."""
+    assert "api_5xx_not_503=0 " in report.measured, _summary(report)

@@ -10,7 +10,7 @@ that is what the outbox is for).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import anyio
@@ -86,6 +86,19 @@ class EventCollector:
             for _entry_id, fields in rest:
                 self.seen.append(_decode(fields))
             self._last = "0-0"  # the stream starts again from nothing
+            self.flushes += 1
+
+    async def around_crash(self, crash: Callable[[], Awaitable[object]]) -> None:
+        """Read the rest of the stream, then run `crash` (Redis dies and comes back empty)
+        with no read in between; the stream starts again from nothing."""
+        async with self._lock:
+            rest: Any = await self._redis.xrange(
+                self._stream, min=f"({self._last}" if self._last != "0-0" else "-"
+            )
+            for _entry_id, fields in rest or []:
+                self.seen.append(_decode(fields))
+            await crash()
+            self._last = "0-0"
             self.flushes += 1
 
     async def aclose(self) -> None:

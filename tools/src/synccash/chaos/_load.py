@@ -143,6 +143,7 @@ class Client:
     ) -> None:
         """Use `http` (base_url = the API) and a merchant token."""
         self._http = http
+        self.http = http
         self._headers = {"Authorization": f"Bearer {token}"}
         self._give_up_after_s = give_up_after_s
         self.stats = LoadStats()

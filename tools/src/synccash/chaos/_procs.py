@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -245,3 +246,86 @@ def _newest_cluster_version() -> str:
     if not versions:
         raise RuntimeError("no PostgreSQL cluster under /etc/postgresql")
     return versions[-1]
+
+
+def freeze(program: Program) -> int | None:
+    """SIGSTOP the program's session (a frozen process: its connections stay open, silent);
+    the pid it froze, None if it was not running."""
+    if not program.alive or program.process is None:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(program.process.pid, signal.SIGSTOP)
+    return program.process.pid
+
+
+def thaw(program: Program, pid: int) -> bool:
+    """SIGCONT the session `freeze` stopped, if that process still runs (not killed since)."""
+    if program.process is None or program.process.pid != pid or not program.alive:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGCONT)
+    return True
+
+
+class PrivateRedis:
+    """A throwaway Redis server of this run (no persistence), so crashing it disturbs nobody."""
+
+    def __init__(self, directory: Path, port: int) -> None:
+        """Start `redis-server` on 127.0.0.1:`port`, its log in `directory`."""
+        self.directory = directory
+        self.port = port
+        directory.mkdir(parents=True, exist_ok=True)
+        self.program = Program(
+            "redis",
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(directory),
+            ],
+            dict(os.environ),
+            directory,
+        )
+        self.start()
+
+    @property
+    def url(self) -> str:
+        """The URL of its database 0."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the server and wait until it answers PING."""
+        self.program.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.program.alive:
+                raise RuntimeError(f"redis-server exited; see {self.program.log_path}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock,
+            ):
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer on port {self.port}")
+
+    def crash(self, down_s: float) -> float:
+        """`kill -9` the server, keep it down `down_s`, start it again (empty); seconds down."""
+        started = time.monotonic()
+        self.program.kill9()
+        time.sleep(down_s)
+        self.start()
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        """Stop the server and delete its directory."""
+        self.program.kill9()
+        shutil.rmtree(self.directory, ignore_errors=True)

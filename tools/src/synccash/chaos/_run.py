@@ -23,10 +23,11 @@ from synccash.api.auth import mint_token
 from synccash.bench.harness.processes import free_port
 from synccash.bench.harness.stores import flush_redis
 from synccash.chaos._events import EventCollector
+from synccash.chaos._faults import EXPECTED_OK, Availability, Healing, burst_plans, measured_line
 from synccash.chaos._invariants import Findings, Snapshot, check, load_snapshot
 from synccash.chaos._load import POOR_BALANCE_MINOR, Client, LoadStats, drive, plan_payments
 from synccash.chaos._logscan import scan_logs
-from synccash.chaos._procs import ClusterPostgres, Postgres, PrivatePostgres
+from synccash.chaos._procs import ClusterPostgres, Postgres, PrivatePostgres, PrivateRedis
 from synccash.chaos._schedule import PROVIDERS, Breaker, Journal, run_schedule, schedule
 from synccash.chaos._stack import (
     Stack,
@@ -56,6 +57,12 @@ class ChaosConfig:
     settle_seconds: float = 180.0
     seed: int = 7
     redis_url: str = "redis://127.0.0.1:6379/12"
+    #: True: a private redis-server of the run (so it can be crashed); False: `redis_url`.
+    private_redis: bool = True
+    #: Initiates in flight when the API is killed (their clients retry the same keys).
+    burst: int = 20
+    #: How long a worker is frozen (longer than the queue's 30 s visibility timeout).
+    freeze_seconds: float = 35.0
     #: None: a private PostgreSQL instance; else the admin URL of the shared cluster
     #: (restarted with pg_ctlcluster, which disturbs everyone else using it).
     shared_postgres_url: str | None = None
@@ -80,6 +87,7 @@ class ChaosReport:
     exit_codes: dict[str, int | None]
     settled_after_s: float | None
     workdir: Path
+    measured: str = ""
 
     @property
     def ok(self) -> bool:
@@ -99,6 +107,8 @@ class ChaosReport:
         out += [f"crash: {c}" for c in self.crashes]
         out.append(f"chaos log_leaks={len(self.leaks)} crashes={len(self.crashes)}")
         out += [f"leak: {leak}" for leak in self.leaks[:detail_limit]]
+        if self.measured:
+            out.append(self.measured)
         out += self.findings.details[:detail_limit]
         if len(self.findings.details) > detail_limit:
             out.append(f"… {len(self.findings.details) - detail_limit} more in {self.workdir}")
@@ -192,22 +202,36 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
             )
         )
     )
+    redis = (
+        await anyio.to_thread.run_sync(
+            lambda: PrivateRedis(
+                Path(tempfile.mkdtemp(prefix="synccash-chaos-redis-")), free_port()
+            )
+        )
+        if config.private_redis
+        else None
+    )
     try:
-        return await _run(config, workdir, postgres)
+        return await _run(config, workdir, postgres, redis)
     finally:
         with contextlib.suppress(Exception):
             await drop_database(postgres)
         postgres.close()
+        if redis is not None:
+            redis.close()
 
 
-async def _run(config: ChaosConfig, workdir: Path, postgres: Postgres) -> ChaosReport:
+async def _run(
+    config: ChaosConfig, workdir: Path, postgres: Postgres, redis: PrivateRedis | None
+) -> ChaosReport:
     database_url = await create_database(postgres)
-    flush_redis(config.redis_url)
+    redis_url = redis.url if redis is not None else config.redis_url
+    flush_redis(redis_url)
     api_port, sandbox_port = free_port(), free_port()
     env = service_env(
         os.environ,
         database_url=database_url,
-        redis_url=config.redis_url,
+        redis_url=redis_url,
         api_port=api_port,
         sandbox_port=sandbox_port,
         timings=config.timings,
@@ -218,7 +242,7 @@ async def _run(config: ChaosConfig, workdir: Path, postgres: Postgres) -> ChaosR
     plans = plan_payments(config.payments, config.seed)
     token = mint_token(Settings.from_env(env), MERCHANT, ttl_seconds=3 * 3600)
     journal, crashes = Journal(), list[str]()
-    collector = EventCollector(config.redis_url)
+    collector = EventCollector(redis_url)
     engine = create_async_engine(database_url, pool_pre_ping=True, pool_size=2)
     exit_codes: dict[str, int | None] = {}
     try:
@@ -230,12 +254,27 @@ async def _run(config: ChaosConfig, workdir: Path, postgres: Postgres) -> ChaosR
             await _prepare_sandboxes(admin, plans)
             client = Client(api, token)
             breaker = Breaker(admin, postgres, collector, stack.workers)
-            steps = schedule(breaker, config.load_s, config.outage_seconds)
+            run_id = uuid.uuid4().hex[:8]
+            healing = Healing(
+                database_url,
+                stack.api,
+                stack.workers,
+                collector,
+                client,
+                run_id,
+                burst_plans(config.payments, config.burst),
+                redis,
+            )
+            steps = schedule(
+                breaker, config.load_s, config.outage_seconds, healing, config.freeze_seconds
+            )
+            availability = Availability(api, token, client)
             stop = anyio.Event()
             settled_after: float | None = None
             async with anyio.create_task_group() as tg:
                 tg.start_soon(collector.run, stop)
                 tg.start_soon(_watch, stack, journal, crashes, stop)
+                tg.start_soon(availability.run, stop)
                 journal.started = time.monotonic()
                 async with anyio.create_task_group() as load:
                     load.start_soon(run_schedule, steps, journal)
@@ -244,7 +283,7 @@ async def _run(config: ChaosConfig, workdir: Path, postgres: Postgres) -> ChaosR
                             client,
                             plans,
                             seconds=config.load_s,
-                            run_id=uuid.uuid4().hex[:8],
+                            run_id=run_id,
                             settle_by=anyio.current_time() + config.load_s + config.settle_seconds,
                         )
                     )
@@ -255,6 +294,9 @@ async def _run(config: ChaosConfig, workdir: Path, postgres: Postgres) -> ChaosR
             await collector.drain()
             snapshot = await load_snapshot(engine, *await _ledgers(admin))
         findings = check(snapshot, client.stats.accepted, collector.seen)
+        measured = measured_line(
+            healing, availability, client.stats.statuses, _outcomes(snapshot, client.stats)
+        )
         _dump(workdir / "snapshot.json", snapshot)
     finally:
         exit_codes = await anyio.to_thread.run_sync(stack.stop)
@@ -270,4 +312,29 @@ async def _run(config: ChaosConfig, workdir: Path, postgres: Postgres) -> ChaosR
         exit_codes,
         settled_after,
         workdir,
+        measured,
     )
+
+
+def _no_route(event: dict[str, Any]) -> bool:
+    """The audit event of a payment failed because no provider could take it."""
+    data = event.get("data")
+    if isinstance(data, str):
+        data = json.loads(data)
+    return isinstance(data, dict) and data.get("failure_code") == "no_route_available"
+
+
+def _outcomes(snapshot: Snapshot, stats: LoadStats) -> tuple[int, int, int]:
+    """(payments FAILED for no route, expected-ok ones that succeeded, expected-ok ones)."""
+    no_route = sum(
+        1
+        for pid, row in snapshot.payments.items()
+        if row["state"] == "FAILED" and any(_no_route(e) for e in snapshot.events.get(pid, []))
+    )
+    expected = [a.payment_id for a in stats.accepted.values() if a.plan.scenario in EXPECTED_OK]
+    ok = sum(
+        1
+        for pid in expected
+        if snapshot.payments.get(pid, {}).get("state") in ("CONFIRMED", "REFUNDED")
+    )
+    return no_route, ok, len(expected)

@@ -12,6 +12,7 @@ import httpx
 from attrs import define, field, frozen
 
 from synccash.chaos._events import EventCollector
+from synccash.chaos._faults import Healing
 from synccash.chaos._procs import Postgres, Program
 
 PROVIDERS: Final = ("mtn", "airteltigo", "telecel")
@@ -108,8 +109,15 @@ class Breaker:
         return f"PostgreSQL restarted ({took:.1f} s)"
 
 
-def schedule(breaker: Breaker, load_s: float, outage_s: float) -> list[Step]:
-    """The run's faults, spread over a load phase of `load_s` seconds."""
+def schedule(
+    breaker: Breaker,
+    load_s: float,
+    outage_s: float,
+    healing: Healing | None = None,
+    freeze_s: float = 35.0,
+) -> list[Step]:
+    """The run's faults, spread over a load phase of `load_s` seconds (with `healing`, also
+    terminated backends, a frozen worker, an API killed mid-burst and a Redis crash)."""
 
     def at(fraction: float) -> float:
         return round(load_s * fraction, 1)
@@ -120,7 +128,7 @@ def schedule(breaker: Breaker, load_s: float, outage_s: float) -> list[Step]:
         await breaker.faults(provider, {"latency_ms": BASELINE["latency_ms"]})
         return f"{provider} latency spike 1.5-2.0 s for 4 s"
 
-    return [
+    steps = [
         Step(0.0, "baseline faults", lambda: breaker.everywhere(BASELINE)),
         Step(at(0.15), "latency spike mtn", lambda: spike("mtn")),
         Step(at(0.25), "kill -9 worker-1", lambda: breaker.kill_worker(0, 3.0)),
@@ -131,6 +139,14 @@ def schedule(breaker: Breaker, load_s: float, outage_s: float) -> list[Step]:
         Step(at(0.75), "latency spike telecel", lambda: spike("telecel")),
         Step(load_s, "calm providers", lambda: breaker.everywhere(CALM)),
     ]
+    if healing is not None:
+        steps += [
+            Step(at(0.20), "terminate PostgreSQL backends", healing.terminate_backends),
+            Step(at(0.40), "freeze worker-1", lambda: healing.freeze_worker(0, freeze_s)),
+            Step(at(0.50), "kill -9 api mid-burst", lambda: healing.kill_api_in_burst(2.0)),
+            Step(at(0.85), "crash Redis", lambda: healing.crash_redis(1.0)),
+        ]
+    return steps
 
 
 async def run_schedule(steps: list[Step], journal: Journal) -> None:
