@@ -20,6 +20,8 @@ from synccash.sandbox import ManualClock, SandboxWorld
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 PROVIDERS = list(ProviderId)
+#: Providers whose status check names a failure (Hubtel's says only "Unpaid": see below).
+STATUS_TELLS_FAILURE = [ProviderId.MTN, ProviderId.AIRTELTIGO]
 #: The token endpoint of each provider (Telecel uses Basic auth: no token).
 TOKEN_PATHS = {ProviderId.MTN: "/collection/token/", ProviderId.AIRTELTIGO: "/auth/oauth2/token"}
 
@@ -38,7 +40,7 @@ async def test_success_debits_exactly_once(provider, sandboxes: SandboxSet, gate
     assert [d.amount_minor for d in debits] == [1250]
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", STATUS_TELLS_FAILURE)
 async def test_insufficient_funds(provider, sandboxes: SandboxSet, world: SandboxWorld, gateway):
     """A wallet with less than the amount: FAILED(insufficient_funds), nothing debited."""
     sandboxes.get(provider)
@@ -56,7 +58,7 @@ async def test_insufficient_funds(provider, sandboxes: SandboxSet, world: Sandbo
     [("01", FailureReason.REJECTED_BY_PAYER), ("02", FailureReason.EXPIRED)],
     ids=["payer_rejected", "expired"],
 )
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", STATUS_TELLS_FAILURE)
 async def test_payer_decisions(provider, suffix, reason, sandboxes: SandboxSet, gateway):
     """The payer's rejection and an expired prompt are definitive failures with their reason."""
     sandboxes.get(provider)
@@ -232,3 +234,30 @@ async def test_callbacks_parse_into_hints_even_when_duplicated(
         req.reference,
         OutcomeKind.SUCCEEDED,
     )
+
+
+@pytest.mark.parametrize(
+    "suffix_code",
+    [("01", "2001"), ("02", "2001"), ("77", "2050")],
+    ids=["payer_rejected", "expired", "insufficient_funds"],
+)
+async def test_telecel_failure_is_unpaid_on_status_and_named_by_the_callback(
+    suffix_code, sandboxes: SandboxSet, world: SandboxWorld, inbox: CallbackInbox, gateway
+):
+    """Hubtel's status check says 0000 + Unpaid for a failed payment (still PENDING to us); only
+    the callback names the failure."""
+    suffix, code = suffix_code
+    sandboxes.get(ProviderId.TELECEL)
+    payer = number(ProviderId.TELECEL, suffix)
+    world.register(payer, "telecel", balance_minor=100)
+    req = request(ProviderId.TELECEL, payer)
+    await gateway.submit(req)
+    status = await gateway.status(ProviderId.TELECEL, AttemptKind.COLLECT, req.reference)
+    assert (status.kind, status.provider_code) == (OutcomeKind.PENDING, "Unpaid")
+    [received] = await inbox.wait_for(1)
+    hint = parse_callback(
+        received.provider, received.body, received.headers, received.path_reference
+    )
+    assert hint is not None
+    assert (hint.claimed, hint.provider_code) == (OutcomeKind.FAILED, code)
+    assert sandboxes.debits(ProviderId.TELECEL, req.reference) == []

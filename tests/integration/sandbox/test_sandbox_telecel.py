@@ -85,24 +85,40 @@ async def test_amount_with_three_decimals_is_4000(http, tc):
     assert response.json()["ResponseCode"] == "4000"
 
 
-async def test_insufficient_funds_is_2050(http, tc, world):
-    """Not enough money: status check carries 2050 and nothing is debited."""
+async def test_insufficient_funds_is_2050_in_the_callback_unpaid_on_status(
+    http, tc, world, receiver
+):
+    """Not enough money: the callback says 2050, the status check 0000 + Unpaid, no debit."""
     sandbox, base = tc
+    recorder, url = receiver
+    world.register(PAYER, "telecel", balance_minor=99)
+    reference, _ = await receive(http, base, PAYER, amount=1, callback=f"{url}/cb")
+    [callback] = await recorder.wait_for(1)
+    assert (callback["json"]["ResponseCode"], callback["json"]["Message"]) == ("2050", "failed")
+    checked = (await status(http, base, reference)).json()
+    assert (checked["responseCode"], checked["data"]["status"]) == ("0000", "Unpaid")
+    assert sandbox.ledger.debits() == ()
+
+
+async def test_coded_status_semantics_put_the_failure_code_in_the_check(http, tc, world):
+    """With status_semantics=coded (not Hubtel's documented form) the check carries 2050."""
+    sandbox, base = tc
+    sandbox.config.options["status_semantics"] = "coded"
     world.register(PAYER, "telecel", balance_minor=99)
     reference, _ = await receive(http, base, PAYER, amount=1)
     checked = (await status(http, base, reference)).json()
     assert (checked["responseCode"], checked["data"]["status"]) == ("2050", "Unpaid")
-    assert sandbox.ledger.debits() == ()
 
 
-async def test_bad_description_fails_2001(http, tc):
-    """'&' in Description is accepted, then fails 2001 (invalid characters)."""
+async def test_bad_description_fails_2001(http, tc, receiver):
+    """'&' in Description is accepted, then fails 2001 (invalid characters) in the callback."""
     _, base = tc
-    reference, response = await receive(http, base, PAYER, description="Tea & cake")
+    recorder, url = receiver
+    _, response = await receive(http, base, PAYER, description="Tea & cake", callback=f"{url}/cb")
     assert response.json()["ResponseCode"] == "0001"
-    checked = (await status(http, base, reference)).json()
-    assert checked["responseCode"] == "2001"
-    assert "Invalid characters" in checked["message"]
+    [callback] = await recorder.wait_for(1)
+    assert callback["json"]["ResponseCode"] == "2001"
+    assert "Invalid characters" in callback["json"]["Data"]["Description"]
 
 
 async def test_callback_shape(http, tc, receiver):
