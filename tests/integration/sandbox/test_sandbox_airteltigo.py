@@ -9,7 +9,7 @@ import json
 import uuid
 
 import pytest
-from sandbox_at_wire import at_headers, enquiry, pay
+from sandbox_at_wire import at_headers, encrypted_pin, enquiry, pay, signed_post
 
 pytestmark = pytest.mark.integration
 
@@ -140,8 +140,9 @@ async def test_refund_is_full_and_once(http, at, world):
         "airtel_money_id"
     ]
     body = {"transaction": {"airtel_money_id": money_id}}
-    first = await http.post(f"{base}/standard/v1/payments/refund", headers=headers, json=body)
-    second = await http.post(f"{base}/standard/v1/payments/refund", headers=headers, json=body)
+    url = f"{base}/standard/v1/payments/refund"
+    first = await signed_post(http, url, headers, body)
+    second = await signed_post(http, url, headers, body)
     assert first.json()["data"]["transaction"]["status"] == "SUCCESS"
     assert second.json()["data"]["transaction"]["status"] == "SUCCESS"
     refunds = [e for e in sandbox.ledger if e.kind == "refund"]
@@ -157,10 +158,10 @@ async def test_disbursement_credits_payee(http, at, world):
     body = {
         "payee": {"currency": "GHS", "msisdn": NSN},
         "reference": "payout123",
-        "pin": "encrypted",
+        "pin": await encrypted_pin(http, base, headers),
         "transaction": {"amount": 25, "id": txn_id, "type": "B2C"},
     }
-    response = await http.post(f"{base}/standard/v1/disbursements/", headers=headers, json=body)
+    response = await signed_post(http, f"{base}/standard/v1/disbursements/", headers, body)
     assert response.json()["data"]["transaction"]["status"] == "TS"
     assert response.json()["status"]["response_code"] == "DP00900001001"
     status = await http.get(
@@ -194,12 +195,10 @@ async def test_callback_with_hash(http, at, receiver):
     [callback] = await recorder.wait_for(1)
     body = callback["json"]
     hash_value = body.pop("hash")
-    expected = base64.b64encode(
-        hmac.new(
-            b"app-private-key", json.dumps(body, separators=(",", ":")).encode(), hashlib.sha256
-        ).digest()
-    ).decode()
-    assert hash_value == expected
+    # Airtel: HMAC-SHA256 over the `transaction` object, keyed with the app's private key.
+    signed = json.dumps(body["transaction"], separators=(",", ":")).encode()
+    expected = base64.b64encode(hmac.new(b"app-private-key", signed, hashlib.sha256).digest())
+    assert hash_value == expected.decode()
     assert (body["transaction"]["id"], body["transaction"]["status_code"]) == (txn_id, "TS")
     assert callback["path"] == "/callbacks/at"
 
@@ -213,7 +212,7 @@ async def test_body_country_must_match(http, at):
         "subscriber": {"country": "UG", "currency": "GHS", "msisdn": NSN},
         "transaction": {"amount": 1, "country": "GH", "currency": "GHS", "id": str(uuid.uuid4())},
     }
-    response = await http.post(f"{base}/merchant/v1/payments/", headers=headers, json=body)
+    response = await signed_post(http, f"{base}/merchant/v1/payments/", headers, body)
     assert response.status_code == 200
     assert response.json()["status"]["result_code"] == "ESB000034"
     assert sandbox.transactions == ()

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from api_helpers import make_settings
+from litestar.testing import AsyncTestClient
 
+from synccash.adapters.bootstrap import wire
+from synccash.adapters.providers._airtel_crypto import callback_hash
+from synccash.api import create_app
 from synccash.core.ports import TaskKind
 
 
@@ -53,3 +58,23 @@ async def test_callbacks_are_counted_by_outcome(client):
     await client.post("/api/v1/callbacks/mtn", content=b"garbage")
     metrics = (await client.get("/metrics")).text
     assert 'synccash_callbacks_total{outcome="unreadable",provider="mtn"} 1.0' in metrics
+
+
+@pytest.mark.parametrize(
+    ("hashed_with", "outcome"),
+    [(None, "unverified"), ("another-key", "unverified"), ("app-key", "unknown_reference")],
+)
+async def test_at_money_callback_authentication(hashed_with, outcome):
+    """With AIRTELTIGO_CALLBACK_KEY set, an AT callback without Airtel's hash of its
+    transaction under that key is refused (acknowledged, nothing queued)."""
+    container = wire(make_settings(AIRTELTIGO_CALLBACK_KEY="app-key"))
+    transaction = {"id": "ref-unknown", "message": "Paid", "status_code": "TS"}
+    body: dict[str, object] = {"transaction": transaction}
+    if hashed_with is not None:
+        body["hash"] = callback_hash(transaction, hashed_with)
+    async with AsyncTestClient(app=create_app(container)) as client:
+        response = await client.post("/api/v1/callbacks/airteltigo", content=json.dumps(body))
+        metrics = (await client.get("/metrics")).text
+    assert response.status_code == 200
+    label = f'synccash_callbacks_total{{outcome="{outcome}",provider="airteltigo"}} 1.0'
+    assert label in metrics

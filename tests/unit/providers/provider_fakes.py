@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from synccash.adapters.settings import ProviderCredentials
 from synccash.core.money import Money
@@ -118,3 +121,16 @@ AT_CREDENTIALS = ProviderCredentials("https://at.test", "at-client", SECRETS[2])
 TELECEL_CREDENTIALS = ProviderCredentials(
     "https://telecel.test", "tc-client", SECRETS[3], extra={"merchant_account": "2017101"}
 )
+
+
+#: An RSA key standing in for Airtel's encryption key (1024-bit, as Airtel publishes).
+AT_PRIVATE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+
+
+def at_key_answer(key_id: int = 100, valid_upto: str = "31-12-2099 23:59:59") -> httpx.Response:
+    """GET /v1/rsa/encryption-keys as Airtel answers it, carrying AT_PRIVATE_KEY's public half."""
+    der = AT_PRIVATE_KEY.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    data = {"key_id": key_id, "key": base64.b64encode(der).decode(), "valid_upto": valid_upto}
+    return jresp(200, {"data": data, "status": {"response_code": "DP02010001001", "success": True}})

@@ -9,7 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 import structlog
-from provider_fakes import SECRETS, FakeProvider, jresp
+from provider_fakes import SECRETS, FakeProvider, at_key_answer, jresp
 from provider_fakes import attempt as make_attempt
 
 from synccash.adapters.providers import (
@@ -53,6 +53,7 @@ async def test_build_gateway_dispatches_by_provider(fake):
     fake.on("POST", "/collection/token/", jresp(200, {"access_token": "t", "expires_in": 3600}))
     fake.on("POST", "/collection/v1_0/requesttopay", httpx.Response(202))
     fake.on("POST", "/auth/oauth2/token", jresp(200, {"access_token": "t", "expires_in": "180"}))
+    fake.on("GET", "/v1/rsa/encryption-keys", at_key_answer())
     fake.on(
         "POST",
         "/merchant/v1/payments/",

@@ -272,6 +272,8 @@ class ProviderSandbox:
         self._ids = itertools.count(1)
         self._background = _Background()
         self.tokens = TokenStore(self._now_seconds)
+        #: Provider-specific state that outlives ``reset()`` (e.g. AT's RSA key pair).
+        self.state: dict[str, Any] = {}
 
     # -- public Python API --------------------------------------------------------------------
 

@@ -32,8 +32,20 @@ speaks the Airtel Money Open API shape with ``X-Country: GH`` and
 - Callback (per application in Airtel, so option ``callback_url``; this sandbox also
   honours a per-request ``X-Callback-Url`` header as an extension): POST
   ``{"transaction":{"id","message","status_code":"TS"|"TF","airtel_money_id"}}``;
-  with option ``callback_secret`` set, a top-level ``"hash"`` = Base64
-  HMAC-SHA256(secret, the compact JSON of ``{"transaction": …}``).
+  with option ``callback_secret`` set (Airtel's "callback authentication"), a top-level
+  ``"hash"`` = Base64 HMAC-SHA256(secret, the compact JSON of the ``transaction``
+  object), as Airtel documents it.
+- Security (``_airtel_security``), as Airtel documents it: ``GET /v1/rsa/encryption-keys``
+  issues the sandbox's 1024-bit RSA public key (``keys_of(sandbox).rotate(now)`` issues
+  a new one; the old one is refused from then on). Every POST with a body (payments,
+  disbursements, refunds) must be signed (``x-signature`` = AES-256-CBC of the body,
+  ``x-key`` = the RSA-encrypted ``key:iv``) while option ``require_signature`` is on
+  (default); a signature that does not decrypt to the body -> ``DP00800001026`` /
+  ``DP00900001016`` "Forbidden". Disbursements need the RSA-encrypted ``pin`` while
+  ``require_pin`` is on (default): missing -> ``DP00900001005`` "PIN is required";
+  not decryptable with the current key -> 400 ``ROUTER116`` "Incorrect Encrypted Pin";
+  another PIN than ``credentials["pin"]`` (default ``1234``) -> 400 ``ROUTER115``.
+  AT Money publishes no API: that it secures calls like Airtel is an assumption.
 
 Choices where the reference is silent (not Airtel facts):
 
@@ -57,12 +69,17 @@ Choices where the reference is silent (not Airtel facts):
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
 from typing import Any, Final
 
+from synccash.sandbox._airtel_security import (
+    AirtelKeys,
+    Refused,
+    callback_hash,
+    decrypt_pin,
+    signed_body,
+)
 from synccash.sandbox._app import SandboxApp
 from synccash.sandbox._asgi import Request, Response, Router
 from synccash.sandbox._money import to_cedis, to_minor
@@ -74,6 +91,7 @@ from synccash.sandbox._world import SandboxWorld
 DEFAULT_CREDENTIALS: Final[dict[str, str]] = {
     "client_id": "synccash-at-client",
     "client_secret": "synccash-at-secret",
+    "pin": "1234",
 }
 
 DEFAULT_OPTIONS: Final[dict[str, Any]] = {
@@ -82,7 +100,8 @@ DEFAULT_OPTIONS: Final[dict[str, Any]] = {
     "token_ttl_seconds": 180,
     "callback_url": None,
     "callback_secret": None,
-    "require_pin": False,
+    "require_pin": True,
+    "require_signature": True,
 }
 
 _COLLECTION_CODES: Final[dict[str, tuple[str, str, str]]] = {
@@ -111,6 +130,13 @@ def create_sandbox(world: SandboxWorld | None = None, **kwargs: Any) -> Provider
     """A ProviderSandbox for AT Money with its default configuration."""
     kwargs.setdefault("config", default_config())
     return ProviderSandbox("airteltigo", world, **kwargs)
+
+
+def keys_of(sandbox: ProviderSandbox) -> AirtelKeys:
+    """The AT sandbox's RSA keys (kept across ``reset()``, like a provider's own key)."""
+    keys = sandbox.state.setdefault("airtel_keys", AirtelKeys())
+    assert isinstance(keys, AirtelKeys)  # noqa: S101 - only this module stores it
+    return keys
 
 
 def envelope(
@@ -226,10 +252,57 @@ class _Airtel:
             return _business_error("Currency not supported", "ESB000035")
         return None
 
+    # -- security -------------------------------------------------------------------------
+
+    async def encryption_keys(self, request: Request) -> Response:
+        refused = self.refused(request)
+        if refused is not None:
+            return refused
+        key = keys_of(self.sandbox).key(self.sandbox.now())
+        data = {
+            "key_id": key.key_id,
+            "key": key.public_b64(),
+            "valid_upto": f"{key.valid_upto:%d-%m-%Y %H:%M:%S}",
+        }
+        return envelope(data, response_code="DP02010001001")
+
+    def _private(self) -> Any:
+        return keys_of(self.sandbox).key(self.sandbox.now()).private
+
+    def unsigned(self, request: Request, forbidden: str) -> Response | None:
+        """The refusal of a POST whose x-signature / x-key are missing or do not match."""
+        signature, key = request.headers.get("x-signature"), request.headers.get("x-key")
+        if not signature or not key:
+            if not self.options["require_signature"]:
+                return None
+            return _business_error("Forbidden: message signature required", forbidden, "403")
+        try:
+            matches = signed_body(self._private(), signature, key) == request.json()
+        except (Refused, ValueError):
+            matches = False
+        if not matches:
+            return _business_error("Forbidden: x-signature mismatch", forbidden, "403")
+        return None
+
+    def pin_refused(self, body: dict[str, Any]) -> Response | None:
+        """The refusal of a disbursement whose PIN is missing, unreadable or wrong."""
+        pin = body.get("pin")
+        if not pin:
+            if self.options["require_pin"]:
+                return _business_error("PIN is required", "DP00900001005")
+            return None
+        try:
+            clear = decrypt_pin(self._private(), str(pin))
+        except Refused:
+            return _router_error("ROUTER116", "Incorrect Encrypted Pin")
+        if not hmac_equal(clear, self.cred("pin")):
+            return _router_error("ROUTER115", "Incorrect Pin")
+        return None
+
     # -- collection -----------------------------------------------------------------------
 
     async def pay(self, request: Request) -> Response:
-        refused = self.refused(request)
+        refused = self.refused(request) or self.unsigned(request, "DP00800001026")
         if refused is not None:
             return refused
         try:
@@ -332,9 +405,7 @@ class _Airtel:
                 }
             }
             if secret:
-                raw = json.dumps(body, separators=(",", ":")).encode()
-                digest = hmac.new(str(secret).encode(), raw, hashlib.sha256).digest()
-                body["hash"] = base64.b64encode(digest).decode()
+                body["hash"] = callback_hash(body["transaction"], str(secret))
             payload = json.dumps(body, separators=(",", ":")).encode()
             return Callback("POST", url, {"content-type": "application/json"}, payload)
 
@@ -354,7 +425,7 @@ class _Airtel:
     # -- refund ---------------------------------------------------------------------------
 
     async def refund(self, request: Request) -> Response:
-        refused = self.refused(request)
+        refused = self.refused(request) or self.unsigned(request, "DP00800001026")
         if refused is not None:
             return refused
         try:
@@ -387,7 +458,7 @@ class _Airtel:
     # -- disbursement ---------------------------------------------------------------------
 
     async def disburse(self, request: Request) -> Response:
-        refused = self.refused(request)
+        refused = self.refused(request) or self.unsigned(request, "DP00900001016")
         if refused is not None:
             return refused
         try:
@@ -397,8 +468,9 @@ class _Airtel:
             reference = str(body["reference"])
         except (ValueError, KeyError, TypeError):
             return _business_error("Invalid request body", "ESB000008")
-        if self.options["require_pin"] and not body.get("pin"):
-            return _business_error("PIN is required", "DP00900001005")
+        pin_refused = self.pin_refused(body)
+        if pin_refused is not None:
+            return pin_refused
         if len(msisdn) != 9 or not msisdn.isdigit():
             return _business_error("Invalid mobile number", "DP00900001012")
         amount = to_minor(txn.get("amount"))
@@ -467,6 +539,16 @@ class _Airtel:
         return envelope(data, response_code="DP02100000001")
 
 
+def _router_error(code: str, message: str) -> Response:
+    """The gateway's bare router answer (PIN checks happen before the product)."""
+    return Response.json(400, {"status_code": code, "status_message": message})
+
+
+def hmac_equal(a: str, b: str) -> bool:
+    """Constant-time string comparison."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
 def _objects(*values: Any) -> tuple[dict[str, Any], ...]:
     """The values, each checked to be a JSON object (TypeError otherwise)."""
     if not all(isinstance(v, dict) for v in values):
@@ -480,6 +562,7 @@ def create_app(sandbox: ProviderSandbox | None = None) -> SandboxApp:
     airtel = _Airtel(sandbox)
     router = Router()
     router.add("POST", "/auth/oauth2/token", airtel.token)
+    router.add("GET", "/v1/rsa/encryption-keys", airtel.encryption_keys)
     for version in ("v1", "v2"):
         router.add("POST", f"/merchant/{version}/payments/", airtel.pay)
         router.add("POST", f"/standard/{version}/payments/refund", airtel.refund)

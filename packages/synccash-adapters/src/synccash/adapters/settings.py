@@ -95,6 +95,19 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
     ),
     "AIRTELTIGO_CLIENT_ID": ("synccash-at-client", "OAuth2 client id"),
     "AIRTELTIGO_CLIENT_SECRET": ("synccash-at-secret", "OAuth2 client secret"),
+    "AIRTELTIGO_PIN": ("1234", "disbursement PIN, sent RSA-encrypted with the provider's key"),
+    "AIRTELTIGO_RSA_PUBLIC_KEY": (
+        "",
+        "the provider's RSA public key (PEM or Base64 DER); empty = fetched and cached",
+    ),
+    "AIRTELTIGO_MESSAGE_SIGNING": (
+        "true",
+        "sign request bodies with x-signature / x-key: true or false",
+    ),
+    "AIRTELTIGO_CALLBACK_KEY": (
+        "",
+        "callback-authentication key: callbacks must carry its hash; empty = not checked",
+    ),
     "TELECEL_BASE_URL": (
         "http://127.0.0.1:8100/telecel",
         "Telecel Cash (aggregator receive-money shape) base URL",
@@ -150,6 +163,9 @@ SECRET_VARIABLES: Final = (
     "MTN_DISBURSEMENT_API_KEY",
     "MTN_DISBURSEMENT_SUBSCRIPTION_KEY",
     "AIRTELTIGO_CLIENT_SECRET",
+    "AIRTELTIGO_PIN",
+    "AIRTELTIGO_RSA_PUBLIC_KEY",
+    "AIRTELTIGO_CALLBACK_KEY",
     "TELECEL_CLIENT_SECRET",
 )
 #: Secrets we choose ourselves (not issued by a provider): random, at least this long.
@@ -239,6 +255,19 @@ def _require_own_secret(name: str, value: str) -> None:
         )
 
 
+def _airtel_extra(env: Mapping[str, str]) -> dict[str, str]:
+    """AT Money's PIN, key and signing (Airtel Money Open API security)."""
+    signing = _get(env, "AIRTELTIGO_MESSAGE_SIGNING").strip().lower()
+    if signing not in ("true", "false"):
+        raise SettingsError(f"AIRTELTIGO_MESSAGE_SIGNING must be true or false, got {signing!r}")
+    return {
+        "pin": _get(env, "AIRTELTIGO_PIN"),
+        "rsa_public_key": _get(env, "AIRTELTIGO_RSA_PUBLIC_KEY"),
+        "message_signing": signing,
+        "callback_key": _get(env, "AIRTELTIGO_CALLBACK_KEY"),
+    }
+
+
 def _telecel_extra(env: Mapping[str, str]) -> dict[str, str]:
     """Hubtel's accounts and one URL per Hubtel host (empty: TELECEL_BASE_URL serves it)."""
     base = _get(env, "TELECEL_BASE_URL").rstrip("/")
@@ -322,6 +351,11 @@ class Settings:
             "MTN_DISBURSEMENT_API_KEY": (mtn_out.secret, mtn_out.base_url),
             "MTN_DISBURSEMENT_SUBSCRIPTION_KEY": (mtn_out.subscription_key, mtn_out.base_url),
             "AIRTELTIGO_CLIENT_SECRET": (self.airteltigo.secret, self.airteltigo.base_url),
+            "AIRTELTIGO_PIN": (self.airteltigo.extra["pin"], self.airteltigo.base_url),
+            # Neither is sent anywhere: the provider's public key, and the key we check
+            # its callbacks with.
+            "AIRTELTIGO_RSA_PUBLIC_KEY": (self.airteltigo.extra["rsa_public_key"], ""),
+            "AIRTELTIGO_CALLBACK_KEY": (self.airteltigo.extra["callback_key"], ""),
             "TELECEL_CLIENT_SECRET": (self.telecel.secret, self.telecel.base_url),
         }
 
@@ -407,6 +441,7 @@ class Settings:
                 _get(env, "AIRTELTIGO_BASE_URL").rstrip("/"),
                 _get(env, "AIRTELTIGO_CLIENT_ID"),
                 _get(env, "AIRTELTIGO_CLIENT_SECRET"),
+                extra=_airtel_extra(env),
             ),
             telecel=ProviderCredentials(
                 _get(env, "TELECEL_BASE_URL").rstrip("/"),

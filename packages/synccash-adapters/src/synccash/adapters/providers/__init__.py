@@ -14,7 +14,7 @@ from synccash.adapters.providers._model import (
 )
 from synccash.adapters.providers._table import Operation, OutcomeTable, Rule
 from synccash.adapters.providers.airteltigo import AIRTEL_CODES, AIRTEL_STATUSES, AirtelTigoClient
-from synccash.adapters.providers.callbacks import CallbackHint, parse_callback
+from synccash.adapters.providers.callbacks import CallbackHint, callback_authentic, parse_callback
 from synccash.adapters.providers.gateway import MultiProviderGateway, build_gateway
 from synccash.adapters.providers.mtn import MTN_CODES, MTN_STATUSES, MtnMomoClient
 from synccash.adapters.providers.telecel import (
@@ -45,6 +45,7 @@ __all__ = [
     "Rule",
     "TelecelCashClient",
     "build_gateway",
+    "callback_authentic",
     "callback_url",
     "parse_callback",
     "provider_http_client",

@@ -7,6 +7,15 @@ documented shape, so this client speaks it with `X-Country: GH` and
 refund (`POST /standard/v1/payments/refund`, full only, by airtel_money_id),
 disbursement (`POST /standard/v1/disbursements/`) and KYC lookup.
 
+Security as Airtel documents it (`_airtel_crypto`; assumed for AT Money): the
+disbursement PIN (`AIRTELTIGO_PIN`) goes RSA-encrypted with the key from
+`GET /v1/rsa/encryption-keys` (cached until its `valid_upto`, or
+`AIRTELTIGO_RSA_PUBLIC_KEY` when configured); with `AIRTELTIGO_MESSAGE_SIGNING` on,
+every request body is signed (`x-signature` / `x-key`). An answer that refuses the
+signature or the encrypted PIN (`DP00800001026`, `DP00900001016`, `ROUTER116`) drops a
+fetched key and the call is made once more with a fresh one: a refused request moved
+nothing, and it keeps its transaction id.
+
 Every answer comes in the `{data, status}` envelope and many business errors
 arrive as HTTP 200 with `status.success: false`, so the answer is classified on
 `status.response_code` first (the DP codes), then the ESB/ROUTER codes, then
@@ -18,11 +27,21 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any, Final
 
+import anyio
 import httpx
 import structlog
 
+from synccash.adapters.providers._airtel_crypto import (
+    EncryptionKey,
+    KeyUnusable,
+    encrypt_pin,
+    key_from_answer,
+    load_public_key,
+    sign_body,
+)
 from synccash.adapters.providers._http import (
     USER_AGENT,
     Clock,
@@ -50,7 +69,7 @@ from synccash.adapters.providers._table import (
     Rule,
     build,
 )
-from synccash.adapters.settings import ProviderCredentials
+from synccash.adapters.settings import ProviderCredentials, SettingsError
 from synccash.core.msisdn import Msisdn
 from synccash.core.outcomes import FailureReason, OutcomeKind, ProviderOutcome
 from synccash.core.payment import AttemptKind
@@ -144,6 +163,10 @@ AIRTEL_CODES: Final = OutcomeTable(
 
 _COUNTRY: Final = "GH"
 _NOT_ALNUM: Final = re.compile(r"[^A-Za-z0-9]")
+#: Answers that refuse our signature or encrypted PIN: the key may have been rotated.
+_KEY_REFUSED: Final = frozenset({"DP00800001026", "DP00900001016", "ROUTER116"})
+#: A fetched key is used at most this long (and never past its `valid_upto`).
+_KEY_MAX_AGE: Final = 86_400.0
 
 
 def envelope_codes(body: dict[str, Any] | None) -> tuple[list[str], str | None, bool | None]:
@@ -271,6 +294,14 @@ class AirtelTigoClient:
         self._timeout: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         self._tokens = TokenCache(clock)
         self._currency = currency
+        self._clock = clock
+        extra = credentials.extra
+        self._pin = extra.get("pin", "")
+        self._signing = extra.get("message_signing", "false").lower() == "true"
+        self._configured_key = _configured_key(extra.get("rsa_public_key", ""))
+        self._key: EncryptionKey | None = None
+        self._key_expires_at = 0.0
+        self._key_lock: anyio.Lock | None = None
 
     @property
     def provider(self) -> ProviderId:
@@ -313,41 +344,116 @@ class AirtelTigoClient:
             self._tokens.store(token, expires_in_seconds(body.get("expires_in"), 180.0))
             return token
 
+    def _headers(self, token: str) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {token}",
+            "X-Country": _COUNTRY,
+            "X-Currency": self._currency,
+            "Accept": "*/*",
+            "User-Agent": USER_AGENT,
+        }
+
+    async def _encryption_key(self, operation: Operation) -> EncryptionKey:
+        """The configured key, or Airtel's (fetched once and cached); TokenUnavailable if none."""
+        if self._configured_key is not None:
+            return self._configured_key
+        if self._key is not None and self._clock() < self._key_expires_at:
+            return self._key
+        if self._key_lock is None:
+            self._key_lock = anyio.Lock()
+        async with self._key_lock:
+            if self._key is not None and self._clock() < self._key_expires_at:
+                return self._key
+            self._key = await self._fetch_key(operation)
+            self._key_expires_at = self._clock() + _key_lifetime(self._key)
+            return self._key
+
+    async def _fetch_key(self, operation: Operation) -> EncryptionKey:
+        token = await self._token(operation)
+        try:
+            response = await self._http.get(
+                f"{self._base}/v1/rsa/encryption-keys",
+                headers=self._headers(token),
+                **self._timeout,
+            )
+        except httpx.TransportError as exc:
+            raise TokenUnavailable(
+                ProviderOutcome.transient(code=type(exc).__name__, message="key call failed")
+            ) from None
+        try:
+            return _key_in(response)
+        except KeyUnusable as exc:
+            _log.warning("airteltigo.encryption_key_unavailable", http=response.status_code)
+            # Nothing was submitted: ask again later.
+            raise TokenUnavailable(
+                ProviderOutcome.transient(code="encryption_key", message=str(exc))
+            ) from None
+
+    async def _warm_key(self, operation: Operation) -> None:
+        """Fetch the key on a call that does not need it yet (a status query), so a later
+        submit finds it cached; a failure here is not this call's business."""
+        if self._configured_key is not None or not (self._signing or self._pin):
+            return
+        try:
+            await self._encryption_key(operation)
+        except TokenUnavailable:
+            return
+
+    def forget_key(self) -> None:
+        """Drop a fetched encryption key (Airtel refused what it encrypted)."""
+        self._key = None
+        self._key_expires_at = 0.0
+
+    async def _prepare(
+        self, body: dict[str, Any] | None, operation: Operation
+    ) -> tuple[bytes | None, dict[str, str]]:
+        """The body's bytes (the PIN encrypted) and the signing headers, if any."""
+        if body is None:
+            return None, {}
+        needs_key = self._signing or "pin" in body
+        key = await self._encryption_key(operation) if needs_key else None
+        if key is not None and "pin" in body:
+            body = {**body, "pin": encrypt_pin(key.public_key, str(body["pin"]))}
+        content = encode_json(body)
+        if key is None or not self._signing:
+            return content, {}
+        return content, sign_body(key.public_key, content)
+
     async def _call(
         self, method: str, path: str, operation: Operation, body: dict[str, Any] | None = None
     ) -> httpx.Response | ProviderOutcome:
-        """One call with the bearer token; an invalid/expired token is refreshed once."""
+        """One call with the bearer token; an invalid/expired token is refreshed once, a
+        refused signature or encrypted PIN is re-sent once with a freshly fetched key."""
         response: httpx.Response | None = None
-        for _ in range(2):
+        token_retry, key_retry = True, self._configured_key is None
+        while True:
             try:
                 token = await self._token(operation)
+                content, signed = await self._prepare(body, operation)
             except TokenUnavailable as exc:
                 return exc.outcome
-            headers = {
-                "Authorization": f"Bearer {token}",
-                "X-Country": _COUNTRY,
-                "X-Currency": self._currency,
-                "Accept": "*/*",
-                "User-Agent": USER_AGENT,
-            }
+            if body is None:
+                await self._warm_key(operation)
+            headers = self._headers(token) | signed
             if body is not None:
                 headers["Content-Type"] = "application/json"
             try:
                 response = await self._http.request(
-                    method,
-                    f"{self._base}{path}",
-                    content=encode_json(body) if body is not None else None,
-                    headers=headers,
-                    **self._timeout,
+                    method, f"{self._base}{path}", content=content, headers=headers, **self._timeout
                 )
             except httpx.TransportError as exc:
                 return transport_outcome(exc, operation)
-            if not _token_rejected(response):
-                return response
-            self._tokens.invalidate(token)
-            _log.info("airteltigo.token_refresh_on_reject", http=response.status_code)
-        assert response is not None  # noqa: S101 - the loop ran at least once
-        return response
+            if token_retry and _token_rejected(response):
+                token_retry = False
+                self._tokens.invalidate(token)
+                _log.info("airteltigo.token_refresh_on_reject", http=response.status_code)
+                continue
+            if key_retry and body is not None and _key_refused(response):
+                key_retry = False
+                self.forget_key()
+                _log.info("airteltigo.key_refresh_on_reject", http=response.status_code)
+                continue
+            return response
 
     async def submit(self, request: AttemptRequest) -> ProviderOutcome:
         """USSD-push collection, disbursement (B2C) or full refund."""
@@ -378,9 +484,8 @@ class AirtelTigoClient:
                 "reference": reference,
                 "transaction": {"amount": amount, "id": request.reference, "type": "B2C"},
             }
-            pin = self._credentials.extra.get("pin")
-            if pin:
-                body["pin"] = pin
+            if self._pin:
+                body["pin"] = self._pin  # encrypted with Airtel's key in _prepare
         else:
             if not request.original_provider_transaction_id:
                 return ProviderOutcome.failed(
@@ -437,6 +542,42 @@ class AirtelTigoClient:
         parts = [text(data.get("first_name")), text(data.get("last_name"))]
         name = " ".join(p for p in parts if p) or None
         return AccountInfo(ProviderId.AIRTELTIGO, msisdn, active=active, name=name)
+
+
+def _configured_key(text: str) -> EncryptionKey | None:
+    """AIRTELTIGO_RSA_PUBLIC_KEY as a key (None when empty; SettingsError when unreadable)."""
+    if not text.strip():
+        return None
+    try:
+        return EncryptionKey("configured", load_public_key(text))
+    except KeyUnusable as exc:
+        raise SettingsError(f"AIRTELTIGO_RSA_PUBLIC_KEY: {exc}") from None
+
+
+def _key_in(response: httpx.Response) -> EncryptionKey:
+    """The key an encryption-keys answer carries (KeyUnusable otherwise)."""
+    body = json_object(response)
+    if response.status_code != 200 or body is None:
+        raise KeyUnusable(f"HTTP {response.status_code}")
+    return key_from_answer(as_dict(body.get("data")))
+
+
+def _key_lifetime(key: EncryptionKey) -> float:
+    """How long to use a fetched key: until a minute before `valid_upto`, within 5 min .. 1 day.
+
+    A `valid_upto` already past by our clock (skew) still gets 5 minutes: a key Airtel
+    no longer takes is refused, and a refusal fetches a new one at once.
+    """
+    if key.valid_upto is None:
+        return _KEY_MAX_AGE
+    left = (key.valid_upto - datetime.now(UTC)).total_seconds() - 60.0
+    return max(300.0, min(_KEY_MAX_AGE, left))
+
+
+def _key_refused(response: httpx.Response) -> bool:
+    """The answer refuses our signature or encrypted PIN (Forbidden / Incorrect Encrypted Pin)."""
+    codes, _message, _success = envelope_codes(json_object(response))
+    return any(code in _KEY_REFUSED for code in codes)
 
 
 def _token_rejected(response: httpx.Response) -> bool:

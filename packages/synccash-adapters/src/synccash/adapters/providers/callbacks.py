@@ -20,6 +20,7 @@ from typing import Any
 
 from attrs import frozen
 
+from synccash.adapters.providers._airtel_crypto import callback_hash_matches
 from synccash.adapters.providers._http import as_dict, text
 from synccash.adapters.providers._table import Operation
 from synccash.adapters.providers.airteltigo import AIRTEL_STATUSES
@@ -53,10 +54,10 @@ def parse_callback(
 ) -> CallbackHint | None:
     """Parse a provider callback into a hint, or None when it is malformed or names no attempt.
 
-    `headers` is accepted for providers that sign callbacks (Airtel's optional
-    hash); the hint is not trusted either way, so it is not verified here.
+    `headers` is accepted for symmetry with `callback_authentic`, which checks Airtel's
+    optional hash; the hint is not trusted either way.
     """
-    del headers  # no provider's signature is verifiable with our settings; hints only
+    del headers  # the hash is checked by callback_authentic
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -72,6 +73,20 @@ def parse_callback(
         case ProviderId.TELECEL:
             return _telecel(data, path_reference)
     return None  # pragma: no cover - exhaustive over ProviderId
+
+
+def callback_authentic(
+    provider: ProviderId, body: bytes, headers: Mapping[str, str], *, airtel_key: str = ""
+) -> bool:
+    """False only for an AT Money callback that fails Airtel's callback authentication.
+
+    With `AIRTELTIGO_CALLBACK_KEY` set, an AT Money callback must carry the Base64
+    HMAC-SHA256 of its `transaction` object under that key (`_airtel_crypto`); MTN and
+    Hubtel sign nothing, so theirs are always "authentic" (and only hints anyway).
+    """
+    if provider is not ProviderId.AIRTELTIGO or not airtel_key:
+        return True
+    return callback_hash_matches(body, dict(headers), airtel_key)
 
 
 def _mtn(data: dict[str, Any], path_reference: str | None) -> CallbackHint | None:

@@ -9,7 +9,7 @@ from litestar import Request, route
 from litestar.exceptions import HTTPException
 from litestar.params import PathParameter
 
-from synccash.adapters.providers import parse_callback
+from synccash.adapters.providers import callback_authentic, parse_callback
 from synccash.api.context import Payments
 from synccash.api.guards import api_context
 from synccash.api.openapi import callback_operation_id
@@ -53,10 +53,13 @@ async def provider_callback(
     label = provider if provider in _KNOWN else "unknown"
     try:
         provider_id = ProviderId.parse(provider)
-        body = await request.body()
-        hint = parse_callback(provider_id, body, dict(request.headers), reference)
+        body, headers = await request.body(), dict(request.headers)
+        hint = parse_callback(provider_id, body, headers, reference)
+        airtel_key = api_context(request).settings.airteltigo.extra.get("callback_key", "")
         if hint is None or not _plain_reference(hint.reference):
             outcome = "unreadable"
+        elif not callback_authentic(provider_id, body, headers, airtel_key=airtel_key):
+            outcome = "unverified"  # AT Money callback authentication on: hash wrong or missing
         elif await payments.on_callback(provider_id, hint.reference):
             outcome = "queued"
         else:
