@@ -111,7 +111,7 @@ def api(
             port=port,
             workers=workers,
             proxy_headers=True,
-            forwarded_allow_ips="*",
+            forwarded_allow_ips=settings.trusted_proxy_ips,  # whose X-Forwarded-For counts
             access_log=False,
             log_level=settings.log_level.lower(),
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Final
 
@@ -141,6 +142,37 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
     "TELECEL_VERIFY_URL": (
         "",
         "name-verification host, e.g. https://rnv.hubtel.com; empty = TELECEL_BASE_URL",
+    ),
+    "CALLBACK_COALESCE_SECONDS": (
+        "10",
+        (
+            "after a callback queued a status check for an attempt, further callbacks for it "
+            "that claim the same status queue none for this long"
+        ),
+    ),
+    "CALLBACK_RATE_LIMIT_PER_SECOND": (
+        "50",
+        "callbacks per provider per API process that may look up an attempt, per second",
+    ),
+    "CALLBACK_RATE_LIMIT_BURST": ("200", "burst of the per-provider callback rate limit"),
+    "MTN_CALLBACK_ALLOWED_IPS": (
+        "",
+        "comma-separated IPs/CIDR networks MTN callbacks may come from; empty = any",
+    ),
+    "AIRTELTIGO_CALLBACK_ALLOWED_IPS": (
+        "",
+        "comma-separated IPs/CIDR networks AT callbacks may come from; empty = any",
+    ),
+    "TELECEL_CALLBACK_ALLOWED_IPS": (
+        "",
+        "comma-separated IPs/CIDR networks Telecel callbacks may come from; empty = any",
+    ),
+    "TRUSTED_PROXY_IPS": (
+        "127.0.0.1",
+        (
+            "comma-separated proxy IPs whose X-Forwarded-For `synccash api` believes "
+            "(the client address callbacks are checked against); * = any"
+        ),
     ),
     "LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING, ERROR"),
     "LOG_FORMAT": ("json", "json or console"),
@@ -280,6 +312,38 @@ def _telecel_extra(env: Mapping[str, str]) -> dict[str, str]:
     return extra
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    raw = _get(env, name)
+    try:
+        return tuple(ip_network(p.strip(), strict=False) for p in raw.split(",") if p.strip())
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+
+
+@frozen
+class CallbackLimits:
+    """What bounds the work provider callbacks can cause (they are unauthenticated hints)."""
+
+    coalesce_seconds: int = 10
+    per_second: int = 50
+    burst: int = 200
+    #: provider id value -> networks its callbacks may come from (absent or empty = any)
+    allowed_sources: Mapping[str, tuple[IPv4Network | IPv6Network, ...]] = field(factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CallbackLimits:
+        """Parse the CALLBACK_* and <PROVIDER>_CALLBACK_ALLOWED_IPS variables."""
+        return cls(
+            coalesce_seconds=_int(env, "CALLBACK_COALESCE_SECONDS"),
+            per_second=_int(env, "CALLBACK_RATE_LIMIT_PER_SECOND", minimum=1),
+            burst=_int(env, "CALLBACK_RATE_LIMIT_BURST", minimum=1),
+            allowed_sources={
+                provider: _networks(env, f"{provider.upper()}_CALLBACK_ALLOWED_IPS")
+                for provider in ("mtn", "airteltigo", "telecel")
+            },
+        )
+
+
 @frozen
 class ProviderCredentials:
     """One provider's base URL and credentials (never logged: repr hides secrets)."""
@@ -324,6 +388,8 @@ class Settings:
     prometheus_multiproc_dir: str = ""
     #: HTTPS_PROXY / ALL_PROXY is set: provider calls use a plain httpx client that honours it.
     provider_proxy: bool = False
+    callbacks: CallbackLimits = field(factory=CallbackLimits)
+    trusted_proxy_ips: str = "127.0.0.1"
 
     @property
     def is_postgres(self) -> bool:
@@ -453,4 +519,6 @@ class Settings:
             log_format=log_format,
             prometheus_multiproc_dir=_get(env, "PROMETHEUS_MULTIPROC_DIR"),
             provider_proxy=any(env.get(name) for name in PROXY_VARIABLES),
+            callbacks=CallbackLimits.from_env(env),
+            trusted_proxy_ips=_get(env, "TRUSTED_PROXY_IPS"),
         )

@@ -18,6 +18,7 @@ from synccash.adapters.failures import FailureLog
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard
 from synccash.api.auth import TokenCache
+from synccash.api.callback_gate import CallbackGate
 from synccash.api.observability import ApiMetrics
 from synccash.core.commands import DailyReport, InitiatePayment, InitiateResult, QuoteRequest
 from synccash.core.fraud import RiskAssessment
@@ -135,6 +136,9 @@ class ApiContext:
     )
     tokens: TokenCache = field(factory=TokenCache)
     bound: ApiContainer | None = None
+    callback_gate: CallbackGate = field(
+        default=Factory(lambda self: CallbackGate(self.settings.callbacks), takes_self=True)
+    )
     url_guard: UrlGuard = field(
         default=Factory(
             lambda self: UrlGuard.from_setting(self.settings.webhook_allowed_targets),

@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import PathParameter
 
 from synccash.adapters.providers import callback_authentic, parse_callback
+from synccash.api.callback_gate import Verdict
 from synccash.api.context import Payments
 from synccash.api.guards import api_context
 from synccash.api.openapi import callback_operation_id
@@ -51,19 +52,9 @@ async def provider_callback(
 ) -> CallbackAck:
     """POST/PUT /api/v1/callbacks/{provider}[/{reference}]."""
     label = provider if provider in _KNOWN else "unknown"
+    api = api_context(request)
     try:
-        provider_id = ProviderId.parse(provider)
-        body, headers = await request.body(), dict(request.headers)
-        hint = parse_callback(provider_id, body, headers, reference)
-        airtel_key = api_context(request).settings.airteltigo.extra.get("callback_key", "")
-        if hint is None or not _plain_reference(hint.reference):
-            outcome = "unreadable"
-        elif not callback_authentic(provider_id, body, headers, airtel_key=airtel_key):
-            outcome = "unverified"  # AT Money callback authentication on: hash wrong or missing
-        elif await payments.on_callback(provider_id, hint.reference):
-            outcome = "queued"
-        else:
-            outcome = "unknown_reference"
+        outcome = await _handle(request, ProviderId.parse(provider), reference, payments)
     except (DomainError, HTTPException) as exc:
         # Unknown provider, oversized body: answered 200 all the same (providers retry otherwise).
         outcome = "rejected"
@@ -71,8 +62,33 @@ async def provider_callback(
     except Exception:
         outcome = "error"
         _log.exception("callback handling failed (answered 200 anyway)")
-    api_context(request).metrics.callbacks.labels(label, outcome).inc()
+    api.metrics.callbacks.labels(label, outcome).inc()
     return CallbackAck()
+
+
+async def _handle(
+    request: Request[Any, Any, Any],
+    provider: ProviderId,
+    reference: str | None,
+    payments: Payments,
+) -> str:
+    """What one callback leads to (the metric's outcome): at most one lookup, one task."""
+    gate = api_context(request).callback_gate
+    if not gate.source_allowed(provider, request.client.host if request.client else None):
+        return Verdict.SOURCE_REFUSED.value
+    body, headers = await request.body(), dict(request.headers)
+    hint = parse_callback(provider, body, headers, reference)
+    if hint is None or not _plain_reference(hint.reference):
+        return "unreadable"
+    airtel_key = api_context(request).settings.airteltigo.extra.get("callback_key", "")
+    if not callback_authentic(provider, body, headers, airtel_key=airtel_key):
+        return "unverified"  # AT Money callback authentication on: hash wrong or missing
+    verdict = await gate.admit(api_context(request).locks, hint)
+    if verdict is not Verdict.ADMITTED:
+        return verdict.value
+    if await payments.on_callback(provider, hint.reference):
+        return "queued"
+    return "unknown_reference"
 
 
 ROUTES = [provider_callback]
