@@ -12,7 +12,7 @@ import anyio
 import typer
 import uvicorn
 
-from synccash.adapters.settings import Settings
+from synccash.adapters.settings import Settings, process_environment
 from synccash.api.auth import ALL_SCOPES, mint_token
 from synccash.cli._console import console, err_console
 from synccash.cli._errors import CliError, usage_error
@@ -28,8 +28,8 @@ DEMO_TOKEN_TTL: Final = 24 * 3600
 
 
 def _embedded_settings(host: str, port: int) -> Settings:
-    """Settings for `serve`: the environment, plus friendlier defaults for a terminal."""
-    env = dict(os.environ)
+    """Settings for `serve`: the environment over `./.env`, plus friendlier defaults for a terminal."""
+    env = process_environment()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     env.setdefault("PUBLIC_BASE_URL", f"http://{shown}:{port}")  # callbacks reach *this* process
     env.setdefault("LOG_FORMAT", "console")
