@@ -22,6 +22,7 @@ WORKDIR /src
 COPY pyproject.toml uv.lock ./
 COPY packages/synccash-core/pyproject.toml packages/synccash-core/
 COPY packages/synccash-adapters/pyproject.toml packages/synccash-adapters/
+COPY packages/synccash-client/pyproject.toml packages/synccash-client/
 COPY services/api/pyproject.toml services/api/
 COPY services/worker/pyproject.toml services/worker/
 COPY tools/pyproject.toml tools/

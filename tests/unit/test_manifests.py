@@ -81,3 +81,17 @@ def test_every_synccash_subpackage_has_an_owner():
         if path.is_dir() and path.name != "__pycache__"
     }
     assert set(SHIPPED_BY) == shipped
+
+
+def test_the_image_copies_every_member_manifest_before_syncing():
+    """The Dockerfile's dependency layer needs every member's pyproject.toml for `uv sync --locked`."""
+    workspace = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
+    members = {
+        path.parent.relative_to(ROOT).as_posix()
+        for pattern in workspace["members"]
+        for path in ROOT.glob(f"{pattern}/pyproject.toml")
+    }
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\S+)/pyproject\.toml \1/$", dockerfile, flags=re.MULTILINE))
+    assert members == copied
+    assert set(MEMBERS) == members  # and this test's table knows every member
