@@ -46,7 +46,7 @@ def test_a_nul_character_in_a_payment_is_never_a_server_error(live, extra):
     body = {
         "amount": "2.00",
         "payer": {"msisdn": "0245551234"},
-        "payee": {"merchant_account": "shop"},
+        "payee": {"merchant_account": "nul-merchant"},  # the token's own account
         **extra,
     }
     response = httpx.post(

@@ -116,21 +116,45 @@ def test_every_merchant_endpoint_refuses_a_token_without_its_scope(live, http, e
     assert (response.status_code, _is_problem(response)) == (403, True)
 
 
-def _initiate(http: httpx.Client, token: str, payer: str, amount: str = "5.00") -> str:
+def _initiate(
+    http: httpx.Client, token: str, merchant: str, payer: str, amount: str = "5.00"
+) -> str:
+    """Collect into the merchant's own account (the only one it may collect into)."""
     response = http.post(
         "/api/v1/payments/initiate",
         headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
-        json={"amount": amount, "payer": {"msisdn": payer}, "payee": {"merchant_account": "shop"}},
+        json={
+            "amount": amount,
+            "payer": {"msisdn": payer},
+            "payee": {"merchant_account": merchant},
+        },
     )
     assert response.status_code == 202, response.text
     payment_id: str = response.json()["id"]
     return payment_id
 
 
+def test_a_merchant_cannot_collect_into_another_merchants_account(live, http):
+    """shop-99 naming shop-42 as the payee account: 403 payee_account_not_allowed, nothing stored."""
+    token = live.token("shop-99")
+    response = http.post(
+        "/api/v1/payments/initiate",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
+        json={
+            "amount": "5.00",
+            "payer": {"msisdn": "0245550009"},
+            "payee": {"merchant_account": "shop-42"},
+        },
+    )
+    assert (response.status_code, response.json()["code"]) == (403, "payee_account_not_allowed")
+    listed = http.get("/api/v1/payments", headers={"Authorization": f"Bearer {token}"})
+    assert listed.json()["items"] == []
+
+
 def test_a_merchant_cannot_see_or_touch_another_merchants_payment(live, http):
     """Merchant B gets 404 reading, cancelling or refunding merchant A's payment."""
     owner, other = live.token("merchant-a"), live.token("merchant-b")
-    payment_id = _initiate(http, owner, "0245550001")
+    payment_id = _initiate(http, owner, "merchant-a", "0245550001")
     intruder = {"Authorization": f"Bearer {other}", "Idempotency-Key": "intrude-1"}
     statuses = [
         http.get(f"/api/v1/payments/{payment_id}", headers=intruder).status_code,
@@ -311,8 +335,9 @@ def test_a_forged_success_callback_does_not_confirm_a_payment(
     live, http, provider, payer, wait_state
 ):
     """The worker asks the provider; the provider says pending/failed; nothing is CONFIRMED."""
-    token = live.token(f"forge-{provider}-{payer}")
-    payment_id = _initiate(http, token, payer, "7.00")
+    merchant = f"forge-{provider}-{payer}"
+    token = live.token(merchant)
+    payment_id = _initiate(http, token, merchant, payer, "7.00")
     detail = _wait_for(http, token, payment_id, wait_state)
     attempt = detail["attempts"][-1]
     before = _callback_counts(http)[(provider, "queued")]

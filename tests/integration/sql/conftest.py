@@ -42,7 +42,7 @@ HOW_TO_START = (
     "`pg_ctlcluster --skip-systemctl-redirect 15 main start` (or run `.ci/run`, which starts or "
     "installs it), or point TEST_DATABASE_URL at a running server."
 )
-TABLES = "payments, payment_attempts, payment_events, outbox, webhook_deliveries, blocklist"
+TABLES = "payments, payment_attempts, payment_events, outbox, webhook_deliveries, blocklist, api_keys, merchants"
 
 
 def _admin_engine(url: str) -> AsyncEngine:

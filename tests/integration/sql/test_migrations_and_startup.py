@@ -27,6 +27,8 @@ pytestmark = pytest.mark.integration
 
 TABLES = {
     "alembic_version",
+    "api_keys",
+    "merchants",
     "blocklist",
     "outbox",
     "payment_attempts",
@@ -135,7 +137,7 @@ async def test_engine_from_settings_uses_pool_settings(pg_url):
 
 def test_head_revision_is_the_latest_migration():
     """The packaged migrations have one head."""
-    assert head_revision() == "0003"
+    assert head_revision() == "0004"
 
 
 async def test_webhook_deliveries_retry_then_succeed(sqlite_engine):

@@ -54,7 +54,7 @@ async def test_initiate_with_wallets_and_merchant_account(initiate):
                 {"provider": "telecel", "msisdn": "0201234567"},
             ],
         },
-        payee={"merchant_account": "acct-1"},
+        payee={"merchant_account": MERCHANT},  # a merchant collects into itself (or sub-accounts)
         webhook_url="https://merchant.example/hooks",
     )
     response = await initiate(body)
@@ -62,7 +62,7 @@ async def test_initiate_with_wallets_and_merchant_account(initiate):
     payment = response.json()
     assert [w["provider"] for w in payment["payer"]["wallets"]] == ["mtn", "telecel"]
     assert payment["payer"]["wallets"][0]["balance"] == "500.00"
-    assert payment["payee"]["merchant_account"] == "acct-1"
+    assert payment["payee"]["merchant_account"] == MERCHANT
     assert payment["webhook_url"] == "https://merchant.example/hooks"
 
 

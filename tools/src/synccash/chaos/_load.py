@@ -101,7 +101,8 @@ def plan_payments(count: int, seed: int) -> list[Planned]:
             "amount": amount,
             "currency": "GHS",
             "payer": {"msisdn": payer, **({"wallets": wallets} if wallets else {})},
-            "payee": {"merchant_account": "chaos-shop"},
+            # the merchant's own account (_run.MERCHANT): a merchant collects only into itself
+            "payee": {"merchant_account": "chaos-merchant"},
             "description": f"chaos {scenario.value}",
             "reference": f"chaos-{n}",
         }

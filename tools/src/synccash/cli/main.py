@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from synccash.cli import pay, route, run, tokens
+from synccash.cli import merchants, pay, route, run, tokens
 from synccash.cli._console import console
 from synccash.cli._errors import ErrorMappingGroup
 
@@ -46,6 +46,8 @@ def _root(
 
 
 app.add_typer(tokens.app)
+app.add_typer(merchants.merchant_app)
+app.add_typer(merchants.apikey_app)
 app.add_typer(pay.app)
 app.add_typer(pay.report_app)
 app.add_typer(route.app)

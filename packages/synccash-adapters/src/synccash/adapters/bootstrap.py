@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-from attrs import define, frozen
+from attrs import define, field, frozen
 
 from synccash.adapters.clock import SystemClock, UuidIds
 from synccash.adapters.coordination import ConsumableTaskQueue, Locks, RateLimiter
@@ -38,6 +38,7 @@ from synccash.adapters.memory.repository import (
     InMemoryStore,
     InMemoryUnitOfWorkFactory,
 )
+from synccash.adapters.merchants import ApiKeys, InMemoryMerchantRegistry, MerchantRegistry
 from synccash.adapters.providers.metered import MeteredGateway
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard, merchant_http_client
@@ -94,6 +95,8 @@ class Storage:
     webhook_deliveries: WebhookDeliveryStore
     ping: Probe
     ledger: Ledger | None = None  # the books (balances, statements, top-ups)
+    #: registered merchants and their API key records
+    merchants: MerchantRegistry = field(factory=InMemoryMerchantRegistry)
 
 
 def memory_storage() -> Storage:
@@ -106,6 +109,7 @@ def memory_storage() -> Storage:
         webhook_deliveries=InMemoryWebhookDeliveries(),
         ping=_always_up,
         ledger=InMemoryLedger(store.books),
+        merchants=InMemoryMerchantRegistry(),
     )
 
 
@@ -143,6 +147,7 @@ class Container:
     publisher: EventPublisher
     webhook_http: httpx.AsyncClient
     url_guard: UrlGuard
+    api_keys: ApiKeys  # the merchant registry and its API keys
     ping_database: Probe
     redis: Redis | None
     #: Components of this process that keep failing (quiet logs, metrics, detailed health).
@@ -191,6 +196,12 @@ def payment_policy(settings: Settings) -> PaymentPolicy:
         timeout=timedelta(seconds=settings.transaction_timeout_seconds),
         callback_base_url=f"{settings.public_base_url}/api/v1/callbacks",
     )
+
+
+def build_api_keys(settings: Settings, registry: MerchantRegistry, clock: Clock) -> ApiKeys:
+    """API keys over `registry`: `sk_live_` keys only against real providers."""
+    live = not settings.embedded_sandboxes and settings.mtn_target_environment != "sandbox"
+    return ApiKeys(registry, secret=settings.api_key_secret, clock=clock, live=live)
 
 
 def memory_coordination(settings: Settings, clock: Clock) -> Coordination:
@@ -286,6 +297,7 @@ def wire(
             if url_guard is not None
             else UrlGuard.from_setting(settings.webhook_allowed_targets)
         ),
+        api_keys=build_api_keys(settings, storage.merchants, clock),
         ping_database=storage.ping,
         redis=redis,
         failures=failures if failures is not None else FailureLog(),
@@ -375,6 +387,7 @@ async def _open_storage(
         outbox=sql.SqlOutbox(engine),
         webhook_deliveries=sql.SqlWebhookDeliveries(engine),
         ping=ping,
+        merchants=sql.SqlMerchantRegistry(engine),
     )
 
 

@@ -46,6 +46,10 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
         "HS256 key for merchant bearer tokens; outside the embedded default: your own, 32+ bytes",
     ),
     "JWT_ISSUER": ("synccash", "expected `iss` claim of merchant tokens"),
+    "API_KEY_SECRET": (
+        "dev-api-key-secret-change-me",
+        "HMAC key API keys are stored under (keyed hashes); changing it invalidates every key",
+    ),
     "MIN_TRANSACTION_AMOUNT": ("1.00", "smallest payment in GHS (decimal string)"),
     "MAX_TRANSACTION_AMOUNT": ("25000.00", "largest payment in GHS (decimal string)"),
     "TRANSACTION_TIMEOUT_SECONDS": (
@@ -365,6 +369,7 @@ class Settings:
     redis_url: str
     jwt_secret_key: str = field(repr=False)
     jwt_issuer: str
+    api_key_secret: str = field(repr=False)
     min_amount: Money
     max_amount: Money
     transaction_timeout_seconds: int
@@ -478,6 +483,7 @@ class Settings:
             redis_url=_get(env, "REDIS_URL"),
             jwt_secret_key=_get(env, "JWT_SECRET_KEY"),
             jwt_issuer=_get(env, "JWT_ISSUER"),
+            api_key_secret=_get(env, "API_KEY_SECRET"),
             min_amount=min_amount,
             max_amount=max_amount,
             transaction_timeout_seconds=_int(env, "TRANSACTION_TIMEOUT_SECONDS", minimum=1),

@@ -1,9 +1,12 @@
-"""Merchant bearer tokens: HS256 JWTs scoped to one merchant, and the route guard that checks them.
+"""Merchant authentication: API keys and HS256 JWTs, each scoped to one merchant.
 
-Only HS256 is accepted (never `none` or any other algorithm), tokens must carry
-`exp` and a merchant claim (`merchant_id`, else `sub`), and `scope` is a
-space-separated list of the scopes below. A missing or invalid token is 401; a
-valid token without the scope the route needs is 403.
+`Authorization: Bearer <credential>` carries either an API key (`sk_live_…`/`sk_test_…`,
+issued by `synccash apikey create`, checked against its keyed hash in the registry) or a JWT.
+For JWTs only HS256 is accepted (never `none` or any other algorithm), tokens must carry
+`exp` and a merchant claim (`merchant_id`, else `sub`), and `scope` is a space-separated
+list of the scopes below. A missing, invalid, expired or revoked credential is 401; a
+disabled merchant is 403 `merchant_disabled`; a valid credential without the scope the
+route needs is 403.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Final
 import jwt
 from attrs import frozen
 
+from synccash.adapters.merchants import ApiKeys, KeyStatus
 from synccash.adapters.settings import Settings
 
 ALGORITHM: Final = "HS256"
@@ -51,6 +55,7 @@ class Principal:
 
     merchant_id: str
     scopes: frozenset[str]
+    key_id: str | None = None  # the API key used, None for a JWT
 
     def require(self, scope: Scope) -> None:
         """Raise a 403 AuthError unless the token carries `scope`."""
@@ -107,16 +112,50 @@ class TokenCache:
         self._entries[(key, token)] = (principal, expires)
 
 
-def principal_from_header(
-    settings: Settings, authorization: str | None, cache: TokenCache | None = None
-) -> Principal:
-    """Verify an `Authorization: Bearer <jwt>` header value, or raise a 401 AuthError."""
+def bearer_token(authorization: str | None) -> str:
+    """The credential of an `Authorization: Bearer <credential>` header, or a 401 AuthError."""
     if not authorization:
         raise AuthError(401, "missing_token", "send Authorization: Bearer <token>")
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise AuthError(401, "invalid_token", "the Authorization header must be 'Bearer <token>'")
+    return token
+
+
+_KEY_REFUSALS: Final = {
+    KeyStatus.UNKNOWN: (401, "invalid_api_key", "the API key is not valid"),
+    KeyStatus.REVOKED: (401, "api_key_revoked", "the API key has been revoked"),
+    KeyStatus.EXPIRED: (401, "api_key_expired", "the API key has expired"),
+    KeyStatus.MERCHANT_DISABLED: (403, "merchant_disabled", "the merchant is disabled"),
+}
+
+
+async def authenticate(
+    settings: Settings,
+    authorization: str | None,
+    keys: ApiKeys,
+    cache: TokenCache | None = None,
+) -> Principal:
+    """The principal of an API key or JWT bearer credential, or raise a 401/403 AuthError."""
+    token = bearer_token(authorization)
+    if ApiKeys.looks_like_key(token):
+        check = await keys.verify(token)
+        if check.status is not KeyStatus.VALID or check.key is None:
+            raise AuthError(*_KEY_REFUSALS.get(check.status, _KEY_REFUSALS[KeyStatus.UNKNOWN]))
+        return Principal(check.key.merchant_id, check.key.scopes, check.key.id)
+    principal = principal_from_header(settings, authorization, cache)
+    merchant = await keys.merchant(principal.merchant_id)
+    if merchant is not None and not merchant.active:
+        raise AuthError(*_KEY_REFUSALS[KeyStatus.MERCHANT_DISABLED])
+    return principal
+
+
+def principal_from_header(
+    settings: Settings, authorization: str | None, cache: TokenCache | None = None
+) -> Principal:
+    """Verify an `Authorization: Bearer <jwt>` header value, or raise a 401 AuthError."""
+    token = bearer_token(authorization)
     if cache is not None:
         cached = cache.get(settings.jwt_secret_key, token)
         if cached is not None:
@@ -151,6 +190,8 @@ __all__ = [
     "Principal",
     "Scope",
     "TokenCache",
+    "authenticate",
+    "bearer_token",
     "mint_token",
     "principal_from_header",
 ]

@@ -15,6 +15,7 @@ from litestar.params import SkipValidation
 
 from synccash.adapters.coordination import Locks, RateLimiter
 from synccash.adapters.failures import FailureLog
+from synccash.adapters.merchants import ApiKeys
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard
 from synccash.api.auth import TokenCache
@@ -103,6 +104,11 @@ class ApiContainer(Protocol):
         ...
 
     @property
+    def api_keys(self) -> ApiKeys:
+        """The merchant registry and its API keys."""
+        ...
+
+    @property
     def failures(self) -> FailureLog:
         """Components of this process that keep failing (the detailed health check)."""
         ...
@@ -162,6 +168,11 @@ class ApiContext:
     def locks(self) -> Locks:
         """The container's locks (Redis in production, in-process in memory)."""
         return self.container.locks
+
+    @property
+    def api_keys(self) -> ApiKeys:
+        """The container's API keys and merchant registry."""
+        return self.container.api_keys
 
 
 #: Handler parameter types for the app-level dependencies (no per-request validation).

@@ -18,7 +18,7 @@ from litestar import Request
 
 from synccash.adapters.coordination import Locks, RateLimiter
 from synccash.adapters.redis.ratelimit import RedisRateLimiter
-from synccash.api.auth import Principal, Scope, principal_from_header
+from synccash.api.auth import Principal, Scope, authenticate
 from synccash.api.context import ApiContext
 from synccash.api.idempotency import (
     ADMITTED_LOCK,
@@ -60,8 +60,8 @@ async def admit(request: Request[Any, Any, Any]) -> None:
     if scope is None:
         return
     context = api_context(request)
-    principal = principal_from_header(
-        context.settings, request.headers.get("authorization"), context.tokens
+    principal = await authenticate(
+        context.settings, request.headers.get("authorization"), context.api_keys, context.tokens
     )
     state = request.scope["state"]
     state["merchant_id"] = principal.merchant_id

@@ -20,6 +20,7 @@ from synccash.adapters.sql._engine import (
     create_engine_from_settings,
     make_engine,
 )
+from synccash.adapters.sql._merchants import SqlMerchantRegistry
 from synccash.adapters.sql._migrate import downgrade, head_revision, migrate, schema_drift
 from synccash.adapters.sql._outbox import (
     DeliveryStatus,
@@ -39,6 +40,7 @@ __all__ = [
     "DeliveryStatus",
     "OutboxClaim",
     "SchemaBehind",
+    "SqlMerchantRegistry",
     "SqlOutbox",
     "SqlPaymentRepository",
     "SqlRiskContext",

@@ -10,7 +10,7 @@ from litestar import Request, Response, get, post
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from synccash.api.auth import Scope
-from synccash.api.context import Payments
+from synccash.api.context import ApiContext, Payments
 from synccash.api.guards import admitted_lock, api_context, current_principal, merchant_route
 from synccash.api.idempotency import HEADER, MAX_KEY_LENGTH, fingerprint_decoded, in_flight
 from synccash.api.problems import FieldProblem, RequestProblem
@@ -80,6 +80,9 @@ async def initiate_payment(
     payee = data.payee
     if data.webhook_url is not None:
         api.url_guard.check(data.webhook_url)  # SSRF: refused targets are a 422, nothing stored
+    if payee.msisdn is None and payee.merchant_account is not None:
+        # (a malformed payee is the use-case's 422: this checks a well-formed one's owner)
+        await _check_payee_account(api, principal.merchant_id, payee.merchant_account)
     command = InitiatePayment(
         merchant_id=principal.merchant_id,
         idempotency_key=key,
@@ -116,6 +119,20 @@ async def initiate_payment(
         )
     metrics.initiated(result.payment.amount.currency)
     return Response(payment_resource(result.payment), status_code=202)
+
+
+async def _check_payee_account(api: ApiContext, merchant_id: str, account: str) -> None:
+    """A merchant collects only into itself or its registered sub-accounts (else 403)."""
+    if not account.isprintable():
+        return  # control characters: refused by the use-case's validation (422)
+    merchant = await api.api_keys.merchant(merchant_id)
+    allowed = merchant.may_collect_into(account) if merchant is not None else account == merchant_id
+    if not allowed:
+        raise RequestProblem(
+            403,
+            "payee_account_not_allowed",
+            "payee.merchant_account must be your merchant id or one of its registered accounts",
+        )
 
 
 @get(
