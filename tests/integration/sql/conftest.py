@@ -29,6 +29,7 @@ from synccash.adapters.memory.repository import (
     InMemoryUnitOfWorkFactory,
 )
 from synccash.adapters.sql import (
+    SqlLedger,
     SqlOutbox,
     SqlRiskContext,
     SqlUnitOfWorkFactory,
@@ -42,7 +43,10 @@ HOW_TO_START = (
     "`pg_ctlcluster --skip-systemctl-redirect 15 main start` (or run `.ci/run`, which starts or "
     "installs it), or point TEST_DATABASE_URL at a running server."
 )
-TABLES = "payments, payment_attempts, payment_events, outbox, webhook_deliveries, blocklist, api_keys, merchants"
+TABLES = (
+    "payments, payment_attempts, payment_events, outbox, webhook_deliveries, blocklist, "
+    "api_keys, merchants, ledger_postings, ledger_entries, ledger_balances"
+)
 
 
 def _admin_engine(url: str) -> AsyncEngine:
@@ -184,7 +188,7 @@ def sql_backend(name: str, engine: AsyncEngine, *, grouped: bool = False) -> Bac
     (group commit, and reads and risk signals through the group reader)."""
     uow = SqlUnitOfWorkFactory(engine, group_commit=grouped)
     risk = SqlRiskContext(engine, uow.reader)
-    return Backend(name, uow, risk, SqlOutbox(engine), risk.block)
+    return Backend(name, uow, risk, SqlOutbox(engine), risk.block, SqlLedger(engine))
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres", "postgres_grouped"])

@@ -30,6 +30,9 @@ TABLES = {
     "api_keys",
     "merchants",
     "blocklist",
+    "ledger_balances",
+    "ledger_entries",
+    "ledger_postings",
     "outbox",
     "payment_attempts",
     "payment_events",
@@ -137,7 +140,7 @@ async def test_engine_from_settings_uses_pool_settings(pg_url):
 
 def test_head_revision_is_the_latest_migration():
     """The packaged migrations have one head."""
-    assert head_revision() == "0004"
+    assert head_revision() == "0005"
 
 
 async def test_webhook_deliveries_retry_then_succeed(sqlite_engine):

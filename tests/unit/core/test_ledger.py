@@ -322,3 +322,19 @@ def test_any_legal_sequence_keeps_the_books_balanced(kinds, ops) -> None:
     assert sum(sums.values()) == 0
     for journal_entry in posted.values():
         assert sum(p.amount.minor for p in journal_entry.postings) == 0
+
+
+def test_a_reported_provider_charge_is_posted() -> None:
+    """The provider kept part of the collection: charges debited, the wallet credited."""
+    payment = _payment(PaymentKind.COLLECTION)
+    _to_processing(payment)
+    _attempt(payment, AttemptKind.COLLECT, "c1")
+    attempt = payment.attempt_by_reference("c1")
+    assert attempt is not None
+    attempt.provider_charges_minor = 195
+    _settle(payment, "c1", AttemptStatus.SUCCEEDED)
+    assert {
+        collection_wallet(MTN): 10_000 - 195,
+        provider_charges(MTN): 195,
+        merchant_available("m1"): -10_000,
+    } == _sums(payment)

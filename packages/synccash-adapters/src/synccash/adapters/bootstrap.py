@@ -388,6 +388,7 @@ async def _open_storage(
         webhook_deliveries=sql.SqlWebhookDeliveries(engine),
         ping=ping,
         merchants=sql.SqlMerchantRegistry(engine),
+        ledger=sql.SqlLedger(engine),
     )
 
 

@@ -46,6 +46,11 @@ the repository writes only what a save newly implies and a replay never posts tw
   when the refund is requested, paid from the collection wallet when it succeeds, released
   when it fails. A transfer's compensation refund (payee never credited) is paid from in
   transit instead.
+- Provider charges a provider reports keeping out of a collection or refund it confirmed
+  (`Attempt.provider_charges_minor`): a CHARGE entry, the collection wallet credited and
+  provider charges debited (SyncCash's cost; the merchant is credited the amount it asked
+  for). A disbursement's reported charge is not posted yet (it would come out of the
+  guarded float after the money moved; see README, known limits).
 - Float top-up (operator): float += amount against the provider's world.
 """
 
@@ -119,6 +124,7 @@ class PostingKind(enum.StrEnum):
     DISBURSE_RELEASE = "disburse_release"
     PAYOUT_HOLD = "payout_hold"
     PAYOUT_RELEASE = "payout_release"
+    CHARGE = "charge"
     TOPUP = "topup"
 
 
@@ -330,6 +336,24 @@ def _collect(payment: Payment, attempt: Attempt) -> Iterator[JournalEntry]:
         payment=payment,
     )
     yield from _fee(payment, attempt)
+    yield from _charge(payment, attempt)
+
+
+def _charge(payment: Payment, attempt: Attempt) -> Iterator[JournalEntry]:
+    """What the provider reported keeping out of a collection or refund it confirmed."""
+    charged = attempt.provider_charges_minor or 0
+    if charged <= 0 or attempt.status is not AttemptStatus.SUCCEEDED:
+        return
+    yield entry(
+        attempt.reference,
+        PostingKind.CHARGE,
+        [
+            (provider_charges(attempt.provider), charged),
+            (collection_wallet(attempt.provider), -charged),
+        ],
+        currency=attempt.amount.currency,
+        payment=payment,
+    )
 
 
 def _disburse(payment: Payment, attempt: Attempt) -> Iterator[JournalEntry]:
@@ -380,6 +404,7 @@ def _refund(payment: Payment, attempt: Attempt, *, disbursed: bool) -> Iterator[
                 currency=currency,
                 payment=payment,
             )
+            yield from _charge(payment, attempt)
         return
     available, reserved = merchant_accounts(payment.merchant_id)
     yield entry(

@@ -22,7 +22,7 @@ from synccash.api.guards import STATE_KEY, admit
 from synccash.api.observability import ACCESS_LOGGER, AccessLog, configure_logging
 from synccash.api.openapi import TruthfulStructSchemaPlugin
 from synccash.api.problems import handle_exception
-from synccash.api.routes import callbacks, health, misc, payments
+from synccash.api.routes import callbacks, health, ledger, misc, payments
 from synccash.api.validation import screen
 
 API_VERSION = "1.0.0"
@@ -53,6 +53,7 @@ def _openapi() -> OpenAPIConfig:
             Tag(name="payments"),
             Tag(name="routing"),
             Tag(name="reports"),
+            Tag(name="ledger"),
             Tag(name="callbacks"),
             Tag(name="health"),
         ],
@@ -75,7 +76,10 @@ def _build(
     def provide_payments() -> PaymentUseCases:
         return context.container.payments
 
-    v1 = Router("/api/v1", route_handlers=[*payments.ROUTES, *misc.ROUTES, *callbacks.ROUTES])
+    v1 = Router(
+        "/api/v1",
+        route_handlers=[*payments.ROUTES, *misc.ROUTES, *ledger.ROUTES, *callbacks.ROUTES],
+    )
     app = Litestar(
         route_handlers=[v1, *health.ROUTES, assets_router(), *console.ROUTES],
         template_config=console.template_config(),

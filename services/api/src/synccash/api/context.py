@@ -24,7 +24,7 @@ from synccash.api.observability import ApiMetrics
 from synccash.core.commands import DailyReport, InitiatePayment, InitiateResult, QuoteRequest
 from synccash.core.fraud import RiskAssessment
 from synccash.core.payment import Payment, PaymentEvent
-from synccash.core.ports import Clock, PaymentPage, PaymentQuery
+from synccash.core.ports import Clock, Ledger, PaymentPage, PaymentQuery
 from synccash.core.providers import ProviderId
 from synccash.core.routing import RoutingDecision
 
@@ -96,6 +96,11 @@ class ApiContainer(Protocol):
     @property
     def rate_limiter(self) -> RateLimiter:
         """Per-merchant token buckets."""
+        ...
+
+    @property
+    def ledger(self) -> Ledger | None:
+        """The books (balances, statements, float top-ups)."""
         ...
 
     @property

@@ -40,6 +40,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from synccash.adapters.sql._ledger import ledger_ctes, ledger_params
 from synccash.adapters.sql._mapping import (
     attempt_from_row,
     attempt_to_row,
@@ -51,6 +52,7 @@ from synccash.adapters.sql._mapping import (
 )
 from synccash.adapters.sql._tables import outbox, payment_attempts, payment_events, payments
 from synccash.adapters.sql._types import UtcDateTime, dumps
+from synccash.core.ledger import JournalEntry
 from synccash.core.payment import Payment, PaymentEvent
 
 #: Columns an UPDATE may change (identity, creation and idempotency are immutable).
@@ -192,25 +194,44 @@ def _guarded_rows(table: Table, prefix: str, count: int, guard: Any) -> Any:
 
 
 # --- a new payment ------------------------------------------------------------------
-def _new_payment_compiled(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
+def _new_payment_compiled(
+    dialect: Dialect, attempts: int, events: int, *, ledger: bool = False
+) -> CompiledStatement:
     ctes = [insert(payments).values(_bound(payments, "p_")).cte("new_payment")]
     if attempts:
         rows = [_bound(payment_attempts, f"a{i}_") for i in range(attempts)]
         ctes.append(insert(payment_attempts).values(rows).cte("new_attempts"))
     rows = [_bound(payment_events, f"e{i}_") for i in range(events)]
     ctes.append(insert(payment_events).values(rows).cte("new_events"))
+    if ledger:
+        ctes.extend(ledger_ctes(None))
     outbox_rows = [_bound(outbox, f"o{i}_") for i in range(events)]
     return _compile(insert(outbox).values(outbox_rows).add_cte(*ctes), dialect)
 
 
-def compile_new_payment(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
-    """INSERT ... WITH ... of a payment with this many attempts and (>= 1) new events."""
+def compile_new_payment(
+    dialect: Dialect, attempts: int, events: int, *, ledger: bool = False
+) -> CompiledStatement:
+    """INSERT ... WITH ... of a payment with this many attempts and (>= 1) new events
+    (and, with `ledger`, the journal entries of `ledger_params`)."""
+    if ledger:
+        return _cached("new+ledger", dialect, attempts, events, _new_payment_with_ledger)
     return _cached("new", dialect, attempts, events, _new_payment_compiled)
 
 
-def new_payment_params(payment: Payment, fresh: Sequence[PaymentEvent]) -> dict[str, Any]:
+def _new_payment_with_ledger(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
+    return _new_payment_compiled(dialect, attempts, events, ledger=True)
+
+
+def new_payment_params(
+    payment: Payment,
+    fresh: Sequence[PaymentEvent],
+    entries: Sequence[JournalEntry] = (),
+) -> dict[str, Any]:
     """Named values for compile_new_payment's statement."""
     params = {f"p_{k}": v for k, v in payment_to_row(payment).items()}
+    if entries:
+        params.update(ledger_params(entries, payment.updated_at))
     for i, attempt in enumerate(payment.attempts):
         params.update({f"a{i}_{k}": v for k, v in attempt_to_row(payment.id, attempt).items()})
     for i, event in enumerate(fresh):
@@ -221,7 +242,7 @@ def new_payment_params(payment: Payment, fresh: Sequence[PaymentEvent]) -> dict[
 
 # --- a saved change ---------------------------------------------------------------------
 def _save_compiled(
-    dialect: Dialect, attempts: int, events: int, *, strict: bool = False
+    dialect: Dialect, attempts: int, events: int, *, strict: bool = False, ledger: bool = False
 ) -> CompiledStatement:
     changed = {
         c.name: bindparam(f"p_{c.name}", type_=c.type)
@@ -263,6 +284,8 @@ def _save_compiled(
                 )
                 .cte(name)
             )
+    if ledger:
+        ctes.extend(ledger_ctes(guard))
     matched: Any = func.count()
     if strict:
         # 1 / count: a division by zero (an error, so the statement writes nothing) when
@@ -278,22 +301,42 @@ def _save_strict_compiled(dialect: Dialect, attempts: int, events: int) -> Compi
     return _save_compiled(dialect, attempts, events, strict=True)
 
 
-def compile_save_strict(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
+def _save_strict_ledger(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
+    return _save_compiled(dialect, attempts, events, strict=True, ledger=True)
+
+
+def _save_ledger(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
+    return _save_compiled(dialect, attempts, events, ledger=True)
+
+
+def compile_save_strict(
+    dialect: Dialect, attempts: int, events: int, *, ledger: bool = False
+) -> CompiledStatement:
     """compile_save's statement, failing with division_by_zero (22012) when the version did
     not match, instead of returning 0. Same parameters, in the same order."""
+    if ledger:
+        return _cached("save_strict+ledger", dialect, attempts, events, _save_strict_ledger)
     return _cached("save_strict", dialect, attempts, events, _save_strict_compiled)
 
 
-def compile_save(dialect: Dialect, attempts: int, events: int) -> CompiledStatement:
-    """UPDATE ... WHERE version matches, plus attempt upserts, events and outbox rows.
+def compile_save(
+    dialect: Dialect, attempts: int, events: int, *, ledger: bool = False
+) -> CompiledStatement:
+    """UPDATE ... WHERE version matches, plus attempt upserts, events and outbox rows (and,
+    with `ledger`, the journal entries of `ledger_params`).
 
     Returns one row: 1 if the version matched (everything written), 0 if not (nothing written).
     """
+    if ledger:
+        return _cached("save+ledger", dialect, attempts, events, _save_ledger)
     return _cached("save", dialect, attempts, events, _save_compiled)
 
 
 def save_params(
-    payment: Payment, expected_version: int, fresh: Sequence[PaymentEvent]
+    payment: Payment,
+    expected_version: int,
+    fresh: Sequence[PaymentEvent],
+    entries: Sequence[JournalEntry] = (),
 ) -> dict[str, Any]:
     """Named values for compile_save's statement."""
     row = payment_to_row(payment)
@@ -301,6 +344,8 @@ def save_params(
     params = {f"p_{k}": v for k, v in row.items() if k not in IMMUTABLE}
     params["where_id"] = payment.id
     params["where_version"] = expected_version
+    if entries:
+        params.update(ledger_params(entries, payment.updated_at))
     for i, attempt in enumerate(payment.attempts):
         params.update({f"a{i}_{k}": v for k, v in attempt_to_row(payment.id, attempt).items()})
     for i, event in enumerate(fresh):

@@ -20,6 +20,7 @@ from synccash.adapters.sql._engine import (
     create_engine_from_settings,
     make_engine,
 )
+from synccash.adapters.sql._ledger import SqlLedger, ledger_refusal
 from synccash.adapters.sql._merchants import SqlMerchantRegistry
 from synccash.adapters.sql._migrate import downgrade, head_revision, migrate, schema_drift
 from synccash.adapters.sql._outbox import (
@@ -40,6 +41,7 @@ __all__ = [
     "DeliveryStatus",
     "OutboxClaim",
     "SchemaBehind",
+    "SqlLedger",
     "SqlMerchantRegistry",
     "SqlOutbox",
     "SqlPaymentRepository",
@@ -54,6 +56,7 @@ __all__ = [
     "create_engine_from_settings",
     "downgrade",
     "head_revision",
+    "ledger_refusal",
     "make_engine",
     "migrate",
     "new_payment_params",

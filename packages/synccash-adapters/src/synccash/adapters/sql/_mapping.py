@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from synccash.adapters.event_payload import event_payload, outbox_id
+from synccash.adapters.sql._ledger import remember_posted
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
 from synccash.core.outcomes import FailureReason
@@ -168,7 +169,7 @@ def payment_from_row(
 ) -> Payment:
     """A Payment from its payments row plus its attempts and audit trail (both in order)."""
     payee_msisdn = row["payee_msisdn"]
-    return Payment(
+    payment = Payment(
         id=row["id"],
         merchant_id=row["merchant_id"],
         amount=Money(int(row["amount_minor"]), row["currency"]),
@@ -204,6 +205,8 @@ def payment_from_row(
         events=list(events),
         new_events=[],
     )
+    remember_posted(payment)  # a later save sends only the entries this state did not imply
+    return payment
 
 
 def outbox_row(payment: Payment, event: PaymentEvent) -> dict[str, Any]:

@@ -35,6 +35,12 @@ from synccash.adapters.engines.pgfast import (
     save_params,
 )
 from synccash.adapters.sql._healing import discard_on_loss, unavailable
+from synccash.adapters.sql._ledger import (
+    ledger_refusal,
+    remember_posted,
+    unposted,
+    write_entries,
+)
 from synccash.adapters.sql._mapping import (
     attempt_from_row,
     attempt_to_row,
@@ -46,6 +52,7 @@ from synccash.adapters.sql._mapping import (
 )
 from synccash.adapters.sql._tables import outbox, payment_attempts, payment_events, payments
 from synccash.core.errors import ConcurrencyConflict
+from synccash.core.ledger import entries_for
 from synccash.core.payment import Attempt, Payment, PaymentEvent, PaymentState
 from synccash.core.ports import AttemptOwner, DailyRow, PaymentPage, PaymentQuery
 from synccash.core.providers import ProviderId
@@ -93,9 +100,10 @@ class WriteTracker:
         return entry
 
     def committed(self) -> None:
-        """Commit succeeded: the written events are no longer new."""
+        """Commit succeeded: the written events are no longer new (nor the postings)."""
         for entry in self.written.values():
             del entry.payment.new_events[: entry.events_written]
+            remember_posted(entry.payment)
         self.written.clear()
 
     def rolled_back(self) -> None:
@@ -165,10 +173,13 @@ class SqlPaymentRepository:
         await self.flush()
         entry = self._tracker.track(payment)
         fresh = payment.new_events[entry.events_written :]
+        entries = entries_for(payment)  # a new payment: everything its state implies
         if self._postgres and fresh:
-            # the hot path: payment, attempts, events and outbox rows in one statement
-            compiled = compile_new_payment(self._dialect, len(payment.attempts), len(fresh))
-            args = compiled.bind(new_payment_params(payment, fresh))
+            # the hot path: payment, attempts, events, outbox rows and postings in one statement
+            compiled = compile_new_payment(
+                self._dialect, len(payment.attempts), len(fresh), ledger=bool(entries)
+            )
+            args = compiled.bind(new_payment_params(payment, fresh, entries))
             if not self._in_transaction():
                 self._deferred = _Deferred(compiled.sql, args, entry, len(fresh))
                 return
@@ -185,6 +196,7 @@ class SqlPaymentRepository:
                 [attempt_to_row(payment.id, a) for a in payment.attempts],
             )
         await self._write_events(entry)
+        await write_entries(await self._connection(), entries, payment.updated_at)
 
     async def _insert_new(self, sql: str, args: tuple[Any, ...], payment: Payment) -> None:
         try:
@@ -239,6 +251,12 @@ class SqlPaymentRepository:
                 # the strict save's version did not match: nothing of it was written
                 payment = deferred.entry.payment
                 raise _conflict(payment.id, deferred.expected_version or 0) from exc
+            except asyncpg.PostgresError as exc:
+                # the ledger's guard refused it (re-sent alone: only this caller sees it)
+                refusal = ledger_refusal(exc)
+                if refusal is None:
+                    raise
+                raise refusal from exc
             deferred.entry.events_written += deferred.events
             return True
         driver = await self._driver()
@@ -252,6 +270,9 @@ class SqlPaymentRepository:
         except ConcurrencyConflict:
             raise
         except Exception as exc:
+            refusal = ledger_refusal(exc) if isinstance(exc, asyncpg.PostgresError) else None
+            if refusal is not None:
+                raise refusal from exc  # one statement's own refusal: the connection is fine
             # SQLAlchemy did not see this failure and the connection's state is unknown
             # (lost, or asyncpg mid-protocol): take it out of the pool
             await (await self._connection()).invalidate()
@@ -273,12 +294,15 @@ class SqlPaymentRepository:
         entry = self._tracker.track(payment)
         expected = payment.version
         fresh = payment.new_events[entry.events_written :]
+        entries = unposted(payment)  # what the loaded state did not imply yet
         if self._postgres:
-            # one round trip; the attempts, events and outbox rows depend on the UPDATE matching
-            compiled = compile_save(self._dialect, len(payment.attempts), len(fresh))
-            args = compiled.bind(save_params(payment, expected, fresh))
+            # one round trip; the attempts, events, outbox rows and postings depend on the
+            # UPDATE matching
+            shape = (self._dialect, len(payment.attempts), len(fresh))
+            compiled = compile_save(*shape, ledger=bool(entries))
+            args = compiled.bind(save_params(payment, expected, fresh, entries))
             strict = (
-                compile_save_strict(self._dialect, len(payment.attempts), len(fresh)).sql
+                compile_save_strict(*shape, ledger=bool(entries)).sql
                 if self._group is not None
                 else None
             )
@@ -304,6 +328,7 @@ class SqlPaymentRepository:
         if payment.attempts:
             await self._upsert_attempts(payment.id, payment.attempts)
         await self._write_events(entry)
+        await write_entries(await self._connection(), entries, payment.updated_at)
 
     async def _upsert_attempts(self, payment_id: str, attempts: Sequence[Attempt]) -> None:
         stmt = sqlite.insert(payment_attempts)

@@ -7,8 +7,10 @@ from typing import Final
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -192,4 +194,54 @@ blocklist = Table(
     # an MSISDN (233…) or a payee key such as "acct:…"
     Column("msisdn", String(160), primary_key=True),
     Column("reason", Text, nullable=False),
+)
+
+# --- the ledger (synccash.core.ledger; triggers in migration 0005) -------------------------
+#: SQLite needs INTEGER (not BIGINT) for an auto-numbered primary key (its rowid).
+_ENTRY_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    # the journal's order (statement cursors); ids follow insert order, not commit order
+    Column("id", _ENTRY_ID, primary_key=True, autoincrement=True),
+    Column("reference", String(128), nullable=False),  # attempt reference, payment or top-up id
+    Column("kind", String(24), nullable=False),  # PostingKind
+    Column("payment_id", String(64)),
+    Column("merchant_id", String(128)),
+    Column("created_at", UtcDateTime, nullable=False),
+    # the idempotency key: a replayed save never posts twice
+    UniqueConstraint("reference", "kind", name="uq_ledger_entries_reference_kind"),
+)
+
+ledger_postings = Table(
+    "ledger_postings",
+    metadata,
+    Column("reference", String(128), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("account", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),  # debit > 0, credit < 0, never 0
+    PrimaryKeyConstraint("reference", "kind", "seq", name="pk_ledger_postings"),
+    ForeignKeyConstraint(
+        ["reference", "kind"],
+        ["ledger_entries.reference", "ledger_entries.kind"],
+        name="fk_ledger_postings_entry",
+        deferrable=True,
+        initially="DEFERRED",
+    ),
+    CheckConstraint("amount_minor <> 0", name="not_zero"),
+)
+Index("ix_ledger_postings_account", ledger_postings.c.account, ledger_postings.c.currency)
+
+#: Balances of the guarded accounts only (merchant available, provider float), kept by a
+#: trigger on ledger_postings, on the account's normal side; never below 0 (a trigger).
+ledger_balances = Table(
+    "ledger_balances",
+    metadata,
+    Column("account", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("balance_minor", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account", "currency", name="pk_ledger_balances"),
 )

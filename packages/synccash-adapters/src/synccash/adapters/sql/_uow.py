@@ -5,11 +5,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from synccash.adapters.engines.group import GroupCommitter, GroupReader
 from synccash.adapters.engines.pgfast import compile_load_many
 from synccash.adapters.failures import FailureLog
+from synccash.adapters.sql._ledger import ledger_refusal
 from synccash.adapters.sql._repository import SqlPaymentRepository, WriteTracker
 
 
@@ -74,6 +76,13 @@ class SqlUnitOfWork:
                 conn = self.payments.connection
                 if conn is not None:
                     await conn.commit()
+        except DBAPIError as exc:
+            await self._rollback()
+            # the ledger's deferred checks run at commit (PostgreSQL)
+            refusal = ledger_refusal(exc)
+            if refusal is None:
+                raise
+            raise refusal from exc
         except BaseException:
             await self._rollback()
             raise
