@@ -17,8 +17,8 @@ _COLOURS = {
 
 #: What `--chart` says when the optional extra is not installed (production images lack it).
 MISSING_MATPLOTLIB = (
-    "--chart needs matplotlib, which is not installed: install the chart extra "
-    "(pip install 'synccash-tools[chart]', or uv sync --extra chart in a checkout)"
+    "--chart needs matplotlib, which is not installed: pip install 'synccash-tools[chart]' "
+    "(in a checkout, `make setup` installs it)"
 )
 
 
