@@ -148,3 +148,19 @@ async def test_a_committed_payment_wins_over_a_lock_left_by_a_dead_request(conta
     assert (retry.status_code, retry.json()["id"]) == (200, created.json()["id"])
     assert retry.headers["idempotent-replayed"] == "true"
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+
+
+async def test_the_api_works_with_every_engine_off(make_settings, merchant):
+    """Plain httpx, plain redis-py and no group commit: initiate, replay, rate limit, read."""
+    settings = make_settings(
+        ENGINE_PROVIDER_HTTP="httpx", ENGINE_REDIS="redis-py", ENGINE_GROUP_COMMIT="off"
+    )
+    async with bootstrap(settings) as container, _client(create_app(container)) as client:
+        assert container.uow.group is None
+        created = await client.post(URL, json=BODY, headers=_headers(settings, merchant, "off"))
+        replay = await client.post(URL, json=BODY, headers=_headers(settings, merchant, "off"))
+        status = await client.get(
+            f"/api/v1/payments/{created.json()['id']}/status", headers=_headers(settings, merchant)
+        )
+    assert (created.status_code, replay.status_code, status.status_code) == (202, 200, 200)
+    assert replay.json()["id"] == created.json()["id"]

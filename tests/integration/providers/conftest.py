@@ -97,18 +97,25 @@ def traffic(_recorded: list[httpx.Request]) -> list[httpx.Request]:
     return _recorded
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def http(_recorded: list[httpx.Request]) -> AsyncIterator[httpx.AsyncClient]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["fast", "httpx"])
+async def http(
+    request: pytest.FixtureRequest, _recorded: list[httpx.Request]
+) -> AsyncIterator[httpx.AsyncClient]:
     """The HTTP client injected into our provider clients (built once: TLS setup is slow).
 
-    The composition root's own client (`provider_http_client`), so every contract
-    test also runs over its transport.
+    Both clients the composition root can build (ENGINE_PROVIDER_HTTP): the HTTP/1.1
+    engine (`provider_http_client`) and plain httpx, so every contract test runs over both.
     """
 
-    async def record(request: httpx.Request) -> None:
-        _recorded.append(request)
+    async def record(sent: httpx.Request) -> None:
+        _recorded.append(sent)
 
-    async with provider_http_client(httpx.Timeout(5.0), concurrency=8) as client:
+    client = (
+        provider_http_client(httpx.Timeout(5.0), concurrency=8)
+        if request.param == "fast"
+        else httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
+    )
+    async with client:
         client.event_hooks = {"request": [record]}
         yield client
 

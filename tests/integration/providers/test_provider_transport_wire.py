@@ -1,4 +1,4 @@
-"""ProviderTransport / ProviderClient on the wire, against real local servers (no mocks).
+"""ProviderTransport / FastHttpClient on the wire, against real local servers (no mocks).
 
 What the provider clients' money-safety classification relies on: a failure
 before anything was sent raises ConnectError/ConnectTimeout/PoolTimeout, one
@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from synccash.adapters.engines.http1 import ProviderClient
+from synccash.adapters.engines.http1 import FastHttpClient
 from synccash.adapters.providers import ProviderTransport, provider_http_client
 from synccash.adapters.providers._http import transport_outcome
 from synccash.adapters.providers._table import Operation
@@ -90,9 +90,9 @@ def answering(*answers: bytes, then_close: bool = False) -> tuple[Handler, list[
     return handler, counts
 
 
-def client(max_connections: int | None = None, timeout: float = 5.0, **kw: float) -> ProviderClient:
+def client(max_connections: int | None = None, timeout: float = 5.0, **kw: float) -> FastHttpClient:
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=4)
-    return ProviderClient(transport=ProviderTransport(limits), timeout=httpx.Timeout(timeout, **kw))
+    return FastHttpClient(transport=ProviderTransport(limits), timeout=httpx.Timeout(timeout, **kw))
 
 
 async def test_a_chunked_response_is_read_whole() -> None:
@@ -272,7 +272,7 @@ async def test_a_connection_that_idled_past_the_expiry_is_not_reused() -> None:
     limits = httpx.Limits(max_keepalive_connections=4, keepalive_expiry=0.3)
     async with (
         serve(handler) as url,
-        ProviderClient(transport=ProviderTransport(limits), timeout=5.0) as http,
+        FastHttpClient(transport=ProviderTransport(limits), timeout=5.0) as http,
     ):
         await http.get(f"{url}/")
         await http.get(f"{url}/")
@@ -399,7 +399,7 @@ async def test_a_base_url_is_merged_as_httpx_merges_it() -> None:
 
     async with serve(record) as url:
         limits = httpx.Limits(max_keepalive_connections=1)
-        async with ProviderClient(
+        async with FastHttpClient(
             transport=ProviderTransport(limits), base_url=f"{url}/mtn", timeout=5.0
         ) as http:
             await http.post("/collection/token/", content=b"")
@@ -467,7 +467,7 @@ async def test_https_with_a_trusted_certificate_and_keep_alive(
     limits = httpx.Limits(max_keepalive_connections=2)
     async with (
         serve(handler, _server_tls(certificate)) as url,
-        ProviderClient(
+        FastHttpClient(
             transport=ProviderTransport(limits, ssl_context=trusted), timeout=5.0
         ) as http,
     ):

@@ -16,8 +16,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    """A client on the test database, empty at the start of each test (its pipelined
-    `LeanRedis` connection, which the queue and rate limits use too, closed after)."""
+    """A client on the test database, empty at the start of each test."""
     client = Redis.from_url(REDIS_URL)
     await client.flushdb()
     try:
@@ -25,9 +24,17 @@ async def redis() -> AsyncIterator[Redis]:
     finally:
         await client.flushdb()
         await client.aclose()
-        lean = LeanRedis.for_client(client)
-        if lean is not None:
-            lean.close()
+
+
+@pytest.fixture
+async def lean(redis: Redis) -> AsyncIterator[LeanRedis]:
+    """A pipelined connection to the test database (closed after)."""
+    connection = LeanRedis.from_client(redis)
+    assert connection is not None
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
 class RoundTrips:

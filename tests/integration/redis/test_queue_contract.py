@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from conftest import REDIS_URL
 from synccash.adapters.coordination import ConsumableTaskQueue, DeadLetter, Delivery
+from synccash.adapters.engines.resp import LeanRedis
 from synccash.adapters.memory.clock import ManualClock
 from synccash.adapters.memory.queue import MemoryTaskQueue
 from synccash.adapters.redis.queue import RedisTaskQueue
@@ -32,9 +33,10 @@ class QueueUnderTest:
     expire: Callable[[], Awaitable[None]]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis+pipelined", "redis+redis-py"])
 async def qut(request: pytest.FixtureRequest) -> AsyncIterator[QueueUnderTest]:
-    """The queue under test with max_deliveries=2 and a 200 ms visibility timeout."""
+    """The queue under test with max_deliveries=2 and a 200 ms visibility timeout (Redis with
+    the pipelined-connection engine on and off)."""
     clock = ManualClock()
     if request.param == "memory":
 
@@ -55,12 +57,17 @@ async def qut(request: pytest.FixtureRequest) -> AsyncIterator[QueueUnderTest]:
         clock.advance(seconds=1)
         await anyio.sleep(VISIBILITY_S * 1.5)
 
-    queue = RedisTaskQueue(redis, clock=clock, visibility_timeout_s=VISIBILITY_S, max_deliveries=2)
+    lean = LeanRedis.from_client(redis) if request.param == "redis+pipelined" else None
+    queue = RedisTaskQueue(
+        redis, lean=lean, clock=clock, visibility_timeout_s=VISIBILITY_S, max_deliveries=2
+    )
     try:
         yield QueueUnderTest(queue, clock, expire_redis)
     finally:
         await redis.flushdb()
         await redis.aclose()
+        if lean is not None:
+            lean.close()
 
 
 def advance(payment_id: str) -> Task:

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from conftest import REDIS_URL
 from synccash.adapters.coordination import Locks, RateLimiter
+from synccash.adapters.engines.resp import LeanRedis
 from synccash.adapters.memory.clock import ManualClock
 from synccash.adapters.memory.ratelimit import MemoryLocks, MemoryRateLimiter
 from synccash.adapters.redis.ratelimit import RedisLocks, RedisRateLimiter
@@ -30,9 +31,9 @@ class Coordination:
     expire_locks: Callable[[], Awaitable[None]]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis+pipelined", "redis+redis-py"])
 async def coord(request: pytest.FixtureRequest) -> AsyncIterator[Coordination]:
-    """The implementation under test."""
+    """The implementation under test (Redis with the pipelined-connection engine on and off)."""
     clock = ManualClock()
     if request.param == "memory":
 
@@ -53,16 +54,19 @@ async def coord(request: pytest.FixtureRequest) -> AsyncIterator[Coordination]:
         # PX expiry runs on the Redis server's clock.
         await anyio.sleep(LOCK_TTL_MS * 1.5 / 1000)
 
+    lean = LeanRedis.from_client(redis) if request.param == "redis+pipelined" else None
     try:
         yield Coordination(
-            RedisRateLimiter(redis, capacity=5, per_second=10, clock=clock),
-            RedisLocks(redis),
+            RedisRateLimiter(redis, capacity=5, per_second=10, clock=clock, lean=lean),
+            RedisLocks(redis, lean=lean),
             clock,
             expire_redis,
         )
     finally:
         await redis.flushdb()
         await redis.aclose()
+        if lean is not None:
+            lean.close()
 
 
 async def test_bucket_allows_a_burst_then_says_how_long_to_wait(coord: Coordination):

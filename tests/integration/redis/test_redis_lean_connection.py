@@ -32,11 +32,10 @@ def test_resp_encoding_and_replies():
     assert isinstance(parse(b"-NOSCRIPT No matching script\r\n", 0)[0], NoScriptError)
 
 
-async def test_it_uses_the_clients_database_and_pipelines_concurrent_commands(redis: Redis):
+async def test_it_uses_the_clients_database_and_pipelines_concurrent_commands(
+    redis: Redis, lean: LeanRedis
+):
     """Same db as the client (SELECT from the URL); 200 concurrent commands, each its reply."""
-    lean = LeanRedis.for_client(redis)
-    assert lean is not None
-    assert LeanRedis.for_client(redis) is lean  # one per client
     assert await lean.execute("SET", "lean:k", "v") == b"OK"
     assert await redis.get("lean:k") == b"v"  # redis-py, same database
     replies = await asyncio.gather(*(lean.execute("INCRBY", "lean:n", i) for i in range(200)))
@@ -49,10 +48,8 @@ async def test_it_uses_the_clients_database_and_pipelines_concurrent_commands(re
         await lean.execute("EVALSHA", "0" * 40, 0)
 
 
-async def test_a_cancelled_caller_does_not_shift_the_replies(redis: Redis):
+async def test_a_cancelled_caller_does_not_shift_the_replies(redis: Redis, lean: LeanRedis):
     """A caller that gives up leaves its reply to be dropped, not handed to the next one."""
-    lean = LeanRedis.for_client(redis)
-    assert lean is not None
     await redis.set("lean:a", "A")
     slow = asyncio.ensure_future(lean.execute("BLPOP", "lean:empty", "0.2"))
     await asyncio.sleep(0.01)
@@ -60,10 +57,10 @@ async def test_a_cancelled_caller_does_not_shift_the_replies(redis: Redis):
     assert await lean.execute("GET", "lean:a") == b"A"
 
 
-async def test_a_lost_connection_fails_its_waiters_and_the_next_command_reconnects(redis: Redis):
+async def test_a_lost_connection_fails_its_waiters_and_the_next_command_reconnects(
+    redis: Redis, lean: LeanRedis
+):
     """Killing the connection: waiting commands get ConnectionError, later ones work again."""
-    lean = LeanRedis.for_client(redis)
-    assert lean is not None
     own_id = await lean.execute("CLIENT", "ID")
     waiting = asyncio.ensure_future(lean.execute("BLPOP", "lean:empty", "5"))
     await asyncio.sleep(0.05)
@@ -74,10 +71,10 @@ async def test_a_lost_connection_fails_its_waiters_and_the_next_command_reconnec
     assert await lean.execute("PING") == b"PONG"
 
 
-async def test_commands_on_a_closed_connection_fail_instead_of_hanging(redis: Redis):
+async def test_commands_on_a_closed_connection_fail_instead_of_hanging(
+    redis: Redis, lean: LeanRedis
+):
     """A command written after close (before connection_lost arrives) gets an error."""
-    lean = LeanRedis.for_client(redis)
-    assert lean is not None
     assert await lean.execute("PING") == b"PONG"
     pipe = lean._pipe
     assert pipe is not None
@@ -90,19 +87,21 @@ async def test_commands_on_a_closed_connection_fail_instead_of_hanging(redis: Re
 async def test_no_redis_is_a_connection_error():
     """Nothing listening: the caller sees redis-py's ConnectionError (the API answers 503)."""
     dead = Redis.from_url("redis://127.0.0.1:1/0")
-    lean = LeanRedis.for_client(dead)
+    lean = LeanRedis.from_client(dead)
     assert lean is not None
     with pytest.raises(RedisConnectionError):
         await lean.execute("PING")
     with pytest.raises(RedisConnectionError):
-        await RedisLocks(dead).release("k", "t")
+        await RedisLocks(dead, lean=lean).release("k", "t")
+    with pytest.raises(RedisConnectionError):
+        await RedisLocks(dead).release("k", "t")  # the engine off: redis-py's own error
     await dead.aclose()
 
 
-async def test_locks_and_bucket_survive_a_script_flush(redis: Redis):
+async def test_locks_and_bucket_survive_a_script_flush(redis: Redis, lean: LeanRedis):
     """Redis lost its scripts (restart, SCRIPT FLUSH): they are loaded again, not failed."""
-    locks = RedisLocks(redis)
-    limiter = RedisRateLimiter(redis, capacity=5, per_second=10)
+    locks = RedisLocks(redis, lean=lean)
+    limiter = RedisRateLimiter(redis, capacity=5, per_second=10, lean=lean)
     token = await locks.try_lock("k", 10_000)
     assert token is not None
     await redis.script_flush()
@@ -113,9 +112,9 @@ async def test_locks_and_bucket_survive_a_script_flush(redis: Redis):
     assert await limiter.acquire("m") is None
 
 
-async def test_concurrent_releases_compare_their_tokens(redis: Redis):
+async def test_concurrent_releases_compare_their_tokens(redis: Redis, lean: LeanRedis):
     """20 releases at once: owners free their locks, stale tokens free nothing."""
-    locks = RedisLocks(redis)
+    locks = RedisLocks(redis, lean=lean)
     tokens = [await locks.try_lock(f"k{i}", 10_000) for i in range(20)]
     assert all(tokens)
     attempts = [(f"k{i}", t if i % 2 == 0 else "stale") for i, t in enumerate(tokens)]
@@ -154,10 +153,8 @@ async def test_a_half_open_connection_fails_its_waiters_within_the_read_deadline
         await server.wait_closed()
 
 
-async def test_the_connection_has_tcp_keepalive(redis: Redis):
+async def test_the_connection_has_tcp_keepalive(redis: Redis, lean: LeanRedis):
     """The socket probes an idle peer (a vanished Redis is noticed without traffic)."""
-    lean = LeanRedis.for_client(redis)
-    assert lean is not None
     assert await lean.execute("PING") == b"PONG"
     pipe = lean._pipe
     assert pipe is not None
@@ -167,10 +164,10 @@ async def test_the_connection_has_tcp_keepalive(redis: Redis):
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE_S
 
 
-async def test_a_command_never_written_goes_again_on_a_new_connection(redis: Redis):
+async def test_a_command_never_written_goes_again_on_a_new_connection(
+    redis: Redis, lean: LeanRedis
+):
     """A connection closed before the write: the command is sent once more, and answered."""
-    lean = LeanRedis.for_client(redis)
-    assert lean is not None
     assert await lean.execute("PING") == b"PONG"
     pipe = lean._pipe
     assert pipe is not None

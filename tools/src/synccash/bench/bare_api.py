@@ -149,7 +149,7 @@ def create_app() -> Litestar:
             connection_class=_NoReset,
         )
         redis = Redis.from_url(os.environ["REDIS_URL"], max_connections=256)
-        lean = LeanRedis.for_client(redis)
+        lean = LeanRedis.from_client(redis)
         if lean is None:
             raise RuntimeError("bench-api's bare endpoint needs a plain redis:// REDIS_URL")
         app.state.pool, app.state.redis, app.state.lean = pool, redis, lean

@@ -374,7 +374,9 @@ async def _open_storage(
     stack.push_async_callback(engine.dispose)
     await sql.check_schema(engine)
     # PostgreSQL: concurrent lone writes share a round trip and a commit (group commit)
-    uow = sql.SqlUnitOfWorkFactory(engine, group_commit=True, failures=failures)
+    uow = sql.SqlUnitOfWorkFactory(
+        engine, group_commit=settings.engine_group_commit, failures=failures
+    )
     stack.push_async_callback(uow.aclose)
 
     async def ping() -> None:
@@ -396,6 +398,7 @@ async def _open_redis(settings: Settings, stack: AsyncExitStack, clock: Clock) -
     """The queue, health, rate limits, locks and event stream on Redis."""
     from redis.asyncio import Redis  # noqa: PLC0415
 
+    from synccash.adapters.engines.resp import LeanRedis  # noqa: PLC0415
     from synccash.adapters.redis.events import RedisEventPublisher  # noqa: PLC0415
     from synccash.adapters.redis.health import RedisHealthStore  # noqa: PLC0415
     from synccash.adapters.redis.queue import RedisTaskQueue  # noqa: PLC0415
@@ -410,8 +413,12 @@ async def _open_redis(settings: Settings, stack: AsyncExitStack, clock: Clock) -
         health_check_interval=30,
     )
     stack.push_async_callback(client.aclose)
-    stack.callback(_close_lean_connection, client)
-    queue = RedisTaskQueue(client, clock=clock)
+    # the engine: one pipelined connection per process for the hot commands of the queue,
+    # the rate limiter and the locks (ENGINE_REDIS=redis-py: everything through redis-py)
+    lean = LeanRedis.from_client(client) if settings.engine_redis == "pipelined" else None
+    if lean is not None:
+        stack.callback(lean.close)
+    queue = RedisTaskQueue(client, lean=lean, clock=clock)
     await queue.ensure_group()
     return Coordination(
         queue=queue,
@@ -420,15 +427,17 @@ async def _open_redis(settings: Settings, stack: AsyncExitStack, clock: Clock) -
             client,
             capacity=settings.rate_limit_burst,
             per_second=settings.rate_limit_per_second,
+            lean=lean,
         ),
-        locks=RedisLocks(client),
+        locks=RedisLocks(client, lean=lean),
         publisher=RedisEventPublisher(client),
         redis=client,
     )
 
 
 async def _open_provider_clients(settings: Settings, stack: AsyncExitStack) -> HttpClients:
-    """One lean client per provider (small pools, a cheaper pooled-connection lookup).
+    """One client per provider on the HTTP/1.1 engine (small pools, a cheaper
+    pooled-connection lookup), or plain httpx clients with ENGINE_PROVIDER_HTTP=httpx.
 
     httpx applies proxies from the environment only to its own default transport, so a
     deployment behind an HTTPS proxy (HTTPS_PROXY / ALL_PROXY set) gets one plain shared
@@ -440,6 +449,14 @@ async def _open_provider_clients(settings: Settings, stack: AsyncExitStack) -> H
     if settings.provider_proxy:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
         return await stack.enter_async_context(httpx.AsyncClient(timeout=timeout, limits=limits))
+    if settings.engine_provider_http == "httpx":
+        limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+        return {
+            provider: await stack.enter_async_context(
+                httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+            )
+            for provider in ProviderId
+        }
     return {
         provider: await stack.enter_async_context(
             provider_http_client(timeout, concurrency=16, trust_env=True)
@@ -452,12 +469,3 @@ def _ensure_sqlite_dir(url: str) -> None:
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-
-
-def _close_lean_connection(redis_client: Redis) -> None:
-    """Close the pipelined connection the queue and rate limits use beside redis-py's pool."""
-    from synccash.adapters.engines.resp import LeanRedis  # noqa: PLC0415 - Redis extra only
-
-    lean = LeanRedis.for_client(redis_client)
-    if lean is not None:
-        lean.close()

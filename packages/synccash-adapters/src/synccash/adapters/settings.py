@@ -180,6 +180,18 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
     ),
     "LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING, ERROR"),
     "LOG_FORMAT": ("json", "json or console"),
+    "ENGINE_PROVIDER_HTTP": (
+        "fast",
+        "provider HTTP client: fast = our HTTP/1.1 engine (engines/http1.py), httpx = plain httpx",
+    ),
+    "ENGINE_REDIS": (
+        "pipelined",
+        "hot Redis commands: pipelined = one RESP connection (engines/resp.py), redis-py = redis-py",
+    ),
+    "ENGINE_GROUP_COMMIT": (
+        "on",
+        "PostgreSQL group commit and group read (engines/group.py): on or off",
+    ),
     "PROMETHEUS_MULTIPROC_DIR": (
         "",
         (
@@ -266,6 +278,14 @@ def _int(env: Mapping[str, str], name: str, *, minimum: int = 0) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = _get(env, name).strip().lower()
+    if value not in allowed:
+        choices = " or ".join(repr(a) for a in allowed)
+        raise SettingsError(f"{name} must be {choices}, got {value!r}")
     return value
 
 
@@ -395,6 +415,10 @@ class Settings:
     provider_proxy: bool = False
     callbacks: CallbackLimits = field(factory=CallbackLimits)
     trusted_proxy_ips: str = "127.0.0.1"
+    #: The engines (see `synccash.adapters.engines`), each switchable to the plain library.
+    engine_provider_http: str = "fast"
+    engine_redis: str = "pipelined"
+    engine_group_commit: bool = True
 
     @property
     def is_postgres(self) -> bool:
@@ -527,4 +551,7 @@ class Settings:
             provider_proxy=any(env.get(name) for name in PROXY_VARIABLES),
             callbacks=CallbackLimits.from_env(env),
             trusted_proxy_ips=_get(env, "TRUSTED_PROXY_IPS"),
+            engine_provider_http=_choice(env, "ENGINE_PROVIDER_HTTP", ("fast", "httpx")),
+            engine_redis=_choice(env, "ENGINE_REDIS", ("pipelined", "redis-py")),
+            engine_group_commit=_choice(env, "ENGINE_GROUP_COMMIT", ("on", "off")) == "on",
         )

@@ -1,4 +1,11 @@
-"""Group commit: concurrent lone writes share one round trip and one commit (PostgreSQL).
+"""Engine: group commit and group read, concurrent lone writes and reads share one round
+trip (and one commit) on PostgreSQL.
+
+Replaces: one pooled connection, round trip and commit per unit of work.
+Why: bench-db client CPU per initiate 225 -> 115 us, repository vs pgbench ratio 0.46 -> 0.61
+(commit 7a1dd2f); the worker's payment read was 8% of the worker (237986d).
+Switch off: ENGINE_GROUP_COMMIT=off (each unit of work sends its own statements; the
+one-statement fast paths of `engines.pgfast` stay).
 
 A new payment is one statement (payment, attempts, events and outbox rows in one INSERT
 ... WITH), and so is a saved change (the optimistic UPDATE with its rows, in its strict

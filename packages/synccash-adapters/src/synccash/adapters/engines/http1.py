@@ -1,5 +1,13 @@
 # ruff: noqa: ASYNC109  # timeouts are event-loop timers here (asyncio.timeout costs a task-aware scope)
-"""The HTTP client the composition root gives the provider clients.
+"""Engine: the HTTP/1.1 client the composition root gives the provider clients.
+
+Replaces: httpx's default transport (httpcore) under the provider clients.
+Why: client CPU per provider call 2,124-2,295 us -> 566-695 us, sandbox CPU per call
+576-636 -> 411-484 us (commit 617e5b8, `python -m synccash.bench.providers --rounds 500
+--repeat 3`); httptools parsing took h11's ~10% of the worker's CPU out (5a43392).
+Switch off: ENGINE_PROVIDER_HTTP=httpx (plain `httpx.AsyncClient`s; an HTTPS proxy in the
+environment does the same by itself). `FastHttpClient` is the client class; the providers'
+port is `synccash.adapters.providers.ProviderClient`, a different thing.
 
 A provider call through httpx's default transport cost the worker about five
 times the CPU of the exchange itself: httpcore scans its whole pool twice per
@@ -41,7 +49,7 @@ tens of microseconds). `ProviderTransport` speaks HTTP/1.1 itself:
   provider APIs answer small JSON documents), so the connection is back in the
   pool as soon as the answer is in.
 
-`ProviderClient` is an `httpx.AsyncClient` whose `request()` (and so `get`,
+`FastHttpClient` is an `httpx.AsyncClient` whose `request()` (and so `get`,
 `post`, ...) takes a short path for the plain calls the provider clients make:
 the request is built once with the client's headers, base URL and timeout,
 handed to the transport, and the response gets what `send()` gives it
@@ -78,11 +86,11 @@ from typing import Any, Final
 import h11
 import httptools
 import httpx
-from httpx._client import ClientState  # the state `send()` keeps; see ProviderClient.request
+from httpx._client import ClientState  # the state `send()` keeps; see FastHttpClient.request
 
 _log: Final = logging.getLogger("httpx")
 _DEFAULT_PORTS: Final = {b"http": 80, b"https": 443}
-#: Headers that make `ProviderClient` leave a request to httpx's `build_request`.
+#: Headers that make `FastHttpClient` leave a request to httpx's `build_request`.
 _FRAMING: Final = frozenset({b"host", b"content-length", b"transfer-encoding"})
 #: Methods httpx gives `Content-Length: 0` when they carry no body.
 _SIZED: Final = frozenset({"POST", "PUT", "PATCH"})
@@ -718,7 +726,7 @@ class ProviderTransport(httpx.AsyncBaseTransport):
         self._idle.clear()
 
 
-class ProviderClient(httpx.AsyncClient):
+class FastHttpClient(httpx.AsyncClient):
     """An AsyncClient with a short path for plain calls (see the module docstring)."""
 
     async def request(
@@ -868,7 +876,7 @@ def provider_http_client(
     apply to this transport: see the module docstring).
     """
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=max(1, concurrency))
-    return ProviderClient(
+    return FastHttpClient(
         transport=ProviderTransport(
             limits, ssl_context=httpx.create_ssl_context(trust_env=trust_env)
         ),

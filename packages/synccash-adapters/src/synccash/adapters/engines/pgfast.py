@@ -1,4 +1,12 @@
-"""PostgreSQL fast paths: one round trip to add, save or load a payment with everything on it.
+"""Engine: PostgreSQL fast paths, one round trip to add, save or load a payment with
+everything on it, each statement compiled once.
+
+Replaces: SQLAlchemy's statement-per-table writes and its per-call compilation of DML in
+CTEs (~1 ms a call) on PostgreSQL.
+Why: a new payment and a saved change in one round trip each (commits 63b97d8, bbdc0ec);
+binds precompiled (a save's bind 17.0 -> 13.1 us, 364e1fa).
+Switch off: not a setting; SQLite takes the plain statement-per-table path of the same
+repository, and ENGINE_GROUP_COMMIT=off sends these statements unbatched.
 
 Data-modifying CTEs (`WITH x AS (INSERT ...)`) run exactly once inside one statement, and
 foreign keys are checked at its end, so a payment and its attempts, events and outbox rows

@@ -23,7 +23,8 @@
   call order, with the acks: a worker's task typically ends with one of them and its ack,
   so under load they cost no round trip of their own. They return once applied, like
   `ack`. Immediate enqueues (XADD) are sent at once; a lone one (an initiate's, a
-  callback's) as one XADD on the pipelined `LeanRedis` connection.
+  callback's) as one XADD on the pipelined `LeanRedis` connection passed in as `lean` (the
+  consume script goes over it too); without one, through redis-py.
 
 Redis is never the record: a lost stream is rebuilt by the scheduler's overdue sweep from
 the database. The script recreates the consumer group when Redis was flushed.
@@ -151,6 +152,7 @@ class RedisTaskQueue:
         self,
         redis: Redis,
         *,
+        lean: LeanRedis | None = None,
         clock: Clock | None = None,
         stream: str = "synccash:tasks",
         group: str = "synccash-workers",
@@ -161,6 +163,7 @@ class RedisTaskQueue:
         ack_linger_ms: float = 50.0,
     ) -> None:
         self.redis = redis
+        self._lean = lean  # the pipelined connection for the hot commands, if any
         self._clock: Clock = clock or SystemClock()
         self.stream = stream
         self.group = group
@@ -201,7 +204,7 @@ class RedisTaskQueue:
                 ops += ("a", str(due), _delayed_member(task, due))
             await self._carry([], ops)
             return
-        lean = LeanRedis.for_client(self.redis) if len(items) == 1 else None
+        lean = self._lean if len(items) == 1 else None
         if lean is not None:
             # one task due now (an initiate's, a callback's): one XADD on the lean pipelined
             # connection, ~0.1 ms of CPU less than a one-command redis-py pipeline
@@ -231,6 +234,7 @@ class RedisTaskQueue:
         try:
             raw = await run_script(  # on the lean pipelined connection (never blocks)
                 self.redis,
+                self._lean,
                 self._prepare,
                 [self.stream, self.delayed_key, self.dead_key],
                 [

@@ -13,10 +13,11 @@ one script, so a holder whose lock expired can never delete or extend someone el
 request that is both rate-limited and guarded by an idempotency lock (each command costs
 the API ~0.1 ms of CPU in redis-py and a socket write, a tenth of an initiate).
 
-The scripts and the lock commands go over `synccash.adapters.engines.resp.LeanRedis` when the
-client is a plain TCP one: one pipelined connection per process, at a fraction of redis-py's
-CPU per command; otherwise (TLS, unix socket) through redis-py. The commands, the scripts and
-the replies are the same either way.
+The scripts and the lock commands go over the pipelined connection
+(`synccash.adapters.engines.resp.LeanRedis`) the composition root passes in as `lean`: one per
+process, at a fraction of redis-py's CPU per command; without one (ENGINE_REDIS=redis-py, TLS,
+unix socket) through redis-py. The commands, the scripts and the replies are the same either
+way.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class RedisRateLimiter:
         *,
         capacity: int,
         per_second: float,
+        lean: LeanRedis | None = None,
         clock: Clock | None = None,
         prefix: str = "synccash:ratelimit:",
     ) -> None:
@@ -92,6 +94,7 @@ class RedisRateLimiter:
         self._clock: Clock = clock or SystemClock()
         self._prefix = prefix
         self._redis = redis
+        self._lean = lean  # the pipelined connection for the script, if any
         self._script = redis.register_script(_BUCKET_SCRIPT)
 
     async def acquire(self, key: str) -> float | None:
@@ -122,6 +125,7 @@ class RedisRateLimiter:
     async def run_script(self, keys: list[str], extra: list[Any]) -> tuple[float | None, bool]:
         reply = await run_script(
             self._redis,
+            self._lean,
             self._script,
             keys,
             [self._capacity, self._per_second, epoch_ms(self._clock.now()), 1, *extra],
@@ -134,8 +138,11 @@ class RedisRateLimiter:
 class RedisLocks:
     """Short-lived exclusive locks with owner tokens (see `synccash.adapters.coordination.Locks`)."""
 
-    def __init__(self, redis: Redis, *, prefix: str = "synccash:lock:") -> None:
+    def __init__(
+        self, redis: Redis, *, lean: LeanRedis | None = None, prefix: str = "synccash:lock:"
+    ) -> None:
         self.redis = redis
+        self._lean = lean
         self._prefix = prefix
         self._release = redis.register_script(_RELEASE)
         self._extend = redis.register_script(_EXTEND)
@@ -147,7 +154,7 @@ class RedisLocks:
     async def try_lock(self, key: str, ttl_ms: int) -> str | None:
         """Take the lock for `ttl_ms`: its owner token, or None if it is held."""
         token = secrets.token_hex(16)
-        lean = LeanRedis.for_client(self.redis)
+        lean = self._lean
         if lean is not None:
             taken = await lean.execute("SET", self.key(key), token, "NX", "PX", ttl_ms)
         else:
@@ -156,11 +163,15 @@ class RedisLocks:
 
     async def extend(self, key: str, token: str, ttl_ms: int) -> bool:
         """Extend a lock we still hold; False if it expired or changed owner."""
-        return bool(await run_script(self.redis, self._extend, [self.key(key)], [token, ttl_ms]))
+        return bool(
+            await run_script(self.redis, self._lean, self._extend, [self.key(key)], [token, ttl_ms])
+        )
 
     async def release(self, key: str, token: str) -> bool:
         """Delete the lock only if `token` still owns it."""
-        return bool(await run_script(self.redis, self._release, [self.key(key)], [token]))
+        return bool(
+            await run_script(self.redis, self._lean, self._release, [self.key(key)], [token])
+        )
 
 
 __all__ = ["Locks", "RateLimiter", "RedisLocks", "RedisRateLimiter"]
