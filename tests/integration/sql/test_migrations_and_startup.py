@@ -38,6 +38,7 @@ TABLES = {
     "payment_events",
     "payments",
     "webhook_deliveries",
+    "webhook_endpoints",
 }
 
 
@@ -140,7 +141,7 @@ async def test_engine_from_settings_uses_pool_settings(pg_url):
 
 def test_head_revision_is_the_latest_migration():
     """The packaged migrations have one head."""
-    assert head_revision() == "0005"
+    assert head_revision() == "0006"
 
 
 async def test_webhook_deliveries_retry_then_succeed(sqlite_engine):

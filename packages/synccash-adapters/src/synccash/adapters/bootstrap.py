@@ -42,6 +42,7 @@ from synccash.adapters.merchants import ApiKeys, InMemoryMerchantRegistry, Merch
 from synccash.adapters.providers.metered import MeteredGateway
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard, merchant_http_client
+from synccash.adapters.webhook_endpoints import InMemoryWebhookEndpoints, WebhookEndpointStore
 from synccash.adapters.webhooks import InMemoryWebhookDeliveries, WebhookDeliveryStore
 from synccash.core.ports import (
     Clock,
@@ -97,6 +98,7 @@ class Storage:
     ledger: Ledger | None = None  # the books (balances, statements, top-ups)
     #: registered merchants and their API key records
     merchants: MerchantRegistry = field(factory=InMemoryMerchantRegistry)
+    webhook_endpoints: WebhookEndpointStore = field(factory=InMemoryWebhookEndpoints)
 
 
 def memory_storage() -> Storage:
@@ -148,6 +150,7 @@ class Container:
     webhook_http: httpx.AsyncClient
     url_guard: UrlGuard
     api_keys: ApiKeys  # the merchant registry and its API keys
+    webhook_endpoints: WebhookEndpointStore
     ping_database: Probe
     redis: Redis | None
     #: Components of this process that keep failing (quiet logs, metrics, detailed health).
@@ -298,6 +301,7 @@ def wire(
             else UrlGuard.from_setting(settings.webhook_allowed_targets)
         ),
         api_keys=build_api_keys(settings, storage.merchants, clock),
+        webhook_endpoints=storage.webhook_endpoints,
         ping_database=storage.ping,
         redis=redis,
         failures=failures if failures is not None else FailureLog(),
@@ -391,6 +395,7 @@ async def _open_storage(
         ping=ping,
         merchants=sql.SqlMerchantRegistry(engine),
         ledger=sql.SqlLedger(engine),
+        webhook_endpoints=sql.SqlWebhookEndpoints(engine),
     )
 
 

@@ -22,7 +22,7 @@ from synccash.api.guards import STATE_KEY, admit
 from synccash.api.observability import ACCESS_LOGGER, AccessLog, configure_logging
 from synccash.api.openapi import TruthfulStructSchemaPlugin
 from synccash.api.problems import handle_exception
-from synccash.api.routes import callbacks, health, ledger, misc, payments
+from synccash.api.routes import callbacks, health, ledger, misc, payments, webhook_endpoints
 from synccash.api.validation import screen
 
 API_VERSION = "1.0.0"
@@ -54,6 +54,7 @@ def _openapi() -> OpenAPIConfig:
             Tag(name="routing"),
             Tag(name="reports"),
             Tag(name="ledger"),
+            Tag(name="webhooks"),
             Tag(name="callbacks"),
             Tag(name="health"),
         ],
@@ -78,7 +79,13 @@ def _build(
 
     v1 = Router(
         "/api/v1",
-        route_handlers=[*payments.ROUTES, *misc.ROUTES, *ledger.ROUTES, *callbacks.ROUTES],
+        route_handlers=[
+            *payments.ROUTES,
+            *misc.ROUTES,
+            *ledger.ROUTES,
+            *callbacks.ROUTES,
+            *webhook_endpoints.ROUTES,
+        ],
     )
     app = Litestar(
         route_handlers=[v1, *health.ROUTES, assets_router(), *console.ROUTES],

@@ -18,6 +18,8 @@ from synccash.adapters.failures import FailureLog
 from synccash.adapters.merchants import ApiKeys
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard
+from synccash.adapters.webhook_endpoints import WebhookEndpointStore
+from synccash.adapters.webhooks import WebhookDeliveryStore
 from synccash.api.auth import TokenCache
 from synccash.api.callback_gate import CallbackGate
 from synccash.api.observability import ApiMetrics
@@ -111,6 +113,16 @@ class ApiContainer(Protocol):
     @property
     def api_keys(self) -> ApiKeys:
         """The merchant registry and its API keys."""
+        ...
+
+    @property
+    def webhook_endpoints(self) -> WebhookEndpointStore:
+        """Merchants' webhook endpoints."""
+        ...
+
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveryStore:
+        """Webhook deliveries (the endpoints' deliveries log)."""
         ...
 
     @property

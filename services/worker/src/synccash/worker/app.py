@@ -88,6 +88,7 @@ async def run(
         clock=container.clock,
         guard=container.url_guard,
         resolve_first=bool(container.settings.webhook_proxy_url),
+        endpoints=container.webhook_endpoints,
     )
     relay = OutboxRelay(
         container.outbox,

@@ -12,6 +12,7 @@ from synccash.adapters.engines.pgfast import (
     save_params,
 )
 from synccash.adapters.event_payload import outbox_id
+from synccash.adapters.sql._endpoints import SqlWebhookEndpoints
 from synccash.adapters.sql._engine import (
     DatabaseError,
     DatabaseUnavailable,
@@ -29,6 +30,7 @@ from synccash.adapters.sql._outbox import (
     SqlOutbox,
     SqlWebhookDeliveries,
     WebhookDelivery,
+    delivery_id_for,
 )
 from synccash.adapters.sql._repository import SqlPaymentRepository
 from synccash.adapters.sql._risk import SqlRiskContext
@@ -49,11 +51,13 @@ __all__ = [
     "SqlUnitOfWork",
     "SqlUnitOfWorkFactory",
     "SqlWebhookDeliveries",
+    "SqlWebhookEndpoints",
     "WebhookDelivery",
     "check_schema",
     "compile_new_payment",
     "compile_save",
     "create_engine_from_settings",
+    "delivery_id_for",
     "downgrade",
     "head_revision",
     "ledger_refusal",

@@ -200,7 +200,9 @@ class SqlMerchantRegistry:
     async def touch_key(self, key_id: str, at: datetime) -> None:
         """Record that the key was used at `at`."""
         async with self._engine.begin() as conn:
-            await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))
+            await conn.execute(
+                update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at)
+            )
 
 
 __all__ = ["SqlMerchantRegistry", "api_keys", "merchants"]

@@ -210,6 +210,15 @@ class WebhookDelivery:
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+    endpoint_id: str | None = None
+    seq: int | None = None
+    body: bytes | None = None
+
+
+def delivery_id_for(outbox_id: str, url: str, endpoint_id: str | None = None) -> str:
+    """The deterministic id of one event's delivery to a URL (or to an endpoint)."""
+    target = url if endpoint_id is None else f"endpoint {endpoint_id}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{outbox_id} {target}"))
 
 
 def _delivery_from_row(m: RowMapping) -> WebhookDelivery:
@@ -225,6 +234,9 @@ def _delivery_from_row(m: RowMapping) -> WebhookDelivery:
         last_error=m["last_error"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+        endpoint_id=m["endpoint_id"],
+        seq=m["seq"],
+        body=None if m["body"] is None else m["body"].encode(),
     )
 
 
@@ -234,9 +246,19 @@ class SqlWebhookDeliveries:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def create(self, *, outbox_id: str, payment_id: str, url: str, now: datetime) -> str:
-        """Schedule a delivery now; creating it twice for one event and URL is a no-op."""
-        delivery_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{outbox_id} {url}"))
+    async def create(
+        self,
+        *,
+        outbox_id: str,
+        payment_id: str,
+        url: str,
+        now: datetime,
+        endpoint_id: str | None = None,
+        seq: int | None = None,
+        body: bytes | None = None,
+    ) -> str:
+        """Schedule a delivery now; creating it twice for one event and target is a no-op."""
+        delivery_id = delivery_id_for(outbox_id, url, endpoint_id)
         async with self._engine.begin() as conn:
             dialect_insert = (
                 postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
@@ -253,10 +275,34 @@ class SqlWebhookDeliveries:
                     next_attempt_at=now,
                     created_at=now,
                     updated_at=now,
+                    endpoint_id=endpoint_id,
+                    seq=seq,
+                    body=None if body is None else body.decode(),
                 )
-                .on_conflict_do_nothing(index_elements=["outbox_id", "url"])
+                .on_conflict_do_nothing(index_elements=["id"])
             )
         return delivery_id
+
+    async def of_endpoint(self, endpoint_id: str, limit: int = 50) -> Sequence[WebhookDelivery]:
+        """An endpoint's deliveries, newest first (the deliveries log)."""
+        stmt = (
+            select(webhook_deliveries)
+            .where(webhook_deliveries.c.endpoint_id == endpoint_id)
+            .order_by(webhook_deliveries.c.created_at.desc(), webhook_deliveries.c.seq.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return [_delivery_from_row(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def redeliver(self, delivery_id: str, now: datetime) -> bool:
+        """Send a delivery again now (manual redelivery, whatever its status); False if none."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(webhook_deliveries)
+                .where(webhook_deliveries.c.id == delivery_id)
+                .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, updated_at=now)
+            )
+        return bool(result.rowcount)
 
     async def due(self, now: datetime, limit: int) -> Sequence[WebhookDelivery]:
         """Pending deliveries whose next attempt is due, oldest first."""

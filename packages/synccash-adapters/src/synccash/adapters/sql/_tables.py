@@ -179,7 +179,17 @@ webhook_deliveries = Table(
     Column("last_error", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    UniqueConstraint("outbox_id", "url", name="uq_webhook_deliveries_outbox_url"),
+    # a merchant webhook endpoint's delivery (None: the payment's own webhook_url); the id is
+    # the deterministic uuid5 of (event, URL) or (event, endpoint), so creating is idempotent
+    Column("endpoint_id", String(32)),
+    Column("seq", BigInteger),  # the endpoint's sequence number of this delivery
+    # the exact body sent on every attempt (retries are byte-identical)
+    Column("body", Text),
+)
+Index(
+    "ix_webhook_deliveries_endpoint",
+    webhook_deliveries.c.endpoint_id,
+    webhook_deliveries.c.created_at,
 )
 Index(
     "ix_webhook_deliveries_due",
