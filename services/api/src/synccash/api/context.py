@@ -126,6 +126,11 @@ class ApiContainer(Protocol):
         ...
 
     @property
+    def url_guard(self) -> UrlGuard:
+        """Which merchant URLs may be called (SSRF guard)."""
+        ...
+
+    @property
     def failures(self) -> FailureLog:
         """Components of this process that keep failing (the detailed health check)."""
         ...
@@ -162,12 +167,6 @@ class ApiContext:
     callback_gate: CallbackGate = field(
         default=Factory(lambda self: CallbackGate(self.settings.callbacks), takes_self=True)
     )
-    url_guard: UrlGuard = field(
-        default=Factory(
-            lambda self: UrlGuard.from_setting(self.settings.webhook_allowed_targets),
-            takes_self=True,
-        )
-    )
 
     @property
     def container(self) -> ApiContainer:
@@ -190,6 +189,11 @@ class ApiContext:
     def api_keys(self) -> ApiKeys:
         """The container's API keys and merchant registry."""
         return self.container.api_keys
+
+    @property
+    def url_guard(self) -> UrlGuard:
+        """The container's check of merchant URLs (the one the worker delivers through)."""
+        return self.container.url_guard
 
 
 #: Handler parameter types for the app-level dependencies (no per-request validation).
