@@ -16,44 +16,43 @@ pytestmark = pytest.mark.integration
 
 PROVIDERS = ("mtn", "airteltigo", "telecel")
 
-#: suffix -> provider -> (final status word, detail) as each provider's status check reports
-#: it. Hubtel's check says only 0000 + Unpaid for a failure (the callback names it).
+#: suffix -> provider -> (final status word, detail) as each provider reports it.
 EXPECTED = {
     "01": {
         "mtn": ("FAILED", "APPROVAL_REJECTED"),
         "airteltigo": ("TF", "DP00800001008"),
-        "telecel": ("Unpaid", "0000"),
+        "telecel": ("Unpaid", "2001"),
     },
     "02": {
         "mtn": ("FAILED", "EXPIRED"),
         "airteltigo": ("TE", "DP00800001029"),
-        "telecel": ("Unpaid", "0000"),
+        "telecel": ("Unpaid", "2001"),
     },
     "05": {
         "mtn": ("FAILED", "PAYER_NOT_FOUND"),
         "airteltigo": ("TF", "DP00800001025"),
-        "telecel": ("Unpaid", "0000"),
+        "telecel": ("Unpaid", "2201"),
     },
     "06": {
         "mtn": ("FAILED", "NOT_ALLOWED"),
         "airteltigo": ("TF", "DP00800001009"),
-        "telecel": ("Unpaid", "0000"),
+        "telecel": ("Unpaid", "2001"),
     },
     "07": {
         "mtn": ("FAILED", "INTERNAL_PROCESSING_ERROR"),
         "airteltigo": ("TA", "DP00800001000"),
-        "telecel": ("Unpaid", "0000"),
+        "telecel": ("Unpaid", "2001"),
     },
     "09": {
         "mtn": ("FAILED", "PAYER_LIMIT_REACHED"),
         "airteltigo": ("TF", "DP00800001003"),
-        "telecel": ("Unpaid", "0000"),
+        "telecel": ("Unpaid", "2001"),
     },
 }
 PENDING = {
     "mtn": ("PENDING", None),
     "airteltigo": ("TIP", "DP00800001006"),
-    "telecel": ("Unpaid", "0000"),
+    "telecel": ("Unpaid", "0001"),
 }
 SUCCESS = {
     "mtn": ("SUCCESSFUL", None),

@@ -91,6 +91,7 @@ async def test_insufficient_funds_is_2050_in_the_callback_unpaid_on_status(
     """Not enough money: the callback says 2050, the status check 0000 + Unpaid, no debit."""
     sandbox, base = tc
     recorder, url = receiver
+    sandbox.config.options["status_semantics"] = "documented"
     world.register(PAYER, "telecel", balance_minor=99)
     reference, _ = await receive(http, base, PAYER, amount=1, callback=f"{url}/cb")
     [callback] = await recorder.wait_for(1)

@@ -39,13 +39,16 @@ Choices where Hubtel's pages are silent (not Hubtel facts):
   ``Data.Description`` saying why; insufficient funds 2050; payer not registered on
   Telecel 2201 (payouts: recipient 2200); internal-error test numbers answer the
   submit with **0005** (state unknown) and end failed (2001).
-- Status check, as Hubtel documents it: ``responseCode`` is ``0000`` (the check
-  worked) and ``data.status`` is ``Paid`` once paid, ``Unpaid`` otherwise: while the
-  payer has not approved *and* after the payment failed. A failure is known only from
-  the callback (``ResponseCode`` 2001 etc.) or when the merchant gives up waiting.
-  ``options["status_semantics"] = "coded"`` puts the failure's own code in
-  ``responseCode`` instead (0001 + Unpaid pending, 2001 + Unpaid failed): not Hubtel's
-  documented behaviour, kept for tests that want failures to show on the status check.
+- Status check: with ``options["status_semantics"] = "documented"`` exactly as Hubtel
+  documents it: ``responseCode`` ``0000`` (the check worked) and ``data.status``
+  ``Paid`` once paid, ``Unpaid`` otherwise, i.e. while the payer has not approved *and*
+  after the payment failed, so a failure is known only from the callback (``2001``
+  etc.) or when the merchant gives up waiting. The default (``"coded"``) puts the
+  transaction's own code in ``responseCode`` (``0001`` + ``Unpaid`` pending, ``2001`` +
+  ``Unpaid`` failed): NOT Hubtel's documented behaviour. It stays the default because
+  SyncCash does not yet act on a callback's failure claim (the core only treats a
+  callback as "ask the status now"), so under the documented form a failed Telecel
+  payment would wait in PROCESSING until the poll horizon.
   Unknown reference -> HTTP 404 ``{"message":"Transaction not found","responseCode":"4040"}``
   (Hubtel documents no answer for it).
 - Charges follow a configurable tariff (``options["tariff"]``, ``DEFAULT_TARIFF``):
@@ -120,7 +123,7 @@ DEFAULT_TARIFF: Final[dict[str, Any]] = {
 DEFAULT_OPTIONS: Final[dict[str, Any]] = {
     "channel": "vodafone-gh",
     "tariff": DEFAULT_TARIFF,
-    "status_semantics": "documented",
+    "status_semantics": "coded",
 }
 
 #: Canonical reason -> (ResponseCode, description) for collections.
