@@ -108,6 +108,20 @@ async def test_token_is_cached_until_expiry(fake, clock):
     assert fake.calls("POST", RTP)[-1].headers["authorization"] == "Bearer tok-2"
 
 
+async def test_token_is_replaced_ten_minutes_before_it_expires(fake, clock):
+    """MTN advises refreshing about 10 minutes ahead: a 3600 s token is used for 3000 s."""
+    fake.on("POST", TOKEN, token_reply("tok-1"), token_reply("tok-2"))
+    fake.on("POST", RTP, httpx.Response(202))
+    mtn = client(fake, clock)
+    await mtn.submit(make_attempt())
+    clock.now += 2999
+    await mtn.submit(make_attempt())
+    assert len(fake.calls("POST", TOKEN)) == 1
+    clock.now += 2
+    await mtn.submit(make_attempt())
+    assert len(fake.calls("POST", TOKEN)) == 2
+
+
 async def test_401_refreshes_the_token_once_and_resends(fake):
     """A 401 on a business call invalidates the token, fetches a new one and resends once."""
     fake.on("POST", TOKEN, token_reply("tok-old"), token_reply("tok-new"))

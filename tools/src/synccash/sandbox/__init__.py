@@ -97,9 +97,11 @@ from synccash.sandbox._numbers import (
     scenario_for,
 )
 from synccash.sandbox._sandbox import (
+    MTN_CALLBACK_RETRIES,
     ApprovalDelay,
     Attempt,
     Callback,
+    CallbackRetries,
     ManualClock,
     ProviderSandbox,
     SandboxConfig,
@@ -121,6 +123,7 @@ __all__ = [
     "DEFAULT_BALANCE_MINOR",
     "GHANA_TEST_SUFFIXES",
     "MOUNTS",
+    "MTN_CALLBACK_RETRIES",
     "MTN_OBSERVED_SCENARIOS",
     "MTN_TEST_NUMBERS",
     "PREFIXES",
@@ -129,6 +132,7 @@ __all__ = [
     "ApprovalDelay",
     "Attempt",
     "Callback",
+    "CallbackRetries",
     "CombinedApp",
     "Faults",
     "Ledger",

@@ -22,7 +22,7 @@ from synccash.sandbox._asgi import (
     wait_for_disconnect,
 )
 from synccash.sandbox._numbers import PROVIDERS, ProviderName, Scenario, canonical
-from synccash.sandbox._sandbox import ApprovalDelay, ProviderSandbox
+from synccash.sandbox._sandbox import ApprovalDelay, CallbackRetries, ProviderSandbox
 from synccash.sandbox._world import SandboxError
 
 _log = logging.getLogger(__name__)
@@ -185,6 +185,13 @@ def _admin_router(sandbox: ProviderSandbox) -> Router:
             config.ongoing_seconds = float(body["ongoing_seconds"])
         if "merchant_balance_minor" in body:
             config.merchant_balance_minor = int(body["merchant_balance_minor"])
+        if "callback_retries" in body:
+            spec = body["callback_retries"]
+            config.callback_retries = CallbackRetries(
+                float(spec.get("timeout_seconds", 10.0)),
+                tuple((int(n), float(s)) for n, s in spec.get("schedule", ())),
+                bool(spec.get("block_slow_receivers", False)),
+            )
         for number, spec in body.get("scenarios", {}).items():
             key = canonical(number)
             if key is None:
@@ -235,6 +242,11 @@ def _config_json(sandbox: ProviderSandbox) -> dict[str, Any]:
         },
         "ongoing_seconds": config.ongoing_seconds,
         "merchant_balance_minor": config.merchant_balance_minor,
+        "callback_retries": {
+            "timeout_seconds": config.callback_retries.timeout_seconds,
+            "schedule": [list(step) for step in config.callback_retries.schedule],
+            "block_slow_receivers": config.callback_retries.block_slow_receivers,
+        },
         "options": config.options,
         "scenarios": {number: asdict(scenario) for number, scenario in config.scenarios.items()},
     }

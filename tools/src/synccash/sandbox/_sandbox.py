@@ -17,9 +17,10 @@ import random
 import secrets
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
@@ -70,6 +71,31 @@ class ApprovalDelay:
         if self.max_seconds <= self.min_seconds:
             return self.min_seconds
         return rng.uniform(self.min_seconds, self.max_seconds)
+
+
+@frozen
+class CallbackRetries:
+    """How a provider re-sends a callback its receiver did not take in time.
+
+    A delivery is taken when a 2xx answer arrives within ``timeout_seconds``; otherwise
+    it is sent again after each interval of ``schedule`` (``(count, seconds)`` steps, in
+    order). With ``block_slow_receivers``, a receiver host that missed a delivery is
+    blocked: its other callbacks are held, not sent, until a retry to it is taken.
+    """
+
+    timeout_seconds: float = 10.0
+    schedule: tuple[tuple[int, float], ...] = ()
+    block_slow_receivers: bool = False
+
+    def intervals(self) -> Iterator[float]:
+        """The waits before each retry, in order."""
+        for count, seconds in self.schedule:
+            yield from itertools.repeat(seconds, count)
+
+
+#: MTN's current rule: a 2-second timeout, then 20 retries 1 s apart, 30 two minutes
+#: apart, then hourly (a day of them here).
+MTN_CALLBACK_RETRIES = CallbackRetries(2.0, ((20, 1.0), (30, 120.0), (24, 3600.0)))
 
 
 @frozen
@@ -155,6 +181,8 @@ class SandboxConfig:
     options: dict[str, Any] = field(factory=dict)
     #: Per-number overrides of the test-number table (canonical number -> Scenario).
     scenarios: dict[str, Scenario] = field(factory=dict)
+    #: Timeout and re-sends of callbacks (default: one try, 10 s; MTN: MTN_CALLBACK_RETRIES).
+    callback_retries: CallbackRetries = CallbackRetries()
 
 
 class TokenStore:
@@ -259,6 +287,10 @@ class ProviderSandbox:
         self.faults = Faults(seed=seed)
         self.faults.update(seed=seed)
         self.callbacks_sent: list[Callback] = []
+        #: Every delivery try: (callback, taken) in the order they ended.
+        self.deliveries: list[tuple[Callback, bool]] = []
+        #: Receiver hosts blocked for missing a delivery (``block_slow_receivers``).
+        self.blocked_hosts: set[str] = set()
         #: The provider's income from charges (wallets + merchant float + this is conserved).
         self.charges_minor = 0
         self._http = http_client
@@ -271,6 +303,8 @@ class ProviderSandbox:
         self._due: list[tuple[float, int, str]] = []  # (due_at, tiebreak, reference) min-heap
         self._ids = itertools.count(1)
         self._background = _Background()
+        #: The one held callback per blocked host that is allowed to probe it.
+        self._probe: dict[str, Callback] = {}
         self.tokens = TokenStore(self._now_seconds)
         #: Provider-specific state that outlives ``reset()`` (e.g. AT's RSA key pair).
         self.state: dict[str, Any] = {}
@@ -332,6 +366,8 @@ class ProviderSandbox:
         self.ledger.clear()
         self.faults.reset()
         self.callbacks_sent.clear()
+        self.deliveries.clear()
+        self.blocked_hosts.clear()
         self.charges_minor = 0
         self.tokens.expire_all()
         self.config = copy.deepcopy(self._initial_config)
@@ -516,21 +552,57 @@ class ProviderSandbox:
         for delay, callback in sends:
             if delay:
                 await anyio.sleep(delay)
-            self.callbacks_sent.append(callback)
-            # Whatever the merchant's endpoint does (refuse, time out, bad URL), the provider
-            # has "sent" it: delivery failures are the merchant's problem, as in production.
-            with contextlib.suppress(Exception):
-                if self._owns_http and CallbackSender.handles(callback.url):
-                    await self._sender.send(
-                        callback.method, callback.url, callback.headers, callback.body
-                    )
-                else:
-                    await self._client().request(
-                        callback.method,
-                        callback.url,
-                        headers=callback.headers,
-                        content=callback.body,
-                    )
+            self._background.start_soon(functools.partial(self._deliver_one, callback))
+
+    async def _deliver_one(self, callback: Callback) -> None:
+        """Send one callback, and re-send it as ``config.callback_retries`` says."""
+        policy = self.config.callback_retries
+        host = urlsplit(callback.url).netloc
+        blocked = policy.block_slow_receivers and host in self.blocked_hosts
+        if not blocked and await self._try(callback, policy.timeout_seconds):
+            return
+        if policy.block_slow_receivers:
+            self.blocked_hosts.add(host)
+        for wait in policy.intervals():
+            await anyio.sleep(wait)
+            if (
+                policy.block_slow_receivers
+                and host in self.blocked_hosts
+                and callback is not self._probe.get(host, callback)
+            ):
+                continue  # another callback is probing the blocked host; this one is held
+            self._probe.setdefault(host, callback)
+            taken = await self._try(callback, policy.timeout_seconds)
+            if self._probe.get(host) is callback:
+                del self._probe[host]
+            if taken:
+                self.blocked_hosts.discard(host)
+                return
+
+    async def _try(self, callback: Callback, timeout: float) -> bool:  # noqa: ASYNC109
+        """One delivery: True when a 2xx answer came back within ``timeout`` seconds.
+
+        Whatever the merchant's endpoint does (refuse, time out, bad URL), the provider
+        has "sent" it: delivery failures are the merchant's problem, as in production.
+        """
+        self.callbacks_sent.append(callback)
+        status = 0
+        with contextlib.suppress(Exception), anyio.fail_after(timeout):
+            if self._owns_http and CallbackSender.handles(callback.url):
+                status = await self._sender.send(
+                    callback.method, callback.url, callback.headers, callback.body
+                )
+            else:
+                response = await self._client().request(
+                    callback.method,
+                    callback.url,
+                    headers=callback.headers,
+                    content=callback.body,
+                )
+                status = response.status_code
+        taken = 200 <= status < 300
+        self.deliveries.append((callback, taken))
+        return taken
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:

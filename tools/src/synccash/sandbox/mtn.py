@@ -16,6 +16,11 @@ sandbox behaviour in ``shared/reference/provider-apis.md`` section 1:
   the "delayed" test numbers (undocumented, observed). ``financialTransactionId`` only
   on success; ``reason`` only on failure, a bare string by default (observed) or
   ``{"code","message"}`` with option ``reason_format="object"`` (the Swagger form).
+- Callback delivery as MTN documents it now (``MTN_CALLBACK_RETRIES``): a receiver must
+  answer 2xx within 2 s, else the callback is sent again 20 times 1 s apart, then 30
+  times 2 min apart, then hourly; ``config.callback_retries`` with
+  ``block_slow_receivers=True`` holds a slow receiver's other callbacks meanwhile
+  (``sandbox.blocked_hosts``; every try is in ``sandbox.deliveries``).
 - Callbacks (only when ``X-Callback-Url`` was given): POST by default (option
   ``callback_method``), ``User-Agent: LWAC Http Client 1.0``, no auth header, body =
   the status resource (it never contains the reference id).
@@ -79,7 +84,13 @@ from synccash.sandbox._app import SandboxApp
 from synccash.sandbox._asgi import Request, Response, Router
 from synccash.sandbox._money import to_decimal_string, to_minor
 from synccash.sandbox._numbers import canonical
-from synccash.sandbox._sandbox import Attempt, Callback, ProviderSandbox, SandboxConfig
+from synccash.sandbox._sandbox import (
+    MTN_CALLBACK_RETRIES,
+    Attempt,
+    Callback,
+    ProviderSandbox,
+    SandboxConfig,
+)
 from synccash.sandbox._world import SandboxWorld
 
 #: Accepted credentials by default: the defaults of synccash.adapters.settings.
@@ -129,7 +140,11 @@ _HTML_411 = (
 
 def default_config() -> SandboxConfig:
     """The MTN sandbox configuration with the settings.py default credentials."""
-    return SandboxConfig(credentials=dict(DEFAULT_CREDENTIALS), options=dict(DEFAULT_OPTIONS))
+    return SandboxConfig(
+        credentials=dict(DEFAULT_CREDENTIALS),
+        options=dict(DEFAULT_OPTIONS),
+        callback_retries=MTN_CALLBACK_RETRIES,
+    )
 
 
 def create_sandbox(world: SandboxWorld | None = None, **kwargs: Any) -> ProviderSandbox:

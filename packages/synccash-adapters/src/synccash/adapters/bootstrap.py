@@ -342,6 +342,7 @@ async def bootstrap(
         if provider_clients is None:
             provider_clients = await _open_provider_clients(settings, stack)
         from synccash.adapters.providers import build_gateway  # noqa: PLC0415
+        from synccash.adapters.providers.budget import budgeted  # noqa: PLC0415
 
         # merchant URLs: SSRF-guarded connects (every DNS answer checked), no redirects
         url_guard = UrlGuard.from_setting(settings.webhook_allowed_targets)
@@ -351,7 +352,16 @@ async def bootstrap(
         yield wire(
             settings,
             storage=storage,
-            gateway=_metered(build_gateway(settings, provider_clients), observe_provider_call),
+            gateway=_metered(
+                budgeted(  # status queries within each provider's budget, shared via Redis
+                    build_gateway(settings, provider_clients),
+                    settings.status_query_budgets,
+                    redis=coordination.redis,
+                    clock=clock,
+                    egress=settings.provider_egress_address,
+                ),
+                observe_provider_call,
+            ),
             queue=coordination.queue,
             health=coordination.health,
             rate_limiter=coordination.rate_limiter,

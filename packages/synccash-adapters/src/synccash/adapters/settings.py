@@ -19,8 +19,9 @@ from typing import Final
 from attrs import field, frozen
 from dotenv import dotenv_values
 
-from synccash.core.errors import ValidationError
+from synccash.core.errors import UnknownProvider, ValidationError
 from synccash.core.money import Money
+from synccash.core.providers import ProviderId
 
 
 class SettingsError(ValidationError):
@@ -178,6 +179,14 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
             "(the client address callbacks are checked against); * = any"
         ),
     ),
+    "STATUS_QUERY_BUDGETS": (
+        "mtn=150",
+        "status queries a second per provider and egress address, all workers (MTN: 150)",
+    ),
+    "PROVIDER_EGRESS_ADDRESS": (
+        "default",
+        "name of this worker's egress IP: workers with the same one share a status budget",
+    ),
     "LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING, ERROR"),
     "LOG_FORMAT": ("json", "json or console"),
     "ENGINE_PROVIDER_HTTP": (
@@ -311,6 +320,25 @@ def _require_own_secret(name: str, value: str) -> None:
         )
 
 
+def _budgets(env: Mapping[str, str]) -> dict[ProviderId, int]:
+    """STATUS_QUERY_BUDGETS (`mtn=150,telecel=20`) as per-provider requests a second."""
+    budgets: dict[ProviderId, int] = {}
+    for part in (p.strip() for p in _get(env, "STATUS_QUERY_BUDGETS").split(",")):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        try:
+            provider: ProviderId | None = ProviderId.parse(name.strip())
+        except UnknownProvider:
+            provider = None
+        if provider is None or not sep or not value.strip().isdigit() or int(value) < 1:
+            raise SettingsError(
+                f"STATUS_QUERY_BUDGETS: expected provider=per-second (e.g. mtn=150), got {part!r}"
+            )
+        budgets[provider] = int(value)
+    return budgets
+
+
 def _airtel_extra(env: Mapping[str, str]) -> dict[str, str]:
     """AT Money's PIN, key and signing (Airtel Money Open API security)."""
     signing = _get(env, "AIRTELTIGO_MESSAGE_SIGNING").strip().lower()
@@ -419,6 +447,9 @@ class Settings:
     engine_provider_http: str = "fast"
     engine_redis: str = "pipelined"
     engine_group_commit: bool = True
+    #: Status queries a second per provider (and egress address), shared by every worker.
+    status_query_budgets: Mapping[ProviderId, int] = field(factory=dict)
+    provider_egress_address: str = "default"
 
     @property
     def is_postgres(self) -> bool:
@@ -554,4 +585,6 @@ class Settings:
             engine_provider_http=_choice(env, "ENGINE_PROVIDER_HTTP", ("fast", "httpx")),
             engine_redis=_choice(env, "ENGINE_REDIS", ("pipelined", "redis-py")),
             engine_group_commit=_choice(env, "ENGINE_GROUP_COMMIT", ("on", "off")) == "on",
+            status_query_budgets=_budgets(env),
+            provider_egress_address=_get(env, "PROVIDER_EGRESS_ADDRESS").strip() or "default",
         )

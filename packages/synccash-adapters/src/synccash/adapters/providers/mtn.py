@@ -63,6 +63,9 @@ from synccash.core.providers import ProviderId
 
 _log = structlog.get_logger(__name__)
 
+#: Seconds before expiry a token is replaced (a quarter of a shorter token's life at most).
+TOKEN_MARGIN: Final = 600.0
+
 _F = OutcomeKind.FAILED
 _R = FailureReason
 
@@ -213,9 +216,11 @@ class MtnMomoClient:
         self._public_base_url = public_base_url
         # None: the injected client's own timeout applies.
         self._timeout: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        # One token per product and process, refreshed 10 minutes before it expires (MTN
+        # advises about 10 minutes ahead, and never a token per transaction).
         self._products = {
-            "collection": _Product("collection", collection, TokenCache(clock)),
-            "disbursement": _Product("disbursement", disbursement, TokenCache(clock)),
+            "collection": _Product("collection", collection, TokenCache(clock, TOKEN_MARGIN)),
+            "disbursement": _Product("disbursement", disbursement, TokenCache(clock, TOKEN_MARGIN)),
         }
 
     @property
