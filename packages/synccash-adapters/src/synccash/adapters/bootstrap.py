@@ -26,7 +26,7 @@ from attrs import define, field, frozen
 
 from synccash.adapters.clock import SystemClock, UuidIds
 from synccash.adapters.coordination import ConsumableTaskQueue, Locks, RateLimiter
-from synccash.adapters.failures import FailureLog
+from synccash.adapters.failures import ComponentStatus, FailureLog
 from synccash.adapters.memory.gateway import FakeProviderGateway
 from synccash.adapters.memory.health import InMemoryHealthStore
 from synccash.adapters.memory.ledger import InMemoryLedger
@@ -169,6 +169,16 @@ class Container:
         started = time.perf_counter()
         await self.redis.ping()
         return (time.perf_counter() - started) * 1000
+
+    async def component_statuses(self) -> dict[str, list[ComponentStatus]]:
+        """Failing-component flags: this process's ("self"), and every worker's that
+        reports through Redis (relay, scheduler, consumers), by process name."""
+        statuses = {"self": self.failures.statuses()}
+        if self.redis is not None:
+            from synccash.adapters.redis.components import read_components  # noqa: PLC0415
+
+            statuses.update(await read_components(self.redis))
+        return statuses
 
     async def check_providers(self) -> dict[str, ProviderStatus]:
         """Per provider: circuit state and success rate as routing sees them."""

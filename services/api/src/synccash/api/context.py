@@ -14,7 +14,7 @@ from attrs import Factory, define, field
 from litestar.params import SkipValidation
 
 from synccash.adapters.coordination import Locks, RateLimiter
-from synccash.adapters.failures import FailureLog
+from synccash.adapters.failures import ComponentStatus, FailureLog
 from synccash.adapters.merchants import ApiKeys
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard
@@ -133,6 +133,10 @@ class ApiContainer(Protocol):
     @property
     def failures(self) -> FailureLog:
         """Components of this process that keep failing (the detailed health check)."""
+        ...
+
+    async def component_statuses(self) -> dict[str, list[ComponentStatus]]:
+        """Failing-component flags of this process and of the workers, by process."""
         ...
 
     async def check_database(self) -> float:

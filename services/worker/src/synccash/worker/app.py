@@ -21,6 +21,7 @@ import structlog
 
 from synccash.adapters.bootstrap import Container, bootstrap
 from synccash.adapters.providers.gateway import HttpClients
+from synccash.adapters.redis.components import REPORT_EVERY_S, publish_components
 from synccash.adapters.settings import Settings
 from synccash.adapters.webhooks import AuditTrailEvents, WebhookDispatcher
 from synccash.worker.consumer import run_worker
@@ -114,6 +115,8 @@ async def run(
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: relay.run(stop, idle_s=relay_idle_s))
         tg.start_soon(lambda: scheduler.run(stop, interval_s=scheduler_interval_s))
+        if container.redis is not None:
+            tg.start_soon(report_components, container, name, stop)
         if isinstance(health, BufferedHealthStore):
             tg.start_soon(flush_health_periodically, health, stop)
         await run_worker(
@@ -130,6 +133,21 @@ async def run(
         with anyio.move_on_after(2.0):
             await flush_health(health)  # the samples of the last tasks
     _log.info("worker_stopped", consumer=name)
+
+
+async def report_components(container: Container, process: str, stop: anyio.Event) -> None:
+    """Share this worker's failing-component flags through Redis every few seconds, so the
+    API's detailed health check shows them (a failure to write is only logged quietly)."""
+    redis = container.redis
+    if redis is None:
+        return
+    while not stop.is_set():
+        try:
+            await publish_components(redis, process, container.failures.statuses())
+        except Exception as exc:
+            container.failures.failed("component_report", exc)
+        with anyio.move_on_after(REPORT_EVERY_S):
+            await stop.wait()
 
 
 async def _stop_on_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:

@@ -87,8 +87,14 @@ async def health_detailed(request: Request[Any, Any, Any]) -> Response[DetailedH
             checks[f"provider:{name}"] = _provider_check(info)
     except Exception as exc:
         checks["providers"] = CheckOut(status="down", error=type(exc).__name__)
-    for component in container.failures.statuses():
-        checks[f"component:{component.component}"] = _component_check(component)
+    try:
+        processes = await _timed(container.component_statuses)
+        for process, components in dict(processes).items():
+            for component in components:
+                where = "" if process == "self" else f"{process}:"
+                checks[f"component:{where}{component.component}"] = _component_check(component)
+    except Exception as exc:
+        checks["components"] = CheckOut(status="unknown", error=type(exc).__name__)
     if checks["database"].status != "ok":
         overall, code = "down", 503
     elif any(c.status not in ("ok", "not_configured") for c in checks.values()):
