@@ -107,11 +107,13 @@ def test_a_lost_answer_is_retried_with_the_same_key_and_makes_one_payment(
     assert [payment.id] == [p.id for p in page.items]
 
 
-def test_problems_are_typed_exceptions_with_the_stable_code(api_url: str, token: str) -> None:
+def test_problems_are_typed_exceptions_with_the_stable_code(
+    api_url: str, token: str, merchant: str
+) -> None:
     """Bad MSISDN -> InvalidRequestError(invalid_msisdn); unknown id -> NotFoundError; bad token."""
     with SyncCash(api_url, api_key=token) as sc:
         with pytest.raises(InvalidRequestError) as bad:
-            sc.initiate_payment("1.00", "12345", merchant_account="x")
+            sc.initiate_payment("1.00", "12345", merchant_account=merchant)
         with pytest.raises(NotFoundError) as missing:
             sc.get_payment("no-such-payment")
     with SyncCash(api_url, api_key="not-a-token") as sc, pytest.raises(AuthenticationError):
@@ -124,7 +126,7 @@ def test_problems_are_typed_exceptions_with_the_stable_code(api_url: str, token:
 def test_floats_never_become_amounts(api_url: str, token: str) -> None:
     """A float amount is refused before anything is sent."""
     with SyncCash(api_url, api_key=token) as sc, pytest.raises(TypeError):
-        sc.initiate_payment(12.5, PAYER, merchant_account="x")  # type: ignore[arg-type]
+        sc.initiate_payment(12.5, PAYER, merchant_account="shop")  # type: ignore[arg-type]
 
 
 def test_iter_payments_walks_every_page(api_url: str, token: str, merchant: str) -> None:
