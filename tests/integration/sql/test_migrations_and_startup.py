@@ -37,6 +37,8 @@ TABLES = {
     "payment_attempts",
     "payment_events",
     "payments",
+    "risk_audit",
+    "risk_reviews",
     "webhook_deliveries",
     "webhook_endpoints",
 }
@@ -141,7 +143,7 @@ async def test_engine_from_settings_uses_pool_settings(pg_url):
 
 def test_head_revision_is_the_latest_migration():
     """The packaged migrations have one head."""
-    assert head_revision() == "0006"
+    assert head_revision() == "0007"
 
 
 async def test_webhook_deliveries_retry_then_succeed(sqlite_engine):

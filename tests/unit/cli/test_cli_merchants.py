@@ -99,4 +99,7 @@ def test_keys_need_a_registered_merchant_and_known_scopes(
     )
     assert (scope.exit_code, scope.stdout) == (2, "")
     ops = runner.invoke(app, ["apikey", "create", "-m", "shop-42", "-s", "ops"], env=db_env)
-    assert (ops.exit_code, ops.stdout) == (2, "")  # a merchant's key never gets the operators' scope
+    assert (ops.exit_code, ops.stdout) == (
+        2,
+        "",
+    )  # a merchant's key never gets the operators' scope

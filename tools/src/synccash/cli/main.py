@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from synccash.cli import ledger, merchants, pay, route, run, tokens
+from synccash.cli import blocklist, ledger, merchants, pay, route, run, tokens
 from synccash.cli._console import console
 from synccash.cli._errors import ErrorMappingGroup
 
@@ -52,6 +52,7 @@ app.add_typer(pay.app)
 app.add_typer(pay.report_app)
 app.add_typer(route.app)
 app.add_typer(ledger.app)
+app.add_typer(blocklist.app)
 
 _SERVE_EPILOG = (
     "Examples:\n\n  synccash serve\n\n  synccash serve --host 0.0.0.0 --port 8080\n\n"

@@ -40,6 +40,7 @@ from synccash.adapters.memory.repository import (
 )
 from synccash.adapters.merchants import ApiKeys, InMemoryMerchantRegistry, MerchantRegistry
 from synccash.adapters.providers.metered import MeteredGateway
+from synccash.adapters.risk_ops import InMemoryRiskOperations, RiskOperations
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard, merchant_http_client
 from synccash.adapters.webhook_endpoints import InMemoryWebhookEndpoints, WebhookEndpointStore
@@ -99,6 +100,7 @@ class Storage:
     #: registered merchants and their API key records
     merchants: MerchantRegistry = field(factory=InMemoryMerchantRegistry)
     webhook_endpoints: WebhookEndpointStore = field(factory=InMemoryWebhookEndpoints)
+    risk_ops: RiskOperations | None = None  # review queue, decisions, blocklist, audit
 
 
 def memory_storage() -> Storage:
@@ -112,6 +114,7 @@ def memory_storage() -> Storage:
         ping=_always_up,
         ledger=InMemoryLedger(store.books),
         merchants=InMemoryMerchantRegistry(),
+        risk_ops=InMemoryRiskOperations(store),
     )
 
 
@@ -155,6 +158,8 @@ class Container:
     redis: Redis | None
     #: Components of this process that keep failing (quiet logs, metrics, detailed health).
     failures: FailureLog
+    #: Fraud operations (review queue, decisions, blocklist, audit).
+    risk_ops: RiskOperations | None = None
 
     async def check_database(self) -> float:
         """Round-trip to the database; latency in ms. Raises if unreachable."""
@@ -315,6 +320,7 @@ def wire(
         ping_database=storage.ping,
         redis=redis,
         failures=failures if failures is not None else FailureLog(),
+        risk_ops=storage.risk_ops,
     )
 
 
@@ -416,6 +422,7 @@ async def _open_storage(
         merchants=sql.SqlMerchantRegistry(engine),
         ledger=sql.SqlLedger(engine),
         webhook_endpoints=sql.SqlWebhookEndpoints(engine),
+        risk_ops=sql.SqlRiskOperations(engine),
     )
 
 

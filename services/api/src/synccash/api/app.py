@@ -22,7 +22,7 @@ from synccash.api.guards import STATE_KEY, admit
 from synccash.api.observability import ACCESS_LOGGER, AccessLog, configure_logging
 from synccash.api.openapi import TruthfulStructSchemaPlugin
 from synccash.api.problems import handle_exception
-from synccash.api.routes import callbacks, health, ledger, misc, payments, webhook_endpoints
+from synccash.api.routes import callbacks, health, ledger, misc, payments, risk, webhook_endpoints
 from synccash.api.validation import screen
 
 API_VERSION = "1.0.0"
@@ -45,7 +45,8 @@ def _openapi() -> OpenAPIConfig:
                     scheme="bearer",
                     bearer_format="JWT",
                     description="HS256 merchant token with scopes payments:write, "
-                    "payments:read, reports:read",
+                    "payments:read, reports:read; operator scopes (granted only by name): "
+                    "risk:review (reviews, blocklist, risk audit), ops (console)",
                 )
             }
         ),
@@ -56,6 +57,7 @@ def _openapi() -> OpenAPIConfig:
             Tag(name="ledger"),
             Tag(name="webhooks"),
             Tag(name="callbacks"),
+            Tag(name="risk"),
             Tag(name="health"),
         ],
         use_handler_docstrings=False,
@@ -85,6 +87,7 @@ def _build(
             *ledger.ROUTES,
             *callbacks.ROUTES,
             *webhook_endpoints.ROUTES,
+            *risk.ROUTES,
         ],
     )
     app = Litestar(

@@ -32,11 +32,13 @@ class Scope(enum.StrEnum):
     PAYMENTS_READ = "payments:read"
     REPORTS_READ = "reports:read"
     OPS = "ops"  # the ops console and operator actions
+    RISK_REVIEW = "risk:review"  # the risk team: review queue and blocklist (every merchant)
 
 
-#: Every merchant scope: what a token gets by default. Operator scopes (`ops`) are only
-#: ever granted by naming them.
-ALL_SCOPES: Final = tuple(s for s in Scope if s is not Scope.OPS)
+#: Scopes only ever granted by naming them (they reach across merchants).
+OPERATOR_SCOPES: Final = frozenset({Scope.OPS, Scope.RISK_REVIEW})
+#: Every merchant scope: what a token gets by default.
+ALL_SCOPES: Final = tuple(s for s in Scope if s not in OPERATOR_SCOPES)
 
 
 class AuthError(Exception):

@@ -161,6 +161,22 @@ class EventOut(msgspec.Struct, kw_only=True):
     data: dict[str, Any]
 
 
+class RiskReasonOut(msgspec.Struct, kw_only=True):
+    """One fraud rule that fired."""
+
+    code: str
+    message: str
+    score: int
+
+
+class RiskOut(msgspec.Struct, kw_only=True):
+    """The fraud rules' assessment of a payment: total score, decision and every reason."""
+
+    score: int
+    decision: Annotated[str, Meta(description="allow, review or block")]
+    reasons: list[RiskReasonOut]
+
+
 class PaymentResource(msgspec.Struct, kw_only=True):
     """A payment as the merchant sees it."""
 
@@ -189,6 +205,7 @@ class PaymentResource(msgspec.Struct, kw_only=True):
     fee_quote: dict[str, Any] | None
     refunded_amount: str
     flagged_for_review: bool
+    risk: RiskOut | None
     route: list[WalletOut]
     routing: dict[str, Any] | None
     attempts: list[AttemptOut]
@@ -263,6 +280,75 @@ class DailyReportOut(msgspec.Struct, kw_only=True):
     success_rate: float
     by_state: dict[str, ReportBucket]
     by_provider: dict[str, ReportBucket]
+
+
+class ReviewDecisionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """POST /api/v1/reviews/{payment_id}/approve or /decline."""
+
+    note: Annotated[str, Meta(max_length=500)] = ""
+
+
+class ReviewOut(msgspec.Struct, kw_only=True):
+    """A decision on a flagged payment, and where the payment stands after it."""
+
+    payment_id: str
+    merchant_id: str
+    decision: Annotated[str, Meta(description="approved or declined")]
+    decided_by: str
+    decided_at: datetime
+    note: str
+    payment_state: str
+    cancelled: Annotated[
+        bool, Meta(description="a decline cancelled the payment (only before a provider has it)")
+    ]
+
+
+class ReviewItem(msgspec.Struct, kw_only=True):
+    """A flagged payment waiting for a decision."""
+
+    payment: PaymentResource
+
+
+class ReviewList(msgspec.Struct, kw_only=True):
+    """GET /api/v1/reviews: flagged payments without a decision, oldest first."""
+
+    items: list[ReviewItem]
+
+
+class BlockEntryIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """PUT /api/v1/blocklist/{entry}."""
+
+    reason: Annotated[str, Meta(min_length=1, max_length=500)]
+
+
+class BlockEntryOut(msgspec.Struct, kw_only=True):
+    """A blocklist entry: a normalised MSISDN (233…) or a payee key (acct:…)."""
+
+    entry: str
+    reason: str
+
+
+class BlockList(msgspec.Struct, kw_only=True):
+    """GET /api/v1/blocklist."""
+
+    items: list[BlockEntryOut]
+
+
+class AuditOut(msgspec.Struct, kw_only=True):
+    """One change to the risk set-up."""
+
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any]
+
+
+class AuditList(msgspec.Struct, kw_only=True):
+    """GET /api/v1/risk/audit: newest first."""
+
+    items: list[AuditOut]
 
 
 class CallbackAck(msgspec.Struct, kw_only=True):

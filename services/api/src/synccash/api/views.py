@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Any
 
 import attrs
+import msgspec
 
 from synccash.api.schemas import (
     AttemptOut,
@@ -17,6 +18,7 @@ from synccash.api.schemas import (
     PaymentLinks,
     PaymentResource,
     PaymentStatus,
+    RiskOut,
     WalletOut,
 )
 from synccash.core.money import Money
@@ -96,6 +98,13 @@ def _optional_map(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return None if value is None else jsonable(value)
 
 
+def _risk(risk: Mapping[str, Any] | None) -> RiskOut | None:
+    """The stored assessment (RiskAssessment.explain()) as the resource shows it."""
+    if not risk:
+        return None
+    return msgspec.convert(risk, RiskOut)
+
+
 def payment_resource(payment: Payment) -> PaymentResource:
     """The payment resource (initiate, cancel, refund, list)."""
     provider = payment.provider
@@ -123,6 +132,7 @@ def payment_resource(payment: Payment) -> PaymentResource:
         fee_quote=_optional_map(payment.fee_quote),
         refunded_amount=_dec(payment.refunded_minor),
         flagged_for_review=payment.flagged_for_review,
+        risk=_risk(payment.risk),
         route=[_wallet(w) for w in payment.route],
         routing=_optional_map(payment.routing),
         attempts=[_attempt(a) for a in payment.attempts],

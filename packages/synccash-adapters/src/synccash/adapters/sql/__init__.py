@@ -34,6 +34,7 @@ from synccash.adapters.sql._outbox import (
 )
 from synccash.adapters.sql._repository import SqlPaymentRepository
 from synccash.adapters.sql._risk import SqlRiskContext
+from synccash.adapters.sql._risk_ops import SqlRiskOperations
 from synccash.adapters.sql._uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "SqlOutbox",
     "SqlPaymentRepository",
     "SqlRiskContext",
+    "SqlRiskOperations",
     "SqlUnitOfWork",
     "SqlUnitOfWorkFactory",
     "SqlWebhookDeliveries",

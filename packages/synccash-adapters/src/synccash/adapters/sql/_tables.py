@@ -255,3 +255,28 @@ ledger_balances = Table(
     Column("balance_minor", BigInteger, nullable=False),
     PrimaryKeyConstraint("account", "currency", name="pk_ledger_balances"),
 )
+
+#: A reviewer's decision on a payment the fraud rules flagged for review (one per payment).
+risk_reviews = Table(
+    "risk_reviews",
+    metadata,
+    Column("payment_id", String(64), primary_key=True),
+    Column("merchant_id", String(128), nullable=False),
+    Column("decision", String(16), nullable=False),  # approved | declined
+    Column("decided_by", String(128), nullable=False),
+    Column("decided_at", UtcDateTime, nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+#: Who did what to the risk set-up (reviews, blocklist), written with the change itself.
+risk_audit = Table(
+    "risk_audit",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(160), nullable=False),
+    Column("detail", JsonDoc, nullable=False),
+)
+Index("ix_risk_audit_at", risk_audit.c.at)
