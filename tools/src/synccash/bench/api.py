@@ -36,17 +36,15 @@ from pathlib import Path
 from typing import Any, Final
 
 import httpx
-import jwt
 from attrs import define, field
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from synccash.adapters.settings import Settings
 from synccash.adapters.sql import migrate
+from synccash.api.auth import mint_token
 from synccash.bench.harness.processes import cpu_seconds, family, free_port, rss_mb, stop
+from synccash.bench.harness.stores import PG_BASE, admin_sql, flush_redis
 
-PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 BENCH_DB = "synccash_bench_api"
 SECRET = "bench-secret-key-long-enough-for-hs256-" + "z" * 24
@@ -72,46 +70,12 @@ BODY = json.dumps(
 
 
 # --------------------------------------------------------------------------- setup
-async def _admin(statement: str) -> None:
-    engine = create_async_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 async def _fresh_database() -> str:
-    await _admin(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    await _admin(f'CREATE DATABASE "{BENCH_DB}"')
+    await admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    await admin_sql(f'CREATE DATABASE "{BENCH_DB}"')
     url = make_url(PG_BASE).set(database=BENCH_DB).render_as_string(hide_password=False)
     await migrate(url)
     return url
-
-
-def _flush_redis() -> None:
-    from redis import Redis  # noqa: PLC0415 - sync client only for setup
-
-    client = Redis.from_url(REDIS_URL)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
-def _token(settings: Settings) -> str:
-    # The merchant token format of synccash.api.auth.mint_token, minted here because the
-    # import layers keep benchmarks from importing the API package.
-    now = int(time.time())
-    claims = {
-        "sub": "bench-merchant",
-        "merchant_id": "bench-merchant",
-        "scope": "payments:write",
-        "iss": settings.jwt_issuer,
-        "iat": now,
-        "exp": now + 3600,
-    }
-    return jwt.encode(claims, settings.jwt_secret_key, algorithm="HS256")
 
 
 def _env(database_url: str) -> dict[str, str]:
@@ -384,9 +348,9 @@ def main() -> None:
         return
 
     database_url = asyncio.run(_fresh_database())
-    _flush_redis()
+    flush_redis(REDIS_URL)
     env = _env(database_url)
-    token = _token(Settings.from_env(env))
+    token = mint_token(Settings.from_env(env), "bench-merchant", ["payments:write"], 3600)
     print(f"uvicorn --workers {args.workers} --loop uvloop --http httptools", flush=True)
     real = Server.start(REAL_APP, env, args.workers)
     paced: dict[str, Any] = {}
