@@ -44,7 +44,7 @@ test: lint typecheck
 # Benchmarks print numbers (never timed tests). `make bench` runs them all (~10 min on two
 # cores), writes bench/results.json (cores, date, commit, load average) and prints a table;
 # each bench-<name> runs one and updates its entry in bench/results.json.
-.PHONY: bench-scaling
+.PHONY: bench-scaling bench-polling
 bench: setup
 	$(UV) run python -m synccash.bench.run_all
 
@@ -62,6 +62,10 @@ bench-lifecycle: setup
 
 bench-scaling: setup
 	$(UV) run python -m synccash.bench.run_all scaling
+
+# >= 1,000 in-flight MTN collections, callbacks dropped: peak status-query rate vs the budget
+bench-polling: setup
+	$(UV) run python -m synccash.bench.polling
 
 # Chaos: 2,000 payments through API + 2 workers + sandboxes + PostgreSQL + Redis (separate
 # processes) while providers fail, workers are killed, Redis is wiped and PostgreSQL restarts;
