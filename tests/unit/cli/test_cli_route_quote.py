@@ -38,15 +38,46 @@ def test_quote_json_is_the_full_explanation(runner, env):
 
 
 def test_assumed_health_changes_the_decision(runner, env):
-    """--success mtn=0.5 makes the router eliminate MTN and choose Telecel."""
+    """--success mtn=0.005 (below the 1% floor) makes the router eliminate MTN."""
     args = [
         "route", "quote", "--amount", "250", "--payer", "0241234567",
         "--wallet", "mtn:0241234567", "--wallet", "telecel:0201234567",
-        "--payee", "0551234567", "--success", "mtn=0.5", "--json",
+        "--payee", "0551234567", "--success", "mtn=0.005", "--json",
     ]  # fmt: skip
     body = json.loads(runner.invoke(app, args, env=env).stdout)
     assert body["decision"]["chosen"] == "telecel"
     assert body["decision"]["rejected"][0]["code"] == "eliminated"
+
+
+def test_quote_shows_the_expected_cost_of_the_order_and_of_the_runner_up(runner, env):
+    """Two eligible wallets: the table line names both expected costs; --json carries them."""
+    args = [
+        "route", "quote", "--amount", "250", "--payer", "0241234567",
+        "--wallet", "mtn:0241234567", "--wallet", "telecel:0201234567", "--payee", "0551234567",
+    ]  # fmt: skip
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "expected cost of this order:" in result.stdout
+    assert "runner-up (starting with mtn)" in result.stdout
+    body = json.loads(runner.invoke(app, [*args, "--json"], env=env).stdout)
+    costs = body["decision"]["expected_cost"]
+    assert costs["runner_up"]["first"] == "mtn"
+    assert costs["runner_up"]["cost"] >= costs["chosen"]
+
+
+def test_the_merchants_prompt_cost_is_an_option(runner, env):
+    """--prompt-cost 5.00 (GHS per prompt) makes the dearer but surer MTN go first."""
+    args = [
+        "route", "quote", "--amount", "250", "--payer", "0241234567",
+        "--wallet", "mtn:0241234567", "--wallet", "telecel:0201234567", "--payee", "0551234567",
+        "--success", "telecel=0.5", "--json",
+    ]  # fmt: skip
+    cheap = json.loads(runner.invoke(app, args, env=env).stdout)
+    assert cheap["decision"]["chosen"] == "telecel"
+    dear = json.loads(runner.invoke(app, [*args, "--prompt-cost", "5.00"], env=env).stdout)
+    assert dear["decision"]["chosen"] == "mtn"
+    assert dear["decision"]["costs"]["prompt_cost_minor"] == 500
+    assert cheap["decision"]["costs"]["prompt_cost_minor"] == 10
 
 
 def test_open_circuit_filters_the_provider(runner, env):

@@ -73,7 +73,9 @@ def test_fee_override_replaces_the_tariff():
     assert quote.total_fee == Money(0)
 
 
-def _payment(*, declines: bool = False, balance: int = 1_000_000, luck: float = 0.0) -> SimPayment:
+def _payment(
+    *, declines: bool = False, balance: int = 1_000_000, luck: float = 0.0, callback: float = 1.0
+) -> SimPayment:
     wallet = Wallet(ProviderId.MTN, Msisdn.parse("0241234567"))
     return SimPayment(
         index=0,
@@ -86,6 +88,7 @@ def _payment(*, declines: bool = False, balance: int = 1_000_000, luck: float = 
         declines=declines,
         luck=dict.fromkeys(ProviderId, luck),
         latency_z=dict.fromkeys(ProviderId, 0.0),
+        callback_luck=dict.fromkeys(ProviderId, callback),
         risk=RiskAssessment(0, RiskDecision.ALLOW, ()),
         seed=1,
     )
@@ -123,3 +126,19 @@ def test_world_confirms_when_nothing_stands_in_the_way():
     attempt = World(scenario, fee_book_for(scenario)).attempt(payment, payment.wallets[0], 1.0)
     assert attempt.outcome.kind is OutcomeKind.SUCCEEDED
     assert attempt.latency_ms == 1500
+
+
+def test_a_lost_callback_makes_the_answer_wait_for_the_first_status_poll():
+    """callback_loss 0.5 and a draw below it: the same success, answered at +10 s."""
+    scenario = parse_scenario({"providers": {"mtn": {"callback_loss": 0.5}}})
+    world = World(scenario, fee_book_for(scenario))
+    lost = world.attempt(_payment(callback=0.2), _payment().wallets[0], 1.0)
+    kept = world.attempt(_payment(callback=0.7), _payment().wallets[0], 1.0)
+    assert (lost.outcome.kind, kept.outcome.kind) == (OutcomeKind.SUCCEEDED, OutcomeKind.SUCCEEDED)
+    assert (lost.latency_ms, kept.latency_ms) == (10_000, 1500)
+
+
+def test_callback_loss_must_be_a_share():
+    """A callback loss above 1 names its key."""
+    with pytest.raises(ScenarioError, match=r"providers.mtn.callback_loss\[0\] value"):
+        parse_scenario({"providers": {"mtn": {"callback_loss": 1.5}}})

@@ -113,20 +113,25 @@ def test_circuit_opens_on_failure_rate_once_the_minimum_volume_is_reached():
     assert tracker.circuit(MTN, last + SEC) is CircuitState.OPEN
 
 
-def test_half_failing_over_the_minimum_volume_opens():
-    """Half of ten samples failing (never two in a row) reaches the 50 % threshold."""
+def test_eight_failures_in_ten_reach_the_threshold():
+    """Eight of ten samples failing (never three in a row) reaches the 80 % threshold."""
     tracker = HealthTracker()
-    last = feed(tracker, MTN, "10" * 4 + "1")
+    last = feed(tracker, MTN, "001001000")
     assert tracker.circuit(MTN, last) is CircuitState.CLOSED
     tracker.record(HealthSample(MTN, ok=False, latency_ms=100, at=last + SEC))
     assert tracker.circuit(MTN, last + SEC) is CircuitState.OPEN
 
 
-def test_failure_rate_below_threshold_stays_closed():
-    """A 40 % failure rate stays closed with the default 50 % threshold."""
+def test_a_degraded_provider_stays_closed():
+    """A 40 % (and even a 60 %) failure rate stays closed: degraded is routing's business."""
     tracker = HealthTracker()
     last = feed(tracker, MTN, "11100" * 20)
     assert tracker.circuit(MTN, last) is CircuitState.CLOSED
+    last = feed(tracker, TEL, "10100" * 20)
+    assert tracker.circuit(TEL, last) is CircuitState.CLOSED
+    assert tracker.health(TEL, last).failure_rate == pytest.approx(
+        37 / 61
+    )  # 60 s window, ends inclusive
 
 
 def test_failures_spread_wider_than_the_breaker_window_do_not_add_up():
@@ -142,11 +147,11 @@ def test_failures_spread_wider_than_the_breaker_window_do_not_add_up():
 def test_accepted_submits_are_healthy_samples():
     """10 % 5xx and 10 % timeouts on submit, the rest accepted then confirmed: stays closed.
 
-    The same answers without the accepted submits, and with timeouts as definite failures
-    (the accounting before), open the circuit.
+    The same answers without the accepted submits, with timeouts as definite failures
+    and the old threshold (50 %: the accounting before), open the circuit.
     """
     tracker = HealthTracker()
-    before = HealthTracker()
+    before = HealthTracker(open_failure_rate=0.5)
     at = T0
     for i in range(1_000):
         at = T0 + i * SEC / 10
@@ -163,9 +168,9 @@ def test_accepted_submits_are_healthy_samples():
 
 
 def test_ambiguous_failures_weigh_less_than_definite_ones():
-    """60 % definite failures open the circuit; the same share of timeouts does not."""
+    """80 % definite failures open the circuit; the same share of timeouts does not."""
     definite, ambiguous = HealthTracker(), HealthTracker()
-    pattern = "10100" * 6  # 60 % failing, never more than two in a row
+    pattern = "0000000101" * 3  # 80 % failing
     for i, ch in enumerate(pattern):
         at = T0 + i * SEC
         if ch == "1":
@@ -177,7 +182,7 @@ def test_ambiguous_failures_weigh_less_than_definite_ones():
     last = T0 + len(pattern) * SEC
     assert definite.circuit(MTN, last) is CircuitState.OPEN
     assert ambiguous.circuit(MTN, last) is CircuitState.CLOSED
-    assert ambiguous.health(MTN, last).failure_rate == pytest.approx(9 / (9 + 12))
+    assert ambiguous.health(MTN, last).failure_rate == pytest.approx(12 / (12 + 6))
 
 
 def test_a_provider_that_only_times_out_opens():
@@ -285,7 +290,7 @@ def test_late_answers_while_open_do_not_close():
 def test_reclosed_circuit_does_not_reopen_on_old_failure_rate():
     """After closing, the failure-rate trigger only counts samples since the close."""
     tracker = HealthTracker(cool_down=timedelta(seconds=30))
-    last = feed(tracker, MTN, "10" * 5)  # opens on rate at sample 10
+    last = feed(tracker, MTN, "0001000000")  # opens on rate at sample 10
     assert tracker.circuit(MTN, last) is CircuitState.OPEN
     probe = last + 40 * SEC
     assert tracker.allow_request(MTN, probe)

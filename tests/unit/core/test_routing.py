@@ -11,6 +11,8 @@ from attrs import evolve
 from hypothesis import given
 from hypothesis import strategies as st
 
+from synccash.core.balances import FundsTracker
+from synccash.core.chain import ChainStep, expected_cost
 from synccash.core.errors import ValidationError
 from synccash.core.fees import FeeBook, FeeRule, FeeSchedule, TransferKind
 from synccash.core.money import Money, ghs
@@ -18,7 +20,14 @@ from synccash.core.msisdn import Msisdn
 from synccash.core.payment import Payee, Wallet
 from synccash.core.providers import DEFAULT_PROFILES, Capability, ProviderId
 from synccash.core.reliability import CircuitState, HealthSample, HealthTracker, ProviderHealth
-from synccash.core.routing import Candidate, Router, RoutingPolicy, RoutingRequest, seeded_uniform
+from synccash.core.routing import (
+    Candidate,
+    Router,
+    RoutingCosts,
+    RoutingPolicy,
+    RoutingRequest,
+    seeded_uniform,
+)
 
 MTN = ProviderId.MTN
 TEL = ProviderId.TELECEL
@@ -39,8 +48,9 @@ def health(
     rate: float = 0.95,
     p95: int = 1_000,
     circuit: CircuitState = CircuitState.CLOSED,
+    sd: float = 0.0,
 ) -> ProviderHealth:
-    return ProviderHealth(provider, rate, 100, p95 // 2, p95, circuit)
+    return ProviderHealth(provider, rate, 100, p95 // 2, p95, circuit, success_sd=sd)
 
 
 HEALTHY = {p: health(p) for p in ProviderId}
@@ -82,7 +92,7 @@ def test_cheaper_provider_wins_for_p2p():
     assert order(d)[0] is TEL
     mtn = next(c for c in d.candidates if c.wallet.provider is MTN)
     assert mtn.fee.kind is TransferKind.SAME_NETWORK
-    assert mtn.factors["cost"] == pytest.approx(0.0075)
+    assert mtn.factors["fee_minor"] == 75
     at = next(c for c in d.candidates if c.wallet.provider is AT)
     assert at.fee.kind is TransferKind.CROSS_NETWORK
 
@@ -93,10 +103,15 @@ def test_higher_success_rate_wins():
     assert order(decide(request(), hl)) == [AT, TEL, MTN]
 
 
-def test_latency_breaks_near_ties():
-    """At equal success and cost, the faster p95 ranks first."""
-    hl = {**HEALTHY, MTN: health(MTN, p95=20_000)}
-    assert order(decide(request(), hl))[-1] is MTN
+def test_the_merchants_prompt_cost_trades_fees_for_reliability():
+    """Cheap-but-flaky Telecel first at the default λ; a merchant who weighs prompts more
+    (λ = GHS 2.00) puts the reliable, dearer MTN first."""
+    payee = Payee(msisdn=Msisdn.parse("0241112223"))  # MTN 0.75 % = 0.75; Telecel free
+    hl = {**HEALTHY, TEL: health(TEL, 0.6), MTN: health(MTN, 0.97)}
+    wallets = (wallet(MTN, "1000"), wallet(TEL, "1000"))
+    assert order(decide(request("100", wallets, payee), hl)) == [TEL, MTN]
+    costly_prompts = request("100", wallets, payee, costs=RoutingCosts(prompt_cost_minor=200))
+    assert order(decide(costly_prompts, hl)) == [MTN, TEL]
 
 
 def test_merchant_preference_orders_equal_providers():
@@ -160,12 +175,12 @@ def test_insufficient_known_balance_counts_fees():
     assert decide(request("100", enough, payee)).rejected == ()
 
 
-def test_elimination_relative_to_best_eligible():
-    """A provider more than the gap below the best eligible one is eliminated."""
-    hl = {**HEALTHY, AT: health(AT, 0.6), TEL: health(TEL, 0.66)}
+def test_a_much_weaker_provider_is_a_last_resort_not_eliminated():
+    """Far below the others, AT still goes last in the chain: it may still save the payment."""
+    hl = {**HEALTHY, AT: health(AT, 0.4), TEL: health(TEL, 0.66)}
     d = decide(request(), hl)
-    assert [(r.wallet.provider, r.code) for r in d.rejected] == [(AT, "eliminated")]
-    assert order(d) == [MTN, TEL]
+    assert d.rejected == ()
+    assert order(d) == [MTN, TEL, AT]
 
 
 def test_no_elimination_when_the_leader_is_not_a_payer_wallet():
@@ -176,8 +191,8 @@ def test_no_elimination_when_the_leader_is_not_a_payer_wallet():
 
 
 def test_min_success_floor():
-    """Below min_success a provider is eliminated even alone."""
-    hl = {**HEALTHY, AT: health(AT, 0.1)}
+    """Below min_success (0.01) a provider is eliminated even alone."""
+    hl = {**HEALTHY, AT: health(AT, 0.005)}
     d = decide(request(wallets=(wallet(AT),)), hl)
     assert d.chosen is None
     assert [r.code for r in d.rejected] == ["eliminated"]
@@ -201,7 +216,9 @@ def test_missing_fee_rule_rejects_with_its_code():
 def test_missing_health_uses_policy_defaults():
     """A provider absent from the health map gets the optimistic default."""
     d = decide(request(wallets=(wallet(MTN),)), {})
-    assert d.candidates[0].success_probability == pytest.approx(0.95)
+    assert d.candidates[0].factors["provider_success"] == pytest.approx(0.95)
+    assert d.candidates[0].factors["funds"] == pytest.approx(0.85)  # balance unknown
+    assert d.candidates[0].success_probability == pytest.approx(0.95 * 0.85)
     assert d.candidates[0].latency_ms == 2_000
 
 
@@ -224,10 +241,20 @@ def test_explanation_is_json_and_complete():
     assert explained["chosen"] == "mtn"
     assert [c["provider"] for c in explained["candidates"]] == ["mtn"]
     assert set(explained["candidates"][0]["factors"]) == {
-        "success",
-        "cost",
-        "latency_s",
-        "preference",
+        "provider_success",
+        "provider_success_sd",
+        "funds",
+        "attempt_success",
+        "fee_minor",
+        "prompt_cost_minor",
+        "index",
+    }
+    # one prompt (λ = 10) + the failure penalty (the amount, 10 000) x P(it fails)
+    expected = 10 + 10_000 * (1 - 0.95 * 0.85)
+    assert explained["expected_cost"] == {
+        "chosen": round(expected, 3),
+        "runner_up": None,
+        "exploration_regret": 0.0,
     }
     assert explained["candidates"][0]["fee"]["total_fee"] == "0.00"
     assert {(r["provider"], r["code"]) for r in explained["rejected"]} == {
@@ -248,22 +275,42 @@ def test_same_seed_same_decision():
 
 
 def test_exploration_share_is_respected_over_many_seeds():
-    """About 5 % of decisions explore, always promoting a non-best eligible wallet."""
+    """About 5 % of decisions explore, always promoting the most uncertain other wallet."""
     policy = RoutingPolicy()
-    best = order(decide(request()))[0]
+    hl = {MTN: health(MTN), TEL: health(TEL, sd=0.05), AT: health(AT, sd=0.08)}
+    best = order(decide(request(), hl))[0]
     explored = 0
-    promoted: set[ProviderId] = set()
     for seed in range(4_000):
-        d = decide(request(), seed=seed, policy=policy)
+        d = decide(request(), hl, seed=seed, policy=policy)
         if d.explored:
             explored += 1
-            assert d.candidates[0].wallet.provider is not best
-            promoted.add(d.candidates[0].wallet.provider)
+            assert order(d)[0] is AT
             assert sorted(order(d)) == sorted([MTN, TEL, AT])
+            assert d.explain()["approach"] == "explore"
         else:
             assert order(d)[0] is best
     assert 150 <= explored <= 250
-    assert promoted == {TEL, AT}
+
+
+def test_well_known_providers_are_not_explored():
+    """With every estimate tight (sd below exploration_min_sd) there is nothing to learn."""
+    policy = RoutingPolicy(exploration_share=1.0)
+    d = decide(request(), HEALTHY, seed=3, policy=policy)
+    assert not d.explored
+
+
+def test_exploration_is_bounded_by_its_regret():
+    """An uncertain wallet is not promoted if it costs more than the bound in expectation."""
+    payee = Payee(msisdn=Msisdn.parse("0201112223"))  # Telecel payee: MTN pays the MMI fee
+    hl = {MTN: health(MTN, sd=0.2), TEL: health(TEL)}
+    wallets = (wallet(MTN, "5000"), wallet(TEL, "5000"))
+    explore_all = RoutingPolicy(exploration_share=1.0)
+    dear = decide(request("1000", wallets, payee), hl, seed=1, policy=explore_all)
+    assert not dear.explored  # MTN's fee (7.50) is far above the 0.20 bound
+    cheap = decide(request("10", wallets, payee), hl, seed=1, policy=explore_all)
+    assert cheap.explored  # 0.08 on GHS 10 is within it
+    assert 0 < cheap.regret <= explore_all.exploration_max_regret_minor
+    assert cheap.explain()["expected_cost"]["exploration_regret"] == round(cheap.regret, 3)
 
 
 def test_no_exploration_with_a_single_candidate():
@@ -328,7 +375,7 @@ def test_routing_never_picks_a_filtered_provider_and_explains_every_wallet(
         assert DEFAULT_PROFILES[p].within_limits(Money(amount))
         if c.wallet.balance is not None:
             assert c.wallet.balance >= c.fee.payer_total
-        assert c.success_probability >= 0.2
+        assert c.factors["provider_success"] >= 0.01
     ranked = d.candidates[1:] if d.explored else d.candidates
     # Providers on probation (half-open circuit) come after the others; each group by score.
     on_probation = [hl[c.wallet.provider].circuit is CircuitState.HALF_OPEN for c in ranked]
@@ -346,7 +393,7 @@ def test_a_failing_provider_is_avoided_then_tried_again_once_its_failures_age_ou
     tracker = HealthTracker()
     for i in range(20):
         at = t0 + timedelta(seconds=i)
-        tracker.record(HealthSample(MTN, ok=i < 10, latency_ms=900, at=at))
+        tracker.record(HealthSample(MTN, ok=i < 2, latency_ms=900, at=at))
         tracker.record(HealthSample(TEL, ok=True, latency_ms=900, at=at))
     router = Router(policy=NO_EXPLORE)
     during = router.decide(request(wallets=(wallet(MTN), wallet(TEL))), tracker.snapshot(t0), 0)
@@ -356,7 +403,8 @@ def test_a_failing_provider_is_avoided_then_tried_again_once_its_failures_age_ou
         request(wallets=(wallet(MTN), wallet(TEL))), tracker.snapshot(after_cool_down), 0
     )
     assert tracker.snapshot(after_cool_down)[MTN].circuit is CircuitState.HALF_OPEN
-    assert [(r.wallet.provider, r.code) for r in mid.rejected] == [(MTN, "eliminated")]
+    assert mid.rejected == ()
+    assert order(mid) == [TEL, MTN]  # on probation: last, a failover target
     later = t0 + timedelta(minutes=30)
     back = router.decide(request(wallets=(wallet(MTN), wallet(TEL))), tracker.snapshot(later), 0)
     assert back.rejected == ()
@@ -384,9 +432,9 @@ def test_half_open_provider_leads_only_as_an_exploration_probe():
     [
         {"exploration_share": 1.5},
         {"exploration_share": -0.1},
-        {"cost_weight": -1.0},
+        {"exploration_max_regret_minor": -1},
         {"min_success": 2.0},
-        {"elimination_gap": -0.1},
+        {"unknown_funds": 1.5},
     ],
 )
 def test_policy_rejects_nonsense(bad):
@@ -394,6 +442,8 @@ def test_policy_rejects_nonsense(bad):
     with pytest.raises(ValidationError) as err:
         RoutingPolicy(**bad)
     assert err.value.code == "invalid_policy"
+    with pytest.raises(ValidationError):
+        RoutingCosts(prompt_cost_minor=-1)
 
 
 def test_candidates_carry_every_field_they_were_scored_with():
@@ -407,13 +457,63 @@ def test_candidates_carry_every_field_they_were_scored_with():
         provider = c.wallet.provider
         kind = TransferKind.SAME_NETWORK if provider is MTN else TransferKind.CROSS_NETWORK
         fee = router.fee_book.quote(provider=provider, kind=kind, amount=ghs("250"), on=DAY)
-        cost = fee.total_fee.minor / 25_000
-        latency_s = hl[provider].p95_latency_ms / 1000
-        score = hl[provider].success_rate - cost - 0.002 * latency_s
-        factors = {"success": hl[provider].success_rate, "cost": cost}
-        factors |= {"latency_s": latency_s, "preference": 0.0}
-        expected = Candidate(
-            c.wallet, fee, hl[provider].success_rate, hl[provider].p95_latency_ms, score, factors
-        )
+        success = hl[provider].success_rate * 0.85
+        index = fee.total_fee.minor + 10 / success
+        factors = {"provider_success": hl[provider].success_rate, "provider_success_sd": 0.0}
+        factors |= {"funds": 0.85, "attempt_success": success}
+        factors |= {"fee_minor": float(fee.total_fee.minor), "prompt_cost_minor": 10.0}
+        factors |= {"index": index}
+        expected = Candidate(c.wallet, fee, success, hl[provider].p95_latency_ms, -index, factors)
         assert expected == c
         assert json.dumps(c.explain())
+
+
+def test_the_order_minimises_the_expected_cost_and_the_runner_up_is_shown():
+    """The chosen order's expected cost is the lowest of every order; the runner-up's follows."""
+    payee = Payee(msisdn=Msisdn.parse("0241112223"))
+    hl = {MTN: health(MTN, 0.97), TEL: health(TEL, 0.7), AT: health(AT, 0.9)}
+    d = decide(request("300", payee=payee), hl)
+    steps = {
+        c.wallet.provider: ChainStep(c.success_probability, c.fee.total_fee_minor)
+        for c in d.candidates
+    }
+    penalty = 30_000.0
+    costs = {
+        perm: expected_cost([steps[p] for p in perm], 10, penalty)
+        for perm in itertools.permutations(steps)
+    }
+    assert d.expected_cost == pytest.approx(min(costs.values()))
+    assert tuple(order(d)) == min(costs, key=costs.__getitem__)
+    assert d.runner_up is not None
+    first, runner_cost = d.runner_up
+    assert first is not order(d)[0]
+    assert runner_cost == pytest.approx(min(c for p, c in costs.items() if p[0] is first))
+    assert runner_cost >= d.expected_cost
+    explained = d.explain()["expected_cost"]
+    assert explained["runner_up"]["first"] == first.value
+
+
+def test_insufficient_funds_answers_push_a_provider_back_for_that_amount():
+    """Evidence that AT wallets rarely hold GHS 400 puts AT after Telecel at 400; at GHS 20
+    the same AT wallets look fine (the evidence is per amount band)."""
+    funds = FundsTracker()
+    for _ in range(40):
+        funds.record(AT, 40_000, enough=False)
+        funds.record(TEL, 40_000, enough=True)
+        funds.record(AT, 2_000, enough=True)
+    wallets = (wallet(AT), wallet(TEL))
+    router = Router(policy=NO_EXPLORE)
+    big = router.decide(request("400", wallets), HEALTHY, 0, funds.snapshot())
+    assert order(big) == [TEL, AT]
+    assert big.candidates[1].factors["funds"] < 0.3
+    small = router.decide(request("20", (wallet(AT),)), HEALTHY, 0, funds.snapshot())
+    assert small.candidates[0].factors["funds"] > 0.85
+
+
+def test_a_wallet_not_worth_a_prompt_is_left_out():
+    """With a tiny failure penalty, a wallet whose fee + λ/s exceeds it is not tried."""
+    costs = RoutingCosts(prompt_cost_minor=10, failure_penalty_share=0.01)
+    hl = {**HEALTHY, AT: health(AT, 0.06)}
+    d = decide(request("100", (wallet(MTN), wallet(AT)), costs=costs), hl)
+    assert order(d) == [MTN]
+    assert [(r.wallet.provider, r.code) for r in d.rejected] == [(AT, "expected_cost")]

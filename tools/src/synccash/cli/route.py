@@ -12,14 +12,14 @@ from synccash.cli._errors import usage_error
 from synccash.cli._output import print_json, table
 from synccash.cli._settings import load_settings
 from synccash.cli._wallets import WALLET_HELP, parse_wallets
-from synccash.cli.simulate import SimulationResult, load_scenario, simulate
+from synccash.cli.simulate import Scenario, SimulationResult, load_scenario, simulate, sweep
 from synccash.cli.simulate.chart import write_chart
 from synccash.core.errors import AmountOutOfRange
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
 from synccash.core.providers import ProviderId
 from synccash.core.reliability import CircuitState, HealthTracker, ProviderHealth
-from synccash.core.routing import Router, RoutingDecision, RoutingRequest
+from synccash.core.routing import Router, RoutingCosts, RoutingDecision, RoutingRequest
 from synccash.core.service import parse_payee
 from synccash.core.service import parse_wallets as validate_wallets
 
@@ -69,14 +69,16 @@ def _quote_table(decision: RoutingDecision, amount: Money) -> None:
                 c.fee.provider_fee.to_decimal_string(),
                 c.fee.levy.to_decimal_string(),
                 c.fee.total_fee.to_decimal_string(),
+                f"{100 * c.factors['provider_success']:.1f}",
+                f"{100 * c.factors['funds']:.0f}",
                 f"{100 * c.success_probability:.1f}",
                 c.latency_ms,
-                f"{c.score:.4f}",
+                f"{c.factors['index']:.1f}",
             )
         )
     columns = (
         "rank", "provider", "wallet", "fee (GHS)", "levy (GHS)", "total fee (GHS)",
-        "success %", "p95 ms", "score",
+        "provider %", "funds %", "attempt %", "p95 ms", "index (pesewas)",
     )  # fmt: skip
     title = f"route quote for GHS {amount.to_decimal_string()}"
     console.print(table(title, columns, rows, numeric=columns[3:]))
@@ -87,11 +89,23 @@ def _quote_table(decision: RoutingDecision, amount: Money) -> None:
     chosen = decision.chosen
     if chosen is None:
         console.print("no route: every wallet was filtered out")
-    else:
-        console.print(
-            f"chosen: {chosen.wallet.provider.display_name} ({decision.approach}); "
-            f"payer pays GHS {chosen.fee.payer_total.to_decimal_string()}"
-        )
+        return
+    console.print(
+        f"chosen: {chosen.wallet.provider.display_name} ({decision.approach}); "
+        f"payer pays GHS {chosen.fee.payer_total.to_decimal_string()}"
+    )
+    console.print(_cost_line(decision))
+
+
+def _cost_line(decision: RoutingDecision) -> str:
+    """Expected cost of the chosen order and of the runner-up (pesewas-equivalent)."""
+    line = f"expected cost of this order: {decision.expected_cost or 0.0:.1f} pesewas"
+    if decision.runner_up is not None:
+        first, cost = decision.runner_up
+        line += f"; runner-up (starting with {first.value}): {cost:.1f}"
+    if decision.explored:
+        line += f"; exploration adds {decision.regret:.1f}"
+    return line
 
 
 @app.command(
@@ -140,11 +154,26 @@ def quote(
     seed: Annotated[
         int, typer.Option(help="Exploration seed (the same seed, the same decision).")
     ] = 0,
+    prompt_cost: Annotated[
+        str | None,
+        typer.Option(
+            help='What one prompt to the payer is worth, GHS (λ; default "0.10").',
+            show_default=False,
+        ),
+    ] = None,
+    failure_penalty: Annotated[
+        float | None,
+        typer.Option(
+            help="A failed payment costs this share of its amount (default 1.0).",
+            min=0.0,
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the full explanation as JSON.")
     ] = False,
 ) -> None:
-    """What the real core Router would choose: fees, success estimate, score, why filtered."""
+    """What the real core Router would choose: fees, success estimates, expected cost, why filtered."""
     if payee is not None and merchant_account is not None:
         usage_error("give at most one of --payee or --merchant-account")
     settings = load_settings()
@@ -160,7 +189,9 @@ def quote(
     wallets = validate_wallets(payer_msisdn, parse_wallets(wallet), "GHS")
     target = parse_payee(payee, None if payee is not None else merchant_account or "merchant")
     health = _health_overrides(success, circuit_open, now)
-    decision = Router().decide(RoutingRequest(money, wallets, target, day), health, seed)
+    costs = _costs(prompt_cost, failure_penalty)
+    request = RoutingRequest(money, wallets, target, day, costs=costs)
+    decision = Router().decide(request, health, seed)
     if as_json:
         print_json(
             {
@@ -175,6 +206,16 @@ def quote(
     _quote_table(decision, money)
 
 
+def _costs(prompt_cost: str | None, failure_penalty: float | None) -> RoutingCosts | None:
+    """The merchant's λ and penalty from the options (None: the defaults)."""
+    if prompt_cost is None and failure_penalty is None:
+        return None
+    default = RoutingCosts()
+    lam = default.prompt_cost_minor if prompt_cost is None else Money.parse(prompt_cost).minor
+    share = default.failure_penalty_share if failure_penalty is None else failure_penalty
+    return RoutingCosts(lam, share)
+
+
 def _parse_day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -185,36 +226,33 @@ def _parse_day(text: str) -> date:
 def _summary(result: SimulationResult) -> None:
     rows = []
     for r in result.results:
-        e = r.explain(result.bucket_hours)
+        e = r.explain(result.bucket_hours, result.costs)
+        brier = r.calibration.brier
         rows.append(
             (
                 r.name,
                 f"{100 * r.success_rate:.2f}",
-                f"{r.confirmed}/{r.payments}",
                 e["fees_paid"],
-                e["mean_fee_per_confirmed"] or "-",
-                r.failovers,
+                r.prompts,
                 r.attempts,
+                r.failovers,
                 r.failures.get("no_route", 0),
+                r.waited,
                 e["mean_time_to_final_ms"] or "-",
+                "-" if brier is None else f"{brier:.3f}",
             )
         )
     columns = (
-        "policy", "success %", "confirmed", "fees paid (GHS)", "fee/payment (GHS)",
-        "failovers", "attempts", "no route", "time to final (ms)",
+        "policy", "success %", "fees (GHS)", "prompts", "attempts", "failovers",
+        "no route", "waited", "to final (ms)", "Brier",
     )  # fmt: skip
     title = (
         f"{result.scenario.name}: {result.payments} payments over {result.scenario.hours:g} h, "
         f"seed {result.seed}"
     )
     console.print(table(title, columns, rows, numeric=columns[1:]))
-    ours = result.by_name("synccash")
-    best = max((r for r in result.results if r.name != "synccash"), key=lambda r: r.success_rate)
-    delta = 100 * (ours.success_rate - best.success_rate)
-    verdict = "beats" if delta > 0.05 else "matches" if delta >= -0.05 else "trails"
-    console.print(
-        f"SyncCash {verdict} the best baseline ({best.name}) by {delta:+.2f} points of success rate."
-    )
+    for line in result.report.lines():
+        console.print(line)
 
 
 @app.command(
@@ -241,6 +279,14 @@ def simulate_command(
     seed: Annotated[
         int | None, typer.Option(help="Seed (default: the scenario's).", min=0, show_default=False)
     ] = None,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            help="Run this many consecutive seeds from --seed and report each and pooled.",
+            min=1,
+            max=1000,
+        ),
+    ] = 1,
     buckets: Annotated[
         int, typer.Option(help="Time slices for the timeline.", min=1, max=1000)
     ] = 48,
@@ -251,15 +297,13 @@ def simulate_command(
 ) -> None:
     """Replay synthetic payments through the real core and compare SyncCash with baselines."""
     spec = load_scenario(scenario)
+    if seeds > 1:
+        if chart is not None:
+            usage_error("--chart draws one run: leave out --seeds, or --chart")
+        _sweep(spec, payments, seed, seeds, as_json=as_json)
+        return
     total = payments if payments is not None else spec.payments
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    with _progress() as bar:
         task = bar.add_task(f"simulating {spec.name}", total=total)
         result = simulate(
             spec,
@@ -275,3 +319,61 @@ def simulate_command(
         print_json(result.explain())
         return
     _summary(result)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def _sweep(
+    spec: Scenario, payments: int | None, seed: int | None, seeds: int, *, as_json: bool
+) -> None:
+    with _progress() as bar:
+        task = bar.add_task(f"simulating {spec.name} x {seeds} seeds", total=seeds)
+        result = sweep(
+            spec,
+            seeds=seeds,
+            payments=payments,
+            first_seed=seed,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+    if as_json:
+        print_json(result.explain())
+        return
+    rows = []
+    for run in result.runs:
+        target = run.report.target
+        if target is None:  # pragma: no cover - the default policies include the fair baseline
+            continue
+        rows.append(
+            (
+                run.seed,
+                f"{target.success_gap_points:+.2f}",
+                target.best_baseline,
+                f"{target.fee_ratio:.3f}",
+                f"{target.prompt_difference:+d}",
+                "yes" if target.met else "NO",
+            )
+        )
+    columns = (
+        "seed",
+        "success vs best (pts)",
+        "best baseline",
+        "fees / c+f",
+        "prompts - c+f",
+        "met",
+    )
+    console.print(
+        table(f"{spec.name}: {seeds} seeds", columns, rows, numeric=columns[1:2] + columns[3:5])
+    )
+    met = sum(1 for row in rows if row[-1] == "yes")
+    console.print(f"target met on {met} of {len(rows)} seeds; pooled over all seeds:")
+    for line in result.report.lines():
+        console.print(line)

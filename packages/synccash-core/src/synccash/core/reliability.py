@@ -24,7 +24,10 @@ Circuit breaker (technical health only):
 - CLOSED: requests flow. It opens when, over the samples since the last close that
   are at most `breaker_window` old (and at most `window` of them), there are at
   least `min_volume` samples and their weighted failure share is at least
-  `open_failure_rate`. Ambiguous failures weigh `ambiguous_weight` (0.5) in both
+  `open_failure_rate` (80%: the breaker is for a provider that is down; one that is
+  degraded, say failing 40%, stays routable and routing's success estimate demotes
+  it; at 50%, ten answers of a provider failing 40% reach half failures by chance
+  about one time in three). Ambiguous failures weigh `ambiguous_weight` (0.5) in both
   the failures and the volume, so a mix of timeouts and successes counts less than
   the same mix of definite failures, while a provider that only times out still
   reads 100 % failing. `open_after_consecutive` (off by default) adds the old
@@ -202,6 +205,11 @@ class ProviderHealth:
     retry_at: datetime | None = None
     failure_rate: float = 0.0
     volume: int = 0
+    _overall: SuccessEstimate = field(init=False, eq=False, repr=False)
+
+    @_overall.default
+    def _overall_estimate(self) -> SuccessEstimate:
+        return SuccessEstimate(self.success_rate, self.success_sd, 0, 0)
 
     @property
     def probe_allowed(self) -> bool:
@@ -214,7 +222,7 @@ class ProviderHealth:
             found = self.by_transfer.get(transfer)
             if found is not None:
                 return found
-        return SuccessEstimate(self.success_rate, self.success_sd, 0, 0)
+        return self._overall
 
 
 def earliest_retry(health: Iterable[ProviderHealth]) -> datetime | None:
@@ -266,7 +274,7 @@ class HealthTracker:
     prior_weight: float = 5.0
     kind_prior_weight: float = 10.0
     default_latency_ms: int = 2_000
-    open_failure_rate: float = 0.5
+    open_failure_rate: float = 0.8
     min_volume: int = 10
     breaker_window: timedelta = timedelta(seconds=60)
     ambiguous_weight: float = 0.5

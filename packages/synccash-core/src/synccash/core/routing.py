@@ -1,4 +1,4 @@
-"""Provider selection for a payment: hard filters, a score, seeded exploration, an explanation.
+"""Provider selection for a payment: hard filters, the cheapest expected attempt chain, an explanation.
 
 Order of decisions (orchestrator-practices §5-6):
 
@@ -6,22 +6,24 @@ Order of decisions (orchestrator-practices §5-6):
    `disallowed` (merchant said no), `capability` (provider cannot collect),
    `amount_limits` (per-transaction limits), `circuit_open`, `fee_rule_missing`,
    `insufficient_balance` (known balance < amount + all fees), `eliminated`
-   (success probability under `min_success`, or more than `elimination_gap`
-   below the best remaining wallet's provider).
-2. Score of each remaining wallet (higher is better)::
-
-       score = w_success * p  -  w_cost * total_fee / amount
-               -  w_latency * p95_seconds  +  w_preference * preference
-
-   With w_success = w_cost = 1 this is the expected value per unit of amount,
-   `p * (1 - fee share)` to first order (the EV rule of §6), adjusted for
-   latency and the merchant's preference order. Ties keep the payer's wallet order.
-3. Exploration: with probability `exploration_share` a non-best eligible
-   wallet (uniformly among the others) is promoted to first, so a recovering
-   provider keeps getting some traffic. The draw is a pure function of the
-   seed (SplitMix64), so the same request and seed always give the same
-   decision. (`random.Random(seed)` would cost ~6 µs per decision, more than all
-   the rest of it.)
+   (provider success estimate under `min_success`, 1%).
+2. Each remaining wallet's attempt success `s = p * f`: `p` the provider's success
+   estimate for this transfer kind (`ProviderHealth.estimate`), `f` the chance the
+   wallet holds enough (1 for a known balance that covers amount + fees, else the
+   `FundsEvidence` learnt from insufficient-funds answers, or `unknown_funds`).
+3. The order: the one that minimises the expected cost of the whole attempt chain,
+   fees on the leg that succeeds + λ x expected prompts + penalty x P(every leg
+   fails) (`synccash.core.chain`): ascending `fee + λ / s`; a wallet whose index is
+   not below the penalty is not worth a prompt (`expected_cost`). λ and the penalty
+   are the merchant's `RoutingCosts` (the request's, else the policy's). Exact ties
+   go to the merchant's preferred providers, then keep the payer's wallet order.
+   Half-open providers (on probation) go last unless they are all there is.
+4. Exploration, bounded: with probability `exploration_share` (a pure function of
+   the seed: same request and seed, same decision) the most uncertain other wallet
+   (success sd >= `exploration_min_sd`, or on probation) is tried first, if that
+   costs at most `exploration_max_regret_minor` more in expectation. The
+   explanation shows the expected cost of the chosen order and of the runner-up
+   (the best order starting with another wallet), and the regret of an exploration.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ from typing import Any, Final
 
 from attrs import frozen
 
+from synccash.core.balances import FundsEvidence
+from synccash.core.chain import ChainStep, expected_cost, step_index
 from synccash.core.errors import ValidationError
 from synccash.core.fees import FeeBook, FeeQuote, FeeRuleMissing, TransferKind, default_fee_book
 from synccash.core.money import Money
 from synccash.core.payment import Payee, Wallet
 from synccash.core.providers import DEFAULT_PROFILES, Capability, ProviderId, ProviderProfile
-from synccash.core.reliability import CircuitState, ProviderHealth
+from synccash.core.reliability import CircuitState, ProviderHealth, SuccessEstimate
 
 _M64: Final = (1 << 64) - 1
 _ZERO: Final = Money(0)
@@ -52,41 +56,67 @@ def seeded_uniform(seed: int, stream: int = 0) -> float:
 
 
 @frozen
-class RoutingPolicy:
-    """Weights and thresholds of the router."""
+class RoutingCosts:
+    """What a merchant weighs fees against (the expected cost's λ and penalty).
 
-    success_weight: float = 1.0
-    cost_weight: float = 1.0  # per unit of total fee / amount
-    latency_weight: float = 0.002  # per second of p95 latency (10 s ≈ 2 points of success)
-    preference_weight: float = 0.02  # first preferred provider gets the full weight
+    `prompt_cost_minor` (λ): what one prompt on the payer's phone is worth, in pesewas
+    (default GHS 0.10: a prompt is cheap, but never free). `failure_penalty_share`: a
+    failed payment costs this share of its amount (default 1: the sale). A merchant who
+    pays fees on behalf of payers and cares less about prompts lowers λ.
+    """
+
+    prompt_cost_minor: int = 10
+    failure_penalty_share: float = 1.0
+
+    def __attrs_post_init__(self) -> None:
+        if self.prompt_cost_minor < 0 or self.failure_penalty_share < 0:
+            raise ValidationError(
+                "prompt cost and failure penalty must be >= 0", code="invalid_policy"
+            )
+
+    def penalty(self, amount_minor: int) -> float:
+        """The cost of failing a payment of this amount (pesewas-equivalent)."""
+        return self.failure_penalty_share * amount_minor
+
+    def explain(self) -> dict[str, float]:
+        """The costs as JSON-ready numbers."""
+        return {
+            "prompt_cost_minor": self.prompt_cost_minor,
+            "failure_penalty_share": self.failure_penalty_share,
+        }
+
+
+@frozen
+class RoutingPolicy:
+    """Costs, exploration bounds and the defaults of the router (the same everywhere)."""
+
+    costs: RoutingCosts = RoutingCosts()
     exploration_share: float = 0.05
-    elimination_gap: float = 0.3
-    min_success: float = 0.2
+    exploration_max_regret_minor: int = 20
+    exploration_min_sd: float = 0.03
+    min_success: float = 0.01  # hopeless estimates; the chain's index leaves out the rest
     default_success: float = 0.95  # a provider with no health entry at all
+    unknown_funds: float = 0.85  # P(an unknown balance suffices) without funds evidence
     default_latency_ms: int = 2_000
 
     def __attrs_post_init__(self) -> None:
-        weights = (self.success_weight, self.cost_weight, self.latency_weight)
-        if min(*weights, self.preference_weight, self.elimination_gap) < 0:
-            raise ValidationError(
-                "routing weights and the elimination gap must be >= 0", code="invalid_policy"
-            )
-        for name in ("exploration_share", "min_success", "default_success"):
+        if self.exploration_max_regret_minor < 0 or self.exploration_min_sd < 0:
+            raise ValidationError("exploration bounds must be >= 0", code="invalid_policy")
+        for name in ("exploration_share", "min_success", "default_success", "unknown_funds"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValidationError(
                     f"routing {name} must be within [0, 1]", code="invalid_policy"
                 )
 
-    def explain(self) -> dict[str, float]:
+    def explain(self) -> dict[str, Any]:
         """The policy as JSON-ready numbers."""
         return {
-            "success_weight": self.success_weight,
-            "cost_weight": self.cost_weight,
-            "latency_weight": self.latency_weight,
-            "preference_weight": self.preference_weight,
+            "costs": self.costs.explain(),
             "exploration_share": self.exploration_share,
-            "elimination_gap": self.elimination_gap,
+            "exploration_max_regret_minor": self.exploration_max_regret_minor,
+            "exploration_min_sd": self.exploration_min_sd,
             "min_success": self.min_success,
+            "unknown_funds": self.unknown_funds,
         }
 
 
@@ -101,6 +131,7 @@ class RoutingRequest:
     preferred: tuple[ProviderId, ...] = ()
     disallowed: frozenset[ProviderId] = frozenset()
     payer_sent_today: Money = _ZERO
+    costs: RoutingCosts | None = None  # the merchant's; None: the policy's defaults
 
     @property
     def merchant_payment(self) -> bool:
@@ -116,7 +147,11 @@ class RoutingRequest:
 
 @frozen
 class Candidate:
-    """An eligible wallet with its fee, health and score."""
+    """An eligible wallet with its fee, attempt success and score (higher is better).
+
+    `success_probability` is the attempt's success (provider x funds); `score` is minus
+    the chain index `fee + λ / success` in pesewas; `factors` has every input.
+    """
 
     wallet: Wallet
     fee: FeeQuote
@@ -165,6 +200,10 @@ class RoutingDecision:
     explored: bool
     seed: int
     policy: RoutingPolicy | None = None
+    expected_cost: float | None = None  # of the chosen order (pesewas-equivalent)
+    runner_up: tuple[ProviderId, float] | None = None  # first wallet and cost of the next best
+    regret: float = 0.0  # expected cost an exploration added
+    costs: RoutingCosts | None = None  # the λ and penalty this decision used
 
     @property
     def chosen(self) -> Candidate | None:
@@ -188,18 +227,32 @@ class RoutingDecision:
             "chosen": None if chosen is None else chosen.wallet.provider.value,
             "candidates": [c.explain() for c in self.candidates],
             "rejected": [r.explain() for r in self.rejected],
+            "expected_cost": {
+                "chosen": _rounded(self.expected_cost),
+                "runner_up": None
+                if self.runner_up is None
+                else {"first": self.runner_up[0].value, "cost": _rounded(self.runner_up[1])},
+                "exploration_regret": round(self.regret, 3),
+            },
+            "costs": None if self.costs is None else self.costs.explain(),
             "policy": None if self.policy is None else self.policy.explain(),
         }
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
 @frozen
 class _Context:
-    """What every filter of one request reads: the request, health and transfer kinds."""
+    """What every filter of one request reads: the request, health, funds and kinds."""
 
     request: RoutingRequest
     health: Mapping[ProviderId, ProviderHealth]
+    funds: FundsEvidence | None
     own_kind: TransferKind  # paying a payee on the wallet's own network (or a merchant)
     other_kind: TransferKind  # paying a payee on another network
+    costs: RoutingCosts
 
     def kind(self, provider: ProviderId) -> TransferKind:
         """The transfer kind of paying this request's payee from a wallet at `provider`."""
@@ -220,6 +273,9 @@ class Router:
         self._profiles = dict(profiles)
         self._fees = fee_book if fee_book is not None else default_fee_book()
         self._policy = policy if policy is not None else RoutingPolicy()
+        # The policy's fixed estimates, built once (not per candidate).
+        self._default_provider = SuccessEstimate(self._policy.default_success, 0.0, 0, 0)
+        self._default_funds = SuccessEstimate(self._policy.unknown_funds, 0.0, 0, 0)
 
     @property
     def policy(self) -> RoutingPolicy:
@@ -236,13 +292,11 @@ class Router:
         request: RoutingRequest,
         health: Mapping[ProviderId, ProviderHealth],
         seed: int,
+        funds: FundsEvidence | None = None,
     ) -> RoutingDecision:
-        """Filter, score and rank the request's wallets; see the module docstring."""
+        """Filter the request's wallets, then order them by expected cost (module docstring)."""
         self._fees.check_quotable(request.amount, request.payer_sent_today)
-        if request.merchant_payment:
-            ctx = _Context(request, health, _MERCHANT, _MERCHANT)
-        else:
-            ctx = _Context(request, health, TransferKind.SAME_NETWORK, TransferKind.CROSS_NETWORK)
+        ctx = self._context(request, health, funds)
         candidates: list[Candidate] = []
         rejected: list[Rejection] = []
         for wallet in request.wallets:
@@ -251,14 +305,42 @@ class Router:
                 rejected.append(screened)
             else:
                 candidates.append(screened)
-        candidates, far = _drop_far_below_best(candidates, self._policy.elimination_gap)
-        rejected += far
-        candidates.sort(key=_best_score_first)  # stable: ties keep the payer's wallet order
-        ranked, explored = self._explore(_probation_last(candidates, health), seed)
-        return RoutingDecision(tuple(ranked), tuple(rejected), explored, seed, self._policy)
+        penalty = ctx.costs.penalty(request.amount.minor)
+        rejected += [_not_worth_a_prompt(c, penalty) for c in candidates if -c.score >= penalty]
+        candidates = [c for c in candidates if -c.score < penalty]
+        candidates.sort(key=lambda c: (-c.score, _preference_rank(request, c)))  # stable
+        ranked = _probation_last(candidates, health)
+        cost, runner_up = _costs(ranked, ctx.costs, penalty)
+        explored, regret = self._explore(ranked, ctx, seed, penalty)
+        if regret is not None and cost is not None:  # the exploit order is the runner-up
+            runner_up, cost = (ranked[0].wallet.provider, cost), cost + regret
+            ranked = explored
+        return RoutingDecision(
+            tuple(ranked),
+            tuple(rejected),
+            regret is not None,
+            seed,
+            self._policy,
+            cost,
+            runner_up,
+            regret or 0.0,
+            ctx.costs,
+        )
+
+    def _context(
+        self,
+        request: RoutingRequest,
+        health: Mapping[ProviderId, ProviderHealth],
+        funds: FundsEvidence | None,
+    ) -> _Context:
+        costs = request.costs if request.costs is not None else self._policy.costs
+        if request.merchant_payment:
+            return _Context(request, health, funds, _MERCHANT, _MERCHANT, costs)
+        same, cross = TransferKind.SAME_NETWORK, TransferKind.CROSS_NETWORK
+        return _Context(request, health, funds, same, cross, costs)
 
     def _screen(self, wallet: Wallet, ctx: _Context) -> Candidate | Rejection:
-        """The wallet's hard filters in order (module docstring), then its score."""
+        """The wallet's hard filters in order (module docstring), then its chain index."""
         for check in _BEFORE_QUOTE:
             rejection = check(self, wallet, ctx)
             if rejection is not None:
@@ -277,47 +359,100 @@ class Router:
             rejection = after(self, wallet, ctx, fee)
             if rejection is not None:
                 return rejection
-        return self._score(wallet, fee, ctx)
+        return self._candidate(wallet, fee, ctx)
 
-    def _score(self, wallet: Wallet, fee: FeeQuote, ctx: _Context) -> Candidate:
+    def _candidate(self, wallet: Wallet, fee: FeeQuote, ctx: _Context) -> Candidate:
+        health = ctx.health.get(wallet.provider)
+        provider = self._default_provider if health is None else health.estimate(fee.kind)
+        funds = self._funds(wallet, ctx)
+        success = provider.mean * funds.mean
+        lam = ctx.costs.prompt_cost_minor
+        index = step_index(ChainStep(success, fee.total_fee_minor), lam)
+        latency = self._policy.default_latency_ms if health is None else health.p95_latency_ms
+        factors = {
+            "provider_success": provider.mean,
+            "provider_success_sd": provider.sd,
+            "funds": funds.mean,
+            "attempt_success": success,
+            "fee_minor": float(fee.total_fee_minor),
+            "prompt_cost_minor": float(lam),
+            "index": index,
+        }
+        return Candidate(wallet, fee, success, latency, -index, factors)
+
+    def _funds(self, wallet: Wallet, ctx: _Context) -> SuccessEstimate:
+        if wallet.balance is not None:
+            return _CERTAIN  # known and enough: the filters removed known shortfalls
+        if ctx.funds is None:
+            return self._default_funds
+        return ctx.funds.estimate(wallet.provider, ctx.request.amount.minor)
+
+    def _explore(
+        self, ranked: list[Candidate], ctx: _Context, seed: int, penalty: float
+    ) -> tuple[list[Candidate], float | None]:
+        """Maybe try the most uncertain other wallet first, within the regret bound."""
         policy = self._policy
-        success, latency = _success_and_latency(policy, ctx.health.get(wallet.provider))
-        amount = ctx.request.amount.minor
-        cost = fee.total_fee_minor / amount if amount else 0.0
-        preferred = ctx.request.preferred
-        preference = 0.0
-        if wallet.provider in preferred:
-            preference = (len(preferred) - preferred.index(wallet.provider)) / len(preferred)
-        latency_s = latency / 1000
-        score = (
-            policy.success_weight * success
-            - policy.cost_weight * cost
-            - policy.latency_weight * latency_s
-            + policy.preference_weight * preference
-        )
-        factors = {"success": success, "cost": cost, "latency_s": latency_s}
-        factors["preference"] = preference
-        return Candidate(wallet, fee, success, latency, score, factors)
-
-    def _explore(self, ranked: list[Candidate], seed: int) -> tuple[list[Candidate], bool]:
-        """With probability `exploration_share`, promote a uniformly drawn non-best wallet."""
-        if len(ranked) < 2 or seeded_uniform(seed, 0) >= self._policy.exploration_share:
-            return ranked, False
-        pick = 1 + int(seeded_uniform(seed, 1) * (len(ranked) - 1))
-        return [ranked[pick], *ranked[:pick], *ranked[pick + 1 :]], True
+        if len(ranked) < 2 or seeded_uniform(seed, 0) >= policy.exploration_share:
+            return ranked, None
+        base = _chain_cost(ranked, ctx.costs, penalty)
+        best: tuple[float, list[Candidate], float] | None = None
+        for i, candidate in enumerate(ranked[1:], start=1):
+            on_probation = _half_open(ctx.health.get(candidate.wallet.provider))
+            sd = candidate.factors["provider_success_sd"]
+            if not on_probation and sd < policy.exploration_min_sd:
+                continue
+            order = [candidate, *ranked[:i], *ranked[i + 1 :]]
+            regret = _chain_cost(order, ctx.costs, penalty) - base
+            if regret <= policy.exploration_max_regret_minor and (best is None or sd > best[0]):
+                best = (sd, order, max(regret, 0.0))
+        if best is None:
+            return ranked, None
+        return best[1], best[2]
 
 
 _MERCHANT: Final = TransferKind.MERCHANT_PAYMENT
+_CERTAIN: Final = SuccessEstimate(1.0, 0.0, 0, 0)
 
 
-def _success_and_latency(policy: RoutingPolicy, health: ProviderHealth | None) -> tuple[float, int]:
+def _provider_estimate(
+    policy: RoutingPolicy, health: ProviderHealth | None, kind: TransferKind
+) -> SuccessEstimate:
     if health is None:
-        return policy.default_success, policy.default_latency_ms
-    return health.success_rate, health.p95_latency_ms
+        return SuccessEstimate(policy.default_success, 0.0, 0, 0)
+    return health.estimate(kind)
 
 
-def _best_score_first(candidate: Candidate) -> float:
-    return -candidate.score
+def _preference_rank(request: RoutingRequest, candidate: Candidate) -> int:
+    preferred = request.preferred
+    provider = candidate.wallet.provider
+    return preferred.index(provider) if provider in preferred else len(preferred)
+
+
+def _steps(candidates: list[Candidate]) -> list[ChainStep]:
+    return [ChainStep(c.success_probability, c.fee.total_fee_minor) for c in candidates]
+
+
+def _chain_cost(candidates: list[Candidate], costs: RoutingCosts, penalty: float) -> float:
+    return expected_cost(_steps(candidates), costs.prompt_cost_minor, penalty)
+
+
+def _costs(
+    ranked: list[Candidate], costs: RoutingCosts, penalty: float
+) -> tuple[float | None, tuple[ProviderId, float] | None]:
+    """The chosen order's expected cost and the best order that starts with another wallet."""
+    if not ranked:
+        return None, None
+    steps = _steps(ranked)
+    lam = costs.prompt_cost_minor
+    chosen = expected_cost(steps, lam, penalty)
+    if len(ranked) < 2:
+        return chosen, None
+    others = [
+        (expected_cost([step, *steps[:i], *steps[i + 1 :]], lam, penalty), i)
+        for i, step in enumerate(steps[1:], start=1)
+    ]
+    cost, i = min(others)
+    return chosen, (ranked[i].wallet.provider, cost)
 
 
 def _probation_last(
@@ -337,19 +472,6 @@ def _probation_last(
 
 def _half_open(health: ProviderHealth | None) -> bool:
     return health is not None and health.circuit is CircuitState.HALF_OPEN
-
-
-def _drop_far_below_best(
-    candidates: list[Candidate], gap: float
-) -> tuple[list[Candidate], list[Rejection]]:
-    """Eliminate candidates more than `gap` below the best remaining success estimate."""
-    if len(candidates) < 2:
-        return candidates, []
-    best = max(c.success_probability for c in candidates)
-    floor = best - gap
-    kept = [c for c in candidates if c.success_probability >= floor]
-    far = [_far_below_best(c, gap, best) for c in candidates if c.success_probability < floor]
-    return kept, far
 
 
 # The hard filters, in order: each returns None (passes) or the wallet's rejection.
@@ -403,13 +525,10 @@ def _short_of_funds(
 
 
 def _below_minimum(
-    router: Router,
-    wallet: Wallet,
-    ctx: _Context,
-    fee: FeeQuote,  # noqa: ARG001
+    router: Router, wallet: Wallet, ctx: _Context, fee: FeeQuote
 ) -> Rejection | None:
     policy = router.policy
-    success, _ = _success_and_latency(policy, ctx.health.get(wallet.provider))
+    success = _provider_estimate(policy, ctx.health.get(wallet.provider), fee.kind).mean
     if success >= policy.min_success:
         return None
     return Rejection(
@@ -424,10 +543,10 @@ _BEFORE_QUOTE: Final = (_disallowed, _capability, _amount_limits, _circuit_open)
 _AFTER_QUOTE: Final = (_short_of_funds, _below_minimum)
 
 
-def _far_below_best(candidate: Candidate, gap: float, best: float) -> Rejection:
+def _not_worth_a_prompt(candidate: Candidate, penalty: float) -> Rejection:
     return Rejection(
         candidate.wallet,
-        "eliminated",
-        f"{candidate.wallet.provider} success rate {candidate.success_probability:.2f} is more "
-        f"than {gap:.2f} below the best ({best:.2f})",
+        "expected_cost",
+        f"{candidate.wallet.provider}: fee + prompt cost / success "
+        f"({-candidate.score:.1f} pesewas) is not below the failure penalty ({penalty:.1f})",
     )

@@ -56,6 +56,7 @@ class ProviderTruth:
     success: Timeline  # share of attempts the provider processes (payer declines excluded)
     latency_ms: Timeline  # median answer time
     outages: tuple[tuple[float, float], ...] = ()  # [from, to) in hours: every attempt fails
+    callback_loss: Timeline = Timeline((0.0,), (0.0,))  # share of callbacks that never arrive
 
     def down(self, hour: float) -> bool:
         """True inside an outage window."""
@@ -268,7 +269,7 @@ class _Reader:
     def provider(self, pid: ProviderId, value: object, hours: float) -> ProviderTruth:
         where = f"providers.{pid.value}"
         raw = self.mapping(value, where)
-        self.no_unknown(raw, {"success", "latency_ms", "outages"}, where)
+        self.no_unknown(raw, {"success", "latency_ms", "outages", "callback_loss"}, where)
         outages = []
         for i, window in enumerate(self.sequence(raw.get("outages", []), f"{where}.outages")):
             if not isinstance(window, list) or len(window) != 2:
@@ -288,6 +289,7 @@ class _Reader:
                 high=600_000,
             ),
             tuple(outages),
+            self.timeline(raw.get("callback_loss", 0.0), f"{where}.callback_loss", low=0, high=1),
         )
 
     def wallet(self, pid: ProviderId, value: object) -> WalletMix:

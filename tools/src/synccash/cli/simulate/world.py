@@ -29,6 +29,9 @@ from synccash.core.providers import ProviderId
 _PREFIX: Final = {ProviderId.MTN: "24", ProviderId.TELECEL: "20", ProviderId.AIRTELTIGO: "27"}
 _LATENCY_SPREAD: Final = 0.35  # log-normal sigma of answer times around the timeline median
 _OUTAGE_LATENCY_SHARE: Final = 0.2  # a 503 during an outage comes back fast
+#: A lost callback: the answer is learnt at the first status poll (ghana-domain.md §8: +10 s).
+FIRST_POLL_MS: Final = 10_000
+_CALLBACK_STREAM: Final = 0xCA11BAC  # callback draws come from their own stream (see payments)
 
 
 @frozen
@@ -45,6 +48,9 @@ class SimPayment:
     declines: bool  # the payer rejects (or ignores) the prompt
     luck: Mapping[ProviderId, float]  # uniform draw per provider: success if below the true rate
     latency_z: Mapping[ProviderId, float]  # standard normal draw per provider for the answer time
+    callback_luck: Mapping[
+        ProviderId, float
+    ]  # uniform per provider: callback lost if below the rate
     risk: RiskAssessment
     seed: int
 
@@ -86,12 +92,16 @@ class World:
     def payments(self, count: int, seed: int) -> Iterator[SimPayment]:
         """`count` payments spread evenly over the scenario's hours, in time order."""
         rng = random.Random(seed)
+        # A stream of its own, so scenarios without callback loss draw exactly as before.
+        callbacks = random.Random(seed ^ _CALLBACK_STREAM)
         step = self.scenario.hours / count
         for index in range(count):
             hour = (index + rng.random()) * step
-            yield self._payment(index, hour, rng)
+            yield self._payment(index, hour, rng, callbacks)
 
-    def _payment(self, index: int, hour: float, rng: random.Random) -> SimPayment:
+    def _payment(
+        self, index: int, hour: float, rng: random.Random, callbacks: random.Random
+    ) -> SimPayment:
         sc = self.scenario
         amount = _lognormal_money(rng, sc.amounts.median, sc.amounts.sigma)
         amount = min(max(amount, sc.amounts.minimum), sc.amounts.maximum)
@@ -134,9 +144,15 @@ class World:
             declines=rng.random() < sc.payer_decline_rate,
             luck={p: rng.random() for p in ProviderId},
             latency_z={p: rng.gauss(0.0, 1.0) for p in ProviderId},
+            callback_luck={p: callbacks.random() for p in ProviderId},
             risk=assess(amount, signals),
             seed=rng.getrandbits(32),
         )
+
+    def balance_mix(self, provider: ProviderId) -> tuple[int, float]:
+        """The median balance (pesewas) and log-normal sigma of wallets at `provider`."""
+        mix = next(m for m in self.scenario.wallets if m.provider is provider)
+        return mix.balance_median.minor, mix.balance_sigma
 
     def kind(self, provider: ProviderId, payee: Payee) -> TransferKind:
         """The transfer kind of paying `payee` from a wallet at `provider`."""
@@ -163,9 +179,11 @@ class World:
         median = truth.latency_ms.at(hour)
         latency = max(1, round(median * math.exp(_LATENCY_SPREAD * payment.latency_z[provider])))
         fee = self.fee(payment, provider)
-        if truth.down(hour):
+        if truth.down(hour):  # the submit itself is refused: no callback involved
             outcome = ProviderOutcome.failed(FailureReason.PROVIDER_UNAVAILABLE, "OUTAGE")
             return Attempt(provider, outcome, max(1, round(latency * _OUTAGE_LATENCY_SHARE)), fee)
+        if payment.callback_luck[provider] < truth.callback_loss.at(hour):
+            latency = max(latency, FIRST_POLL_MS)  # no callback: the first status poll answers
         if payment.luck[provider] >= truth.success.at(hour):
             outcome = ProviderOutcome.failed(FailureReason.PROVIDER_UNAVAILABLE, "PROVIDER_ERROR")
             return Attempt(provider, outcome, latency, fee)
