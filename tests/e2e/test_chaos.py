@@ -87,3 +87,9 @@ def test_no_answer_is_a_5xx_other_than_503(report):
     """Through terminated backends, a PostgreSQL restart, a Redis crash and an API kill, the
     API answers 2xx/4xx or 503 + Retry-After, never another 5xx."""
     assert "api_5xx_not_503=0 " in report.measured, _summary(report)
+
+
+def test_every_key_retried_after_the_api_kill_resolves_to_its_payment(report):
+    """The API killed with initiates in flight: within 10 s of it answering again, every
+    key its client retried got its payment (202, or the 200 replay of a committed one)."""
+    assert "api_kill_keys_unknown=0 " in report.measured, _summary(report)

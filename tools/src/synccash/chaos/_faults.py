@@ -28,7 +28,7 @@ from attrs import define, field
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from synccash.chaos._events import EventCollector
-from synccash.chaos._load import Client, Planned, Scenario, wallet
+from synccash.chaos._load import PAYEE_ACCOUNT, Client, Planned, Scenario, wallet
 from synccash.chaos._procs import PrivateRedis, Program, freeze, thaw
 
 #: Only this run's database (never another one on the server).
@@ -55,7 +55,7 @@ def burst_plans(first_n: int, count: int) -> list[Planned]:
             "amount": f"{10 + i % 90}.{i % 100:02d}",
             "currency": "GHS",
             "payer": {"msisdn": payer, "wallets": [wallet("mtn", payer)]},
-            "payee": {"merchant_account": "chaos-shop"},
+            "payee": {"merchant_account": PAYEE_ACCOUNT},
             "description": "chaos burst",
             "reference": f"chaos-{n}",
         }

@@ -23,6 +23,8 @@ PREFIXES: Final = {
     "telecel": ("20", "50"),
 }
 POOR_BALANCE_MINOR: Final = 50  # GHS 0.50: every payment in the mix is larger
+#: The merchant's own account (_run.MERCHANT): a merchant collects only into itself.
+PAYEE_ACCOUNT: Final = "chaos-merchant"
 
 
 class Scenario(enum.StrEnum):
@@ -101,8 +103,7 @@ def plan_payments(count: int, seed: int) -> list[Planned]:
             "amount": amount,
             "currency": "GHS",
             "payer": {"msisdn": payer, **({"wallets": wallets} if wallets else {})},
-            # the merchant's own account (_run.MERCHANT): a merchant collects only into itself
-            "payee": {"merchant_account": "chaos-merchant"},
+            "payee": {"merchant_account": PAYEE_ACCOUNT},
             "description": f"chaos {scenario.value}",
             "reference": f"chaos-{n}",
         }
