@@ -47,6 +47,19 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
         "HS256 key for merchant bearer tokens; outside the embedded default: your own, 32+ bytes",
     ),
     "JWT_ISSUER": ("synccash", "expected `iss` claim of merchant tokens"),
+    "JWT_KEY_ID": ("synccash-dev", "`kid` of the HS256 tokens we mint; tokens naming another are refused"),
+    "JWT_MAX_TTL_SECONDS": ("86400", "longest lifetime (exp - iat) an HS256 token may have"),
+    "JWT_HS256_ENABLED": (
+        "",
+        "accept HS256 shared-secret tokens: true/false; empty = yes unless AUTH_JWKS_URL is set",
+    ),
+    "AUTH_JWKS_URL": (
+        "",
+        "JWKS of an external identity service (EdDSA, ES256, RS256 tokens); empty = none",
+    ),
+    "AUTH_ISSUER": ("", "required `iss` of identity-service tokens (needed with AUTH_JWKS_URL)"),
+    "AUTH_AUDIENCE": ("", "required `aud` of identity-service tokens (needed with AUTH_JWKS_URL)"),
+    "AUTH_MERCHANT_CLAIM": ("merchant_id", "the claim of identity-service tokens naming the merchant"),
     "API_KEY_SECRET": (
         "dev-api-key-secret-change-me",
         "HMAC key API keys are stored under (keyed hashes); changing it invalidates every key",
@@ -214,6 +227,7 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
 #: Variables that hold secrets: each also has a `<NAME>_FILE` form, and none is logged.
 SECRET_VARIABLES: Final = (
     "JWT_SECRET_KEY",
+    "API_KEY_SECRET",
     "WEBHOOK_SECRET",
     "MTN_COLLECTION_API_KEY",
     "MTN_COLLECTION_SUBSCRIPTION_KEY",
@@ -339,6 +353,29 @@ def _budgets(env: Mapping[str, str]) -> dict[ProviderId, int]:
     return budgets
 
 
+def _hs256_enabled(env: Mapping[str, str]) -> bool:
+    """JWT_HS256_ENABLED: explicit true/false; empty = on unless an identity service is set."""
+    raw = _get(env, "JWT_HS256_ENABLED").strip().lower()
+    if raw == "":
+        return not _get(env, "AUTH_JWKS_URL").strip()
+    if raw not in ("true", "false"):
+        raise SettingsError(f"JWT_HS256_ENABLED must be true, false or empty, got {raw!r}")
+    return raw == "true"
+
+
+def _external_identity(env: Mapping[str, str]) -> str:
+    """AUTH_JWKS_URL, checked: an http(s) URL, and issuer and audience set beside it."""
+    url = _get(env, "AUTH_JWKS_URL").strip()
+    if not url:
+        return ""
+    if not url.startswith(("https://", "http://")):
+        raise SettingsError(f"AUTH_JWKS_URL must be an http(s) URL, got {url!r}")
+    for name in ("AUTH_ISSUER", "AUTH_AUDIENCE"):
+        if not _get(env, name).strip():
+            raise SettingsError(f"{name} must be set when AUTH_JWKS_URL is")
+    return url
+
+
 def _airtel_extra(env: Mapping[str, str]) -> dict[str, str]:
     """AT Money's PIN, key and signing (Airtel Money Open API security)."""
     signing = _get(env, "AIRTELTIGO_MESSAGE_SIGNING").strip().lower()
@@ -418,6 +455,13 @@ class Settings:
     jwt_secret_key: str = field(repr=False)
     jwt_issuer: str
     api_key_secret: str = field(repr=False)
+    jwt_key_id: str
+    jwt_max_ttl_seconds: int
+    jwt_hs256_enabled: bool
+    auth_jwks_url: str
+    auth_issuer: str
+    auth_audience: str
+    auth_merchant_claim: str
     min_amount: Money
     max_amount: Money
     transaction_timeout_seconds: int
@@ -471,6 +515,7 @@ class Settings:
         mtn, mtn_out = self.mtn_collection, self.mtn_disbursement
         return {
             "JWT_SECRET_KEY": (self.jwt_secret_key, ""),
+            "API_KEY_SECRET": (self.api_key_secret, ""),
             "WEBHOOK_SECRET": (self.webhook_secret, ""),
             "MTN_COLLECTION_API_KEY": (mtn.secret, mtn.base_url),
             "MTN_COLLECTION_SUBSCRIPTION_KEY": (mtn.subscription_key, mtn.base_url),
@@ -539,6 +584,13 @@ class Settings:
             jwt_secret_key=_get(env, "JWT_SECRET_KEY"),
             jwt_issuer=_get(env, "JWT_ISSUER"),
             api_key_secret=_get(env, "API_KEY_SECRET"),
+            jwt_key_id=_get(env, "JWT_KEY_ID"),
+            jwt_max_ttl_seconds=_int(env, "JWT_MAX_TTL_SECONDS", minimum=60),
+            jwt_hs256_enabled=_hs256_enabled(env),
+            auth_jwks_url=_external_identity(env),
+            auth_issuer=_get(env, "AUTH_ISSUER"),
+            auth_audience=_get(env, "AUTH_AUDIENCE"),
+            auth_merchant_claim=_get(env, "AUTH_MERCHANT_CLAIM").strip() or "merchant_id",
             min_amount=min_amount,
             max_amount=max_amount,
             transaction_timeout_seconds=_int(env, "TRANSACTION_TIMEOUT_SECONDS", minimum=1),

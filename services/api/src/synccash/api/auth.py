@@ -21,6 +21,7 @@ from attrs import frozen
 
 from synccash.adapters.merchants import ApiKeys, KeyStatus
 from synccash.adapters.settings import Settings
+from synccash.api.jwks import EXTERNAL_ALGORITHMS, JwksKeys
 
 ALGORITHM: Final = "HS256"
 
@@ -71,7 +72,7 @@ def mint_token(
     scopes: Iterable[str | Scope] = ALL_SCOPES,
     ttl_seconds: int = 3600,
 ) -> str:
-    """A signed merchant token (HS256) valid for `ttl_seconds`."""
+    """A signed merchant token (HS256, `kid` = JWT_KEY_ID) valid for `ttl_seconds`."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": merchant_id,
@@ -81,7 +82,9 @@ def mint_token(
         "iat": now,
         "exp": now + ttl_seconds,
     }
-    return jwt.encode(claims, settings.jwt_secret_key, algorithm=ALGORITHM)
+    return jwt.encode(
+        claims, settings.jwt_secret_key, algorithm=ALGORITHM, headers={"kid": settings.jwt_key_id}
+    )
 
 
 class TokenCache:
@@ -138,26 +141,103 @@ async def authenticate(
     authorization: str | None,
     keys: ApiKeys,
     cache: TokenCache | None = None,
+    jwks: JwksKeys | None = None,
 ) -> Principal:
-    """The principal of an API key or JWT bearer credential, or raise a 401/403 AuthError."""
+    """The principal of an API key or JWT bearer credential, or raise a 401/403 AuthError.
+
+    With `jwks` (AUTH_JWKS_URL), EdDSA/ES256/RS256 tokens are checked against the identity
+    service's keys; HS256 tokens only while JWT_HS256_ENABLED allows them.
+    """
     token = bearer_token(authorization)
     if ApiKeys.looks_like_key(token):
         check = await keys.verify(token)
         if check.status is not KeyStatus.VALID or check.key is None:
             raise AuthError(*_KEY_REFUSALS.get(check.status, _KEY_REFUSALS[KeyStatus.UNKNOWN]))
         return Principal(check.key.merchant_id, check.key.scopes, check.key.id)
-    principal = principal_from_header(settings, authorization, cache)
+    if jwks is not None and _header_algorithm(token) in EXTERNAL_ALGORITHMS:
+        principal = await _external_principal(settings, token, jwks, cache)
+    else:
+        principal = principal_from_header(settings, authorization, cache)
     merchant = await keys.merchant(principal.merchant_id)
     if merchant is not None and not merchant.active:
         raise AuthError(*_KEY_REFUSALS[KeyStatus.MERCHANT_DISABLED])
     return principal
 
 
+_INVALID: Final = (401, "invalid_token", "the token is not valid")
+
+
+def _header_algorithm(token: str) -> str | None:
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.InvalidTokenError:
+        raise AuthError(*_INVALID) from None
+    return algorithm if isinstance(algorithm, str) else None
+
+
+def _principal(claims: dict[str, Any], merchant_claim: str) -> Principal:
+    merchant = claims.get(merchant_claim) or claims.get("sub")
+    if not isinstance(merchant, str) or not merchant.strip():
+        raise AuthError(401, "invalid_token", "the token names no merchant")
+    raw_scope = claims.get("scope", "")
+    scopes = frozenset(raw_scope.split()) if isinstance(raw_scope, str) else frozenset()
+    return Principal(merchant.strip(), scopes)
+
+
+async def _external_principal(
+    settings: Settings, token: str, jwks: JwksKeys, cache: TokenCache | None
+) -> Principal:
+    """An identity-service token: its `kid`'s key from the JWKS, issuer, audience, expiry."""
+    header = jwt.get_unverified_header(token)
+    kid = header.get("kid")
+    if not isinstance(kid, str):
+        raise AuthError(401, "invalid_token", "the token names no key (kid)")
+    cache_key = f"jwks:{kid}"
+    if cache is not None and (cached := cache.get(cache_key, token)) is not None:
+        return cached
+    key = await jwks.key(kid)
+    if key is None or key.algorithm_name != header.get("alg"):
+        raise AuthError(*_INVALID)
+    try:
+        claims = jwt.decode(
+            token,
+            key.key,
+            algorithms=[key.algorithm_name],
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            options={"require": ["exp", "iss", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthError(401, "token_expired", "the token has expired") from None
+    except jwt.InvalidTokenError:
+        raise AuthError(*_INVALID) from None
+    principal = _principal(claims, settings.auth_merchant_claim)
+    if cache is not None:
+        cache.put(cache_key, token, principal, float(claims["exp"]))
+    return principal
+
+
+def _check_shared_secret_token(settings: Settings, token: str, claims: dict[str, Any]) -> None:
+    """HS256 tokens: our `kid` (when named) and at most JWT_MAX_TTL_SECONDS of life."""
+    kid = jwt.get_unverified_header(token).get("kid")
+    if kid is not None and kid != settings.jwt_key_id:
+        raise AuthError(*_INVALID)
+    start = claims.get("iat", time.time())
+    if not isinstance(start, int | float) or claims["exp"] - start > settings.jwt_max_ttl_seconds:
+        raise AuthError(
+            401,
+            "token_lifetime_too_long",
+            f"tokens may live at most {settings.jwt_max_ttl_seconds} s",
+        )
+
+
 def principal_from_header(
     settings: Settings, authorization: str | None, cache: TokenCache | None = None
 ) -> Principal:
-    """Verify an `Authorization: Bearer <jwt>` header value, or raise a 401 AuthError."""
+    """Verify an `Authorization: Bearer <jwt>` HS256 header value, or raise a 401 AuthError."""
     token = bearer_token(authorization)
+    if not settings.jwt_hs256_enabled:
+        raise AuthError(401, "invalid_token", "shared-secret (HS256) tokens are not accepted")
     if cache is not None:
         cached = cache.get(settings.jwt_secret_key, token)
         if cached is not None:
@@ -174,13 +254,9 @@ def principal_from_header(
         raise AuthError(401, "token_expired", "the token has expired") from None
     except jwt.InvalidTokenError:
         # Bad signature, alg none/other, malformed, wrong issuer: one answer, no detail leaked.
-        raise AuthError(401, "invalid_token", "the token is not valid") from None
-    merchant = claims.get("merchant_id") or claims.get("sub")
-    if not isinstance(merchant, str) or not merchant.strip():
-        raise AuthError(401, "invalid_token", "the token names no merchant")
-    raw_scope = claims.get("scope", "")
-    scopes = frozenset(raw_scope.split()) if isinstance(raw_scope, str) else frozenset()
-    principal = Principal(merchant.strip(), scopes)
+        raise AuthError(*_INVALID) from None
+    _check_shared_secret_token(settings, token, claims)
+    principal = _principal(claims, "merchant_id")
     if cache is not None:
         cache.put(settings.jwt_secret_key, token, principal, float(claims["exp"]))
     return principal

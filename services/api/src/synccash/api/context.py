@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, Protocol
 
+import httpx
 from attrs import Factory, define, field
 from litestar.params import SkipValidation
 
@@ -22,6 +23,7 @@ from synccash.adapters.webhook_endpoints import WebhookEndpointStore
 from synccash.adapters.webhooks import WebhookDeliveryStore
 from synccash.api.auth import TokenCache
 from synccash.api.callback_gate import CallbackGate
+from synccash.api.jwks import JwksKeys
 from synccash.api.observability import ApiMetrics
 from synccash.core.commands import DailyReport, InitiatePayment, InitiateResult, QuoteRequest
 from synccash.core.fraud import RiskAssessment
@@ -171,6 +173,8 @@ class ApiContext:
     callback_gate: CallbackGate = field(
         default=Factory(lambda self: CallbackGate(self.settings.callbacks), takes_self=True)
     )
+    jwks_client: httpx.AsyncClient | None = None  # for AUTH_JWKS_URL (tests inject one)
+    _jwks: JwksKeys | None = None
 
     @property
     def container(self) -> ApiContainer:
@@ -198,6 +202,16 @@ class ApiContext:
     def url_guard(self) -> UrlGuard:
         """The container's check of merchant URLs (the one the worker delivers through)."""
         return self.container.url_guard
+
+    @property
+    def jwks(self) -> JwksKeys | None:
+        """The identity service's keys when AUTH_JWKS_URL is set (one cache per app)."""
+        if not self.settings.auth_jwks_url:
+            return None
+        if self._jwks is None:
+            client = self.jwks_client or httpx.AsyncClient(timeout=5.0, follow_redirects=False)
+            self._jwks = JwksKeys(self.settings.auth_jwks_url, client)
+        return self._jwks
 
 
 #: Handler parameter types for the app-level dependencies (no per-request validation).

@@ -61,7 +61,11 @@ async def admit(request: Request[Any, Any, Any]) -> None:
         return
     context = api_context(request)
     principal = await authenticate(
-        context.settings, request.headers.get("authorization"), context.api_keys, context.tokens
+        context.settings,
+        request.headers.get("authorization"),
+        context.api_keys,
+        context.tokens,
+        context.jwks,
     )
     state = request.scope["state"]
     state["merchant_id"] = principal.merchant_id
