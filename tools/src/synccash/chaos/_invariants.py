@@ -8,7 +8,9 @@ Figures:
   of the amount at the attempt's provider, FAILED/EXPIRED/CANCELLED with a net debit,
   REFUNDED without the matching refund), a debit no payment asked for, a state change
   without its audit event, an event id reused for different events;
-- stuck: payments not in a terminal state (or with a refund still open) when the run ended.
+- stuck: payments not in a terminal state (or with a refund still open) when the run ended;
+- ledger_differences: what `synccash ledger verify` lists (the books recomputed, every
+  payment's implied entries, every sandbox movement matched to one posting and back).
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ class Findings:
     double_debits: int = 0
     mismatched: int = 0
     stuck: int = 0
+    ledger_differences: int = 0  # what `synccash ledger verify` lists against the ledgers
     details: list[str] = field(factory=list)
     states: dict[str, int] = field(factory=dict)
 
@@ -138,13 +141,20 @@ class Findings:
         """The run's summary line."""
         return (
             f"chaos payments={self.payments} lost={self.lost} double_debits={self.double_debits} "
-            f"mismatched={self.mismatched} stuck={self.stuck}"
+            f"mismatched={self.mismatched} stuck={self.stuck} "
+            f"ledger_differences={self.ledger_differences}"
         )
 
     @property
     def clean(self) -> bool:
         """True when every figure is zero."""
-        return not (self.lost or self.double_debits or self.mismatched or self.stuck)
+        return not (
+            self.lost
+            or self.double_debits
+            or self.mismatched
+            or self.stuck
+            or self.ledger_differences
+        )
 
 
 def check(snapshot: Snapshot, accepted: Iterable[str], seen: Sequence[SeenEvent]) -> Findings:

@@ -25,6 +25,7 @@ from synccash.bench.harness.stores import flush_redis
 from synccash.chaos._events import EventCollector
 from synccash.chaos._faults import EXPECTED_OK, Availability, Healing, burst_plans, measured_line
 from synccash.chaos._invariants import Findings, Snapshot, check, load_snapshot
+from synccash.chaos._ledger import ledger_differences
 from synccash.chaos._load import POOR_BALANCE_MINOR, Client, LoadStats, drive, plan_payments
 from synccash.chaos._logscan import scan_logs
 from synccash.chaos._procs import ClusterPostgres, Postgres, PrivatePostgres, PrivateRedis
@@ -292,8 +293,12 @@ async def _run(
                 journal.note(f"quiet: {settled_after is not None}")
                 stop.set()
             await collector.drain()
-            snapshot = await load_snapshot(engine, *await _ledgers(admin))
+            ledgers, originals = await _ledgers(admin)
+            snapshot = await load_snapshot(engine, ledgers, originals)
+            differences = await ledger_differences(engine, ledgers, originals)
         findings = check(snapshot, client.stats.accepted, collector.seen)
+        for line in differences:
+            findings.problem("ledger_differences", line)
         measured = measured_line(
             healing, availability, client.stats.statuses, _outcomes(snapshot, client.stats)
         )

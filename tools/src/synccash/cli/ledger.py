@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from synccash.adapters.sql import SqlLedger, SqlUnitOfWorkFactory, make_engine
+from synccash.adapters.sql import SqlLedger, make_engine
+from synccash.chaos._ledger import movements, stored_payments
 from synccash.cli._console import console
 from synccash.cli._errors import CliError, usage_error
 from synccash.cli._output import print_json, table
@@ -30,7 +30,6 @@ from synccash.core.ledger import (
 )
 from synccash.core.ledger_verify import ProviderMovement, verify_books
 from synccash.core.money import Money
-from synccash.core.payment import Payment
 from synccash.core.ports import EntryQuery
 from synccash.core.providers import ProviderId
 
@@ -167,41 +166,20 @@ def topup(
     console.print(f"{chosen.value} float: {now.to_decimal_string()} GHS")
 
 
-async def _payments(engine: AsyncEngine) -> list[Payment]:
-    async with engine.connect() as conn:
-        ids = [r[0] for r in await conn.execute(text("SELECT id FROM payments ORDER BY id"))]
-    uow = SqlUnitOfWorkFactory(engine)
-    found: list[Payment] = []
-    async with uow() as tx:
-        for payment_id in ids:
-            payment = await tx.payments.get(payment_id)
-            if payment is not None:
-                found.append(payment)
-    return found
-
-
 async def _movements(sandbox_url: str) -> list[ProviderMovement]:
-    moves: list[ProviderMovement] = []
+    ledgers: dict[str, list[dict[str, Any]]] = {}
+    originals: dict[str, dict[str, str]] = {}
     async with httpx.AsyncClient(base_url=sandbox_url.rstrip("/"), timeout=30) as http:
         for provider in _PROVIDERS:
             ledger = (await http.get(f"/{provider}/_admin/ledger")).raise_for_status().json()
             sent = (await http.get(f"/{provider}/_admin/transactions")).raise_for_status().json()
-            originals = {
+            ledgers[provider] = ledger["entries"]
+            originals[provider] = {
                 t["reference"]: t["original_reference"]
                 for t in sent["transactions"]
                 if t["kind"] == "refund" and t["original_reference"]
             }
-            moves += [
-                ProviderMovement(
-                    provider,
-                    str(e["kind"]),
-                    int(e["amount_minor"]),
-                    str(e["reference"]),
-                    originals.get(str(e["reference"])),
-                )
-                for e in ledger["entries"]
-            ]
-    return moves
+    return movements(ledgers, originals)
 
 
 @app.command(
@@ -224,7 +202,7 @@ def verify(
 
     async def check(engine: AsyncEngine, ledger: SqlLedger) -> tuple[list[str], int]:
         postings = await ledger.stored_postings()
-        payments = await _payments(engine)
+        payments = await stored_payments(engine)
         movements = await _movements(sandbox_url) if sandbox_url else None
         found = verify_books(postings, await ledger.stored_balances(), payments, movements)
         return found, len(payments)

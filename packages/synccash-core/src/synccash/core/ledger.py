@@ -96,6 +96,7 @@ __all__ = [
     "entry",
     "fee_parts",
     "float_held",
+    "implied_keys",
     "is_guarded",
     "merchant_accounts",
     "merchant_available",
@@ -419,6 +420,7 @@ def _refund(payment: Payment, attempt: Attempt, *, disbursed: bool) -> Iterator[
         yield entry(
             attempt.reference, PostingKind.REFUND, lines, currency=currency, payment=payment
         )
+        yield from _charge(payment, attempt)
     elif attempt.status is AttemptStatus.FAILED:
         lines = [(reserved, amount), (available, -amount)]
         yield entry(
@@ -463,6 +465,52 @@ def _fee(payment: Payment, attempt: Attempt) -> Iterator[JournalEntry]:
         currency=attempt.amount.currency,
         payment=payment,
     )
+
+
+def implied_keys(payment: Payment) -> frozenset[tuple[str, str]]:
+    """The keys of `entries_for(payment)`, without building the entries.
+
+    The hot path's check (a save that implies nothing new builds nothing); a test keeps it
+    equal to `entries_for` over any sequence of legal operations.
+    """
+    keys: list[tuple[str, str]] = []
+    if payment.kind is PaymentKind.PAYOUT:
+        keys.append((payment.id, PostingKind.PAYOUT_HOLD.value))
+        if payment.state in _NO_MONEY and not payment.money_may_be_moving:
+            keys.append((payment.id, PostingKind.PAYOUT_RELEASE.value))
+    disbursed = False
+    for attempt in payment.attempts:
+        if attempt.kind is AttemptKind.DISBURSE and attempt.status is AttemptStatus.SUCCEEDED:
+            disbursed = True
+    for attempt in payment.attempts:
+        keys.extend(_attempt_keys(payment, attempt, disbursed=disbursed))
+    return frozenset(keys)
+
+
+def _attempt_keys(payment: Payment, attempt: Attempt, *, disbursed: bool) -> list[tuple[str, str]]:
+    ref, status, k = attempt.reference, attempt.status, PostingKind
+    succeeded = status is AttemptStatus.SUCCEEDED
+    charged = succeeded and (attempt.provider_charges_minor or 0) > 0
+    if attempt.kind is AttemptKind.COLLECT:
+        if not succeeded:
+            return []
+        kinds = [k.COLLECT] + [k.FEE] * (payment.fee_minor > 0) + [k.CHARGE] * charged
+    elif attempt.kind is AttemptKind.DISBURSE:
+        kinds = [k.DISBURSE_HOLD]
+        if succeeded:
+            fee = payment.kind is PaymentKind.PAYOUT and payment.fee_minor > 0
+            kinds += [k.DISBURSE] + [k.FEE] * fee
+        elif status is AttemptStatus.FAILED:
+            kinds.append(k.DISBURSE_RELEASE)
+    elif payment.kind is PaymentKind.TRANSFER and not disbursed:
+        kinds = [k.REFUND, k.CHARGE][: (1 + charged)] if succeeded else []
+    else:
+        kinds = [k.REFUND_HOLD]
+        if succeeded:
+            kinds += [k.REFUND] + [k.CHARGE] * charged
+        elif status is AttemptStatus.FAILED:
+            kinds.append(k.REFUND_RELEASE)
+    return [(ref, kind.value) for kind in kinds]
 
 
 def new_entries(payment: Payment, already: Iterable[tuple[str, str]]) -> tuple[JournalEntry, ...]:

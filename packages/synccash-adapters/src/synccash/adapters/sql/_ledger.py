@@ -47,6 +47,7 @@ from synccash.core.ledger import (
     PostingKind,
     balance_of,
     entries_for,
+    implied_keys,
     is_guarded,
 )
 from synccash.core.ledger_verify import StoredPosting
@@ -105,7 +106,7 @@ def _forget(key: int, _gone: object = None) -> None:
 
 def remember_posted(payment: Payment, keys: Iterable[tuple[str, str]] | None = None) -> None:
     """Record the entry keys the stored state of `payment` implies (on load and commit)."""
-    known = frozenset(e.key for e in entries_for(payment)) if keys is None else frozenset(keys)
+    known = implied_keys(payment) if keys is None else frozenset(keys)
     key = id(payment)
     held = _KNOWN.get(key)
     if held is not None and held[0]() is payment:
@@ -115,12 +116,17 @@ def remember_posted(payment: Payment, keys: Iterable[tuple[str, str]] | None = N
 
 
 def unposted(payment: Payment) -> tuple[JournalEntry, ...]:
-    """The entries `payment` implies that its loaded (or last committed) state did not."""
-    entries = entries_for(payment)
+    """The entries `payment` implies that its loaded (or last committed) state did not.
+
+    A save that implies nothing new (most of them) builds no entry: only its keys.
+    """
     held = _KNOWN.get(id(payment))
-    if held is None or held[0]() is not payment or not entries:
-        return entries
-    return tuple(e for e in entries if e.key not in held[1])
+    if held is None or held[0]() is not payment:
+        return entries_for(payment)
+    known = held[1]
+    if implied_keys(payment) <= known:
+        return ()
+    return tuple(e for e in entries_for(payment) if e.key not in known)
 
 
 # --- PostgreSQL: inside the payment's one statement -----------------------------------
