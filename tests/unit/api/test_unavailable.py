@@ -59,3 +59,20 @@ async def test_a_bug_is_still_a_500():
         )
     assert response.status_code == 500
     assert response.json()["code"] == "internal_error"
+
+
+async def test_an_outage_is_logged_quietly_and_flagged():
+    """Fifty 503s in a row: one failure episode with its count, a flag the health check shows."""
+    container = wire()
+    container.payments = _Down(ConnectionRefusedError(111, "Connection refused"))  # type: ignore[assignment]
+    token = mint_token(container.settings, MERCHANT, ["payments:read"])
+    async with AsyncTestClient(app=create_app(container)) as client:
+        for _ in range(50):
+            await client.get(
+                "/api/v1/payments/00000000-0000-7000-8000-000000000001",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        health = await client.get("/api/v1/health/detailed")
+    [status] = container.failures.statuses()
+    assert (status.component, status.failing, status.failures) == ("api_requests", True, 50)
+    assert health.json()["checks"]["component:api_requests"]["status"] == "failing"

@@ -19,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from synccash.adapters.failures import FailureLog
 from synccash.api.auth import AuthError
 from synccash.core.errors import (
     ConcurrencyConflict,
@@ -234,7 +235,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if _is_unavailable(exc):
         # The database or Redis is restarting or unreachable: nothing was accepted; the
         # client retries (with the same Idempotency-Key) after a moment.
-        _log.warning("dependency unavailable on %s: %s", request.url.path, type(exc).__name__)
+        _note_unavailable(request, exc)
         return problem_response(
             request,
             503,
@@ -245,6 +246,17 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         )
     _log.error("unhandled error on %s", request.url.path, exc_info=exc)
     return problem_response(request, 500, "internal_error", "internal error")
+
+
+def _note_unavailable(request: Request[Any, Any, Any], exc: Exception) -> None:
+    """Through the container's FailureLog when there is one (once with the cause, then at a
+    bounded rate with a count, and a health flag), else one warning line."""
+    context = request.app.state.get("synccash")
+    failures = getattr(getattr(context, "container", None), "failures", None)
+    if isinstance(failures, FailureLog):
+        failures.failed("api_requests", exc)
+        return
+    _log.warning("dependency unavailable on %s: %s", request.url.path, type(exc).__name__)
 
 
 def _is_unavailable(exc: Exception) -> bool:
