@@ -34,7 +34,7 @@ def command(key: str, webhook_url: str | None = None) -> InitiatePayment:
         fingerprint=f"fp-{key}",
         amount="25.00",
         payer_msisdn="0241234567",
-        payee_msisdn="0551234567",
+        payee_account="shop-1",  # collections: one leg each
         webhook_url=webhook_url,
     )
 

@@ -82,7 +82,7 @@ def command(key: str, payer: str = "0241234567") -> InitiatePayment:
         fingerprint=f"fp-{key}",
         amount="25.00",
         payer_msisdn=payer,
-        payee_msisdn="0551234567",
+        payee_account="shop-1",  # collections: one leg each
     )
 
 

@@ -18,6 +18,8 @@ from synccash.core.errors import (
     PaymentNotFound,
     PaymentNotRefundable,
 )
+from synccash.core.ledger import topup_entry
+from synccash.core.money import Money
 from synccash.core.outcomes import FailureReason, ProviderOutcome
 from synccash.core.payment import AttemptKind, AttemptStatus, PaymentState
 from synccash.core.ports import Task, TaskKind
@@ -46,6 +48,7 @@ def app(clock, gateway):
 
 
 def _cmd(key="k1", amount="25.00", wallets=(), **kw):
+    payee = kw.pop("payee", None)
     return InitiatePayment(
         merchant_id=kw.pop("merchant_id", "m1"),
         idempotency_key=key,
@@ -53,9 +56,17 @@ def _cmd(key="k1", amount="25.00", wallets=(), **kw):
         amount=amount,
         payer_msisdn=kw.pop("payer", MTN),
         wallets=wallets,
-        payee_msisdn=kw.pop("payee", "0551234567"),
+        # a merchant-account payee: one COLLECT leg (transfers: test_lifecycle_legs.py)
+        payee_msisdn=payee,
+        payee_account=None if payee else "shop-1",
         **kw,
     )
+
+
+async def _fund_floats(app, clock):
+    """Our disbursement float on every network (a transfer's payout leg draws on it)."""
+    entries = [topup_entry(f"topup-{p.value}", p, Money(10_000_000)) for p in ProviderId]
+    await app.ledger.post(entries, clock.now())
 
 
 async def _run(app, clock, payment_id, *, max_rounds=60):
@@ -96,11 +107,14 @@ async def test_insufficient_funds_fails_over_to_next_wallet(app, clock, gateway)
     """A definitive non-payer failure on wallet 1 moves to wallet 2, which succeeds."""
     gateway.script(TELECEL, Script.fails(FailureReason.INSUFFICIENT_FUNDS, "NOT_ENOUGH_FUNDS"))
     wallets = (WalletInput("mtn", MTN), WalletInput("telecel", TELECEL))
-    result = await app.payments.initiate(_cmd(wallets=wallets))
+    # a wallet payee: Telecel's free P2P ranks it first (a transfer; its payout leg follows)
+    await _fund_floats(app, clock)
+    result = await app.payments.initiate(_cmd(wallets=wallets, payee="0551234567"))
     payment = await _run(app, clock, result.payment.id)
+    collects = [a for a in payment.attempts if a.kind is AttemptKind.COLLECT]
     assert payment.state is PaymentState.CONFIRMED
-    assert [a.provider for a in payment.attempts] == [ProviderId.TELECEL, ProviderId.MTN]
-    assert [a.status for a in payment.attempts] == [AttemptStatus.FAILED, AttemptStatus.SUCCEEDED]
+    assert [a.provider for a in collects] == [ProviderId.TELECEL, ProviderId.MTN]
+    assert [a.status for a in collects] == [AttemptStatus.FAILED, AttemptStatus.SUCCEEDED]
     assert [d.provider for d in gateway.debits()] == [ProviderId.MTN]
     assert any(
         e.type == "payment.pending" and e.data.get("failed_provider") == "telecel"
@@ -168,8 +182,11 @@ async def test_not_found_forever_gives_up_and_fails_over_safely(app, clock, gate
     """A reference the provider never accepts is retried, then abandoned for the next wallet."""
     gateway.script(TELECEL, Script(submit=(ProviderOutcome.not_found("RESOURCE_NOT_FOUND"),)))
     wallets = (WalletInput("mtn", MTN), WalletInput("telecel", TELECEL))
+    await _fund_floats(app, clock)
     payment = await _run(
-        app, clock, (await app.payments.initiate(_cmd(wallets=wallets))).payment.id
+        app,
+        clock,
+        (await app.payments.initiate(_cmd(wallets=wallets, payee="0551234567"))).payment.id,
     )
     assert payment.state is PaymentState.CONFIRMED
     assert payment.attempts[0].status is AttemptStatus.FAILED

@@ -40,6 +40,7 @@ from synccash.adapters.memory.repository import (
 )
 from synccash.adapters.merchants import ApiKeys, InMemoryMerchantRegistry, MerchantRegistry
 from synccash.adapters.providers.metered import MeteredGateway
+from synccash.adapters.providers.ported import PortedNumberCache
 from synccash.adapters.risk_ops import InMemoryRiskOperations, RiskOperations
 from synccash.adapters.settings import Settings
 from synccash.adapters.urlguard import UrlGuard, merchant_http_client
@@ -293,11 +294,12 @@ def wire(
             queue=queue,
             clock=clock,
             ids=ids,
-            gateway=gateway,
+            gateway=PortedNumberCache(gateway),
             health=health,
             risk=storage.risk,
             router=router,
             policy=policy,
+            ledger=storage.ledger,
         ),
         queue=queue,
         health=health,

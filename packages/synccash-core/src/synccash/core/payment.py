@@ -58,7 +58,8 @@ TRANSITIONS: Final[Mapping[PaymentState, frozenset[PaymentState]]] = {
     S.VALIDATING: frozenset({S.PENDING, S.FAILED, S.CANCELLED, S.EXPIRED}),
     S.PENDING: frozenset({S.PROCESSING, S.FAILED, S.CANCELLED, S.EXPIRED}),
     # PROCESSING -> PENDING: a transient failure or failover queues the next attempt.
-    S.PROCESSING: frozenset({S.PENDING, S.CONFIRMED, S.FAILED, S.EXPIRED}),
+    # PROCESSING -> REFUNDED: a transfer whose payout leg failed, its payer refunded.
+    S.PROCESSING: frozenset({S.PENDING, S.CONFIRMED, S.FAILED, S.EXPIRED, S.REFUNDED}),
     S.CONFIRMED: frozenset({S.REFUNDED}),
     S.FAILED: frozenset(),
     S.EXPIRED: frozenset(),
@@ -134,6 +135,9 @@ class Payee:
             else f"{ACCOUNT_KEY_PREFIX}{self.merchant_account}"
         )
 
+
+#: `failure_code`s that mean "waiting", not failed (cleared when the wait ends).
+WAIT_REASONS: Final = frozenset({"float_insufficient"})
 
 #: Payee keys of merchant collection accounts start with this; a wallet's key is its MSISDN.
 ACCOUNT_KEY_PREFIX: Final = "acct:"
@@ -350,6 +354,19 @@ class Payment:
         return None
 
     @property
+    def open_attempt(self) -> Attempt | None:
+        """The attempt that is not final yet (a payment has at most one at a time), or None."""
+        for attempt in reversed(self.attempts):
+            if attempt.is_open:
+                return attempt
+        return None
+
+    @property
+    def money_moved(self) -> bool:
+        """True once a collect or disburse leg succeeded (the payment's expiry no longer applies)."""
+        return self.succeeded_attempt is not None
+
+    @property
     def money_may_be_moving(self) -> bool:
         """True while any attempt may be moving money at a provider."""
         return any(a.status.may_have_moved_money for a in self.attempts)
@@ -432,6 +449,240 @@ class Payment:
             provider_code=outcome.provider_code,
         )
 
+    def count_send(self, attempt: Attempt, at: datetime, *, look_again_at: datetime) -> None:
+        """Count one more send of a CREATED attempt, and when to look again if no answer comes.
+
+        The send itself is in the audit trail as the `payment.processing` (first send) or
+        `*.resend_scheduled` event that led to it.
+        """
+        self._own_open(attempt)
+        if attempt.status is not AttemptStatus.CREATED:
+            raise IllegalTransition(
+                f"attempt {attempt.reference} is {attempt.status.value}, not ready to be sent"
+            )
+        attempt.submit_count += 1
+        attempt.updated_at = at
+        self.next_action_at = look_again_at
+
+    def count_poll(self, attempt: Attempt) -> int:
+        """Count one more status poll of an open attempt; returns the polls made before."""
+        self._own_open(attempt)
+        before = attempt.poll_count
+        attempt.poll_count += 1
+        return before
+
+    def schedule_resend(self, attempt: Attempt, at: datetime, *, event: str, **data: Any) -> None:
+        """Make an open attempt ready to be sent again with the SAME reference (rule 2)."""
+        self._own_open(attempt)
+        if attempt.status is AttemptStatus.CREATED:
+            return  # not accepted yet: it is already waiting to be sent
+        attempt.status = AttemptStatus.CREATED
+        attempt.updated_at = at
+        self.record(event, at, "worker", reference=attempt.reference, **data)
+
+    def abandon_unsent(
+        self, attempt: Attempt, at: datetime, *, reason: str, actor: str = "worker"
+    ) -> None:
+        """Close an attempt that was never accepted by a provider (nothing can have moved)."""
+        self._own_open(attempt)
+        if attempt.status is not AttemptStatus.CREATED:
+            raise IllegalTransition(
+                f"attempt {attempt.reference} is {attempt.status.value}: it may be at a provider"
+            )
+        attempt.status = AttemptStatus.FAILED
+        attempt.updated_at = at
+        self.record(
+            "attempt.abandoned",
+            at,
+            actor,
+            reference=attempt.reference,
+            provider=attempt.provider.value,
+            reason=reason,
+        )
+
+    def _own_open(self, attempt: Attempt) -> None:
+        if attempt not in self.attempts:
+            raise IllegalTransition(f"attempt {attempt.reference} is not one of payment {self.id}")
+        if not attempt.is_open:
+            raise IllegalTransition(
+                f"attempt {attempt.reference} is already {attempt.status.value}"
+            )
+
+    # --- route and timing -------------------------------------------------------
+    def wait_until(self, at: datetime | None) -> None:
+        """When the worker should look at this payment again (None: nothing left to do)."""
+        self.next_action_at = at
+
+    def wait_for(self, at: datetime, *, until: datetime, code: str, reason: str) -> None:
+        """Wait for something outside the payment (e.g. our float to be topped up).
+
+        `failure_code`/`failure_reason` say why while it waits (the status view shows
+        them); the audit event is recorded once, when the wait starts.
+        """
+        if self.state.is_terminal:
+            raise IllegalTransition(f"payment {self.id} is {self.state.value}: nothing to wait for")
+        self.next_action_at = until
+        if self.failure_code == code:
+            return
+        self.failure_code = code
+        self.failure_reason = reason
+        self.record("payment.waiting", at, "worker", reason=code, message=reason)
+
+    def stop_waiting(self) -> None:
+        """What the payment waited for is there: clear the reason (a failure code stays)."""
+        if self.failure_code in WAIT_REASONS:
+            self.failure_code = None
+            self.failure_reason = None
+
+    def record_checks(
+        self,
+        *,
+        risk: Mapping[str, Any] | None,
+        routing: Mapping[str, Any] | None,
+        flagged: bool = False,
+    ) -> None:
+        """Keep the explanations of the risk rules and of routing (serialisable documents)."""
+        if risk is not None:
+            self.risk = risk
+        self.routing = routing
+        self.flagged_for_review = self.flagged_for_review or flagged
+
+    def choose_route(
+        self,
+        at: datetime,
+        *,
+        route: tuple[Wallet, ...],
+        fee_quote: Mapping[str, Any] | None,
+        fee_minor: int,
+        **data: Any,
+    ) -> None:
+        """VALIDATING -> PENDING with the ranked wallets (or networks) to try."""
+        if not route:
+            raise IllegalTransition(f"payment {self.id} needs at least one wallet to route to")
+        self.route = route
+        self.fee_quote = fee_quote
+        self.fee_minor = fee_minor
+        self.next_action_at = at
+        details = {"provider": route[0].provider.value, "flagged": self.flagged_for_review}
+        if self.state is PaymentState.PENDING:  # routed again after waiting for a provider
+            self.record("payment.rerouted", at, "worker", reason="route chosen", **details, **data)
+            return
+        self.transition(
+            PaymentState.PENDING, at, actor="worker", reason="route chosen", **details, **data
+        )
+
+    def fail_over(self, at: datetime, *, reason: str) -> Wallet:
+        """Drop the failed wallet at the head of the route; returns the next one.
+
+        Before any money moved the payment goes back to PENDING for its next attempt;
+        a later leg (a transfer's payout) stays PROCESSING.
+        """
+        if len(self.route) < 2:  # the failed wallet and a next one
+            raise IllegalTransition(f"payment {self.id} has no further wallet to fail over to")
+        failed, self.route = self.route[0], self.route[1:]
+        self.next_action_at = at
+        data = {
+            "failed_provider": failed.provider.value,
+            "next_provider": self.route[0].provider.value,
+        }
+        if self.money_moved:
+            self.record("payment.leg_failed_over", at, "worker", reason=reason, **data)
+        else:
+            self.transition(
+                PaymentState.PENDING, at, actor="worker", reason=f"failover after {reason}", **data
+            )
+        return self.route[0]
+
+    def add_to_route(
+        self, wallet: Wallet, at: datetime, *, event: str, as_wallet: bool = False, **data: Any
+    ) -> None:
+        """Rank one more wallet (or network) last in the route, e.g. a ported number's home.
+
+        `as_wallet`: it also replaces the payer's wallets (the payer's default wallet
+        followed the number to its home network).
+        """
+        if as_wallet:
+            self.wallets = (wallet,)
+        self.route = (*self.route, wallet)
+        self.record(event, at, "worker", provider=wallet.provider.value, **data)
+
+    def route_leg(self, wallet: Wallet, at: datetime, *, reason: str) -> None:
+        """The route of the next leg (e.g. a transfer's payout to the payee's network)."""
+        self.route = (wallet,)
+        self.next_action_at = at
+        self.record(
+            "payment.leg_routed", at, "worker", provider=wallet.provider.value, reason=reason
+        )
+
+    def expire(self, at: datetime, *, why: str, actor: str = "scheduler") -> None:
+        """Move to EXPIRED (the transaction timeout passed before money moved)."""
+        if self.money_may_be_moving or self.money_moved:
+            raise IllegalTransition(f"payment {self.id} cannot expire once money may have moved")
+        self.failure_code = "expired"
+        self.failure_reason = why
+        self.transition(PaymentState.EXPIRED, at, actor=actor, reason="transaction timeout")
+
+    def record_refund(self, attempt: Attempt, at: datetime) -> None:
+        """A refund attempt succeeded: count it; REFUNDED once the whole amount is back."""
+        if attempt.kind is not AttemptKind.REFUND or attempt.status is not AttemptStatus.SUCCEEDED:
+            raise IllegalTransition(f"attempt {attempt.reference} is not a succeeded refund")
+        self.refunded_minor += attempt.amount.minor
+        self.next_action_at = None
+        if self.refunded_minor >= self.amount.minor:
+            self.transition(PaymentState.REFUNDED, at, actor="worker", reason="refund confirmed")
+            return
+        self.record(
+            "payment.partially_refunded",
+            at,
+            "worker",
+            refunded=Money(self.refunded_minor, self.amount.currency).to_decimal_string(),
+        )
+
+    def compensate(
+        self, collected: Attempt, at: datetime, *, reference: str, why: str, **data: Any
+    ) -> Attempt:
+        """Saga compensation: refund the collection `collected` (a transfer's payout failed)."""
+        if (
+            collected.kind is not AttemptKind.COLLECT
+            or collected.status is not AttemptStatus.SUCCEEDED
+        ):
+            raise IllegalTransition(f"attempt {collected.reference} is not a succeeded collection")
+        self.failure_code = "payout_failed"
+        self.failure_reason = why
+        self.record(
+            "payment.compensating",
+            at,
+            "worker",
+            reason="payout_failed",
+            refund_of=collected.reference,
+            **data,
+        )
+        refund = self.add_attempt(
+            reference=reference,
+            provider=collected.provider,
+            kind=AttemptKind.REFUND,
+            msisdn=collected.msisdn,
+            amount=collected.amount,
+            at=at,
+            original_reference=collected.reference,
+        )
+        self.next_action_at = at
+        return refund
+
+    def compensated(self, refund: Attempt, at: datetime) -> None:
+        """The compensation came back: the payer has the money again; REFUNDED (payout_failed)."""
+        if refund.kind is not AttemptKind.REFUND or refund.status is not AttemptStatus.SUCCEEDED:
+            raise IllegalTransition(f"attempt {refund.reference} is not a succeeded refund")
+        self.refunded_minor += refund.amount.minor
+        self.transition(
+            PaymentState.REFUNDED,
+            at,
+            actor="worker",
+            reason="payout_failed",
+            failure_code="payout_failed",
+            reference=refund.reference,
+        )
+
     # --- merchant actions -----------------------------------------------------
     def cancel(
         self, at: datetime, *, actor: str = "merchant", reason: str = "cancelled by merchant"
@@ -449,8 +700,7 @@ class Payment:
         for attempt in self.attempts:
             if attempt.status is AttemptStatus.CREATED:
                 # never sent: closing it is safe and keeps 'one open attempt' true
-                attempt.status = AttemptStatus.FAILED
-                attempt.updated_at = at
+                self.abandon_unsent(attempt, at, reason="payment cancelled", actor=actor)
         self.transition(PaymentState.CANCELLED, at, actor=actor, reason=reason)
 
     @property

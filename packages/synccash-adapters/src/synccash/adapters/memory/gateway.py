@@ -103,7 +103,11 @@ class FakeProviderGateway:
         script = self.scripts.get(request.msisdn.e164, Script())
         outcome = self._next(script.status, self._status_pos, reference)
         if self._ported_away(request):
-            outcome = ProviderOutcome.failed(FailureReason.PAYER_NOT_FOUND, "PAYER_NOT_FOUND")
+            outcome = (
+                ProviderOutcome.failed(FailureReason.PAYEE_NOT_FOUND, "PAYEE_NOT_FOUND")
+                if request.kind is AttemptKind.DISBURSE
+                else ProviderOutcome.failed(FailureReason.PAYER_NOT_FOUND, "PAYER_NOT_FOUND")
+            )
         if outcome.is_final:
             self._settle(request, outcome)
         return outcome
@@ -122,12 +126,12 @@ class FakeProviderGateway:
             )
 
     def _ported_away(self, request: AttemptRequest) -> bool:
-        """A collection from a number that now lives on another network."""
+        """A collection from (or a payout to) a number that now lives on another network."""
         home = self.ported.get(request.msisdn.e164)
         return (
             home is not None
             and home is not request.provider
-            and request.kind is AttemptKind.COLLECT
+            and request.kind in (AttemptKind.COLLECT, AttemptKind.DISBURSE)
         )
 
     async def lookup(self, provider: ProviderId, msisdn: Msisdn) -> AccountInfo:

@@ -17,6 +17,7 @@ from synccash.core.errors import (
     ValidationError,
 )
 from synccash.core.fraud import DEFAULT_FRAUD_POLICY, FraudPolicy
+from synccash.core.lifecycle import LifecyclePolicy
 from synccash.core.money import Money, check_currency
 from synccash.core.msisdn import Msisdn
 from synccash.core.payment import (
@@ -43,6 +44,20 @@ class PaymentPolicy:
     backoff: BackoffPolicy = field(factory=BackoffPolicy)
     fraud: FraudPolicy = DEFAULT_FRAUD_POLICY
     callback_base_url: str | None = None  # e.g. https://api.synccash.example/api/v1/callbacks
+    #: a payment whose every provider's circuit is open looks for a half-open probe this often
+    circuit_wait: timedelta = timedelta(seconds=5)
+    #: a payout leg our float cannot cover looks again this often (until it is topped up)
+    float_wait: timedelta = timedelta(seconds=30)
+
+    @property
+    def lifecycle(self) -> LifecyclePolicy:
+        """What the lifecycle's decisions need of this policy."""
+        return LifecyclePolicy(
+            backoff=self.backoff,
+            circuit_wait=self.circuit_wait,
+            float_wait=self.float_wait,
+            callback_base_url=self.callback_base_url,
+        )
 
 
 # --------------------------------------------------------------------------- parsing
