@@ -384,8 +384,17 @@ class Payment:
         original_reference: str | None = None,
     ) -> Attempt:
         """Create a new attempt (persist it before sending: rule 2)."""
-        if any(a.is_open and a.kind is kind for a in self.attempts):
-            raise IllegalTransition(f"payment {self.id} already has an open {kind.value} attempt")
+        # one leg at a time: a leg starts only after the previous one ended
+        open_ = self.open_attempt
+        if open_ is not None:
+            raise IllegalTransition(
+                f"payment {self.id} already has an open {open_.kind.value} attempt"
+            )
+        if kind is not AttemptKind.REFUND and any(
+            a.kind is AttemptKind.REFUND for a in self.attempts
+        ):
+            # a refund (or a transfer's compensation) is the last leg money takes
+            raise IllegalTransition(f"payment {self.id} has a refund: no {kind.value} leg after it")
         attempt = Attempt(
             reference=reference,
             seq=len(self.attempts) + 1,
