@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from api_helpers import assert_problem, initiate_body, run_ready_tasks
+from api_helpers import MERCHANT, assert_problem, initiate_body, run_ready_tasks
 
 from synccash.core.ports import TaskKind
 
 
 async def _processing_payment(client, auth, initiate, container) -> dict:
     # a collection (one leg): one provider confirmation confirms it
-    body = initiate_body(payee={"merchant_account": "shop-1"})
+    body = initiate_body(payee={"merchant_account": MERCHANT})
     payment_id = (await initiate(body)).json()["id"]
     await run_ready_tasks(container)
     response = await client.get(f"/api/v1/payments/{payment_id}/status", headers=auth())

@@ -34,6 +34,7 @@ def test_the_app_has_every_documented_command():
         ("serve",), ("api",), ("worker",), ("migrate",), ("bench",), ("sandbox", "run"),
         ("token", "mint"), ("route", "quote"), ("route", "simulate"), ("report", "daily"),
         ("pay", "initiate"), ("pay", "status"), ("pay", "cancel"), ("pay", "list"),
+        ("payout", "create"), ("payout", "get"), ("payout", "list"), ("payout", "cancel"),
     }  # fmt: skip
     assert expected <= set(LEAVES)
 

@@ -74,6 +74,23 @@ class ApiClient:
         """GET /payments with filters."""
         return self._call("GET", "/payments", params=params)
 
+    def create_payout(self, body: dict[str, Any], idempotency_key: str | None = None) -> Any:
+        """POST /payouts with an Idempotency-Key (random unless given)."""
+        key = idempotency_key or str(uuid.uuid4())
+        return self._call("POST", "/payouts", json=body, headers={"Idempotency-Key": key})
+
+    def payout(self, payout_id: str) -> Any:
+        """GET /payouts/{id}."""
+        return self._call("GET", f"/payouts/{payout_id}")
+
+    def payouts(self, params: dict[str, str]) -> Any:
+        """GET /payouts with filters."""
+        return self._call("GET", "/payouts", params=params)
+
+    def cancel_payout(self, payout_id: str) -> Any:
+        """POST /payouts/{id}/cancel."""
+        return self._call("POST", f"/payouts/{payout_id}/cancel")
+
     def daily_report(self, day: str) -> Any:
         """GET /reports/daily?date=."""
         return self._call("GET", "/reports/daily", params={"date": day})

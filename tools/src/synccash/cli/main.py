@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from synccash.cli import blocklist, ledger, merchants, pay, route, run, tokens
+from synccash.cli import blocklist, ledger, merchants, pay, payout, route, run, tokens
 from synccash.cli._console import console
 from synccash.cli._errors import ErrorMappingGroup
 
@@ -50,6 +50,7 @@ app.add_typer(merchants.merchant_app)
 app.add_typer(merchants.apikey_app)
 app.add_typer(pay.app)
 app.add_typer(pay.report_app)
+app.add_typer(payout.app)
 app.add_typer(route.app)
 app.add_typer(ledger.app)
 app.add_typer(blocklist.app)

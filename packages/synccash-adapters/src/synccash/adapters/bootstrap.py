@@ -59,7 +59,7 @@ from synccash.core.ports import (
 )
 from synccash.core.providers import ProviderId
 from synccash.core.routing import Router
-from synccash.core.service import LifecycleService, PaymentPolicy, PaymentService
+from synccash.core.service import LifecycleService, PaymentPolicy, PaymentService, PayoutService
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -144,6 +144,7 @@ class Container:
     webhook_deliveries: WebhookDeliveryStore
     ledger: Ledger | None
     payments: PaymentService
+    payouts: PayoutService
     lifecycle: LifecycleService
     queue: ConsumableTaskQueue
     health: ProviderHealthStore
@@ -271,6 +272,16 @@ def wire(
     queue = queue if queue is not None else local.queue
     health = health if health is not None else local.health
     policy = payment_policy(settings)
+    payments = PaymentService(
+        uow=storage.uow,
+        queue=queue,
+        clock=clock,
+        ids=ids,
+        health=health,
+        router=router,
+        policy=policy,
+    )
+    lookups = PortedNumberCache(gateway)  # account-holder lookups remembered per process
     return Container(
         settings=settings,
         clock=clock,
@@ -280,21 +291,16 @@ def wire(
         outbox=storage.outbox,
         webhook_deliveries=storage.webhook_deliveries,
         ledger=storage.ledger,
-        payments=PaymentService(
-            uow=storage.uow,
-            queue=queue,
-            clock=clock,
-            ids=ids,
-            health=health,
-            router=router,
-            policy=policy,
+        payments=payments,
+        payouts=PayoutService(
+            payments=payments, clock=clock, ids=ids, gateway=lookups, policy=policy
         ),
         lifecycle=LifecycleService(
             uow=storage.uow,
             queue=queue,
             clock=clock,
             ids=ids,
-            gateway=PortedNumberCache(gateway),
+            gateway=lookups,
             health=health,
             risk=storage.risk,
             router=router,

@@ -41,6 +41,29 @@ class InitiatePayment:
 
 
 @frozen
+class CreatePayout:
+    """Pay out from the merchant's balance to a wallet. Raw strings; the use-case validates.
+
+    `provider` names the payee's network (else its prefix says, and a lookup finds a ported
+    number); `expected_name` is checked against the account holder's name before any money
+    moves.
+    """
+
+    merchant_id: str
+    idempotency_key: str
+    fingerprint: str
+    amount: str
+    payee_msisdn: str
+    currency: str = "GHS"
+    provider: str | None = None
+    expected_name: str | None = None
+    description: str = ""
+    reference: str | None = None
+    metadata: Mapping[str, Any] = field(factory=dict)
+    webhook_url: str | None = None
+
+
+@frozen
 class InitiateResult:
     """The payment, and whether it already existed for this idempotency key."""
 

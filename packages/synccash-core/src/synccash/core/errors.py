@@ -122,3 +122,21 @@ class UnbalancedEntry(ValidationError):
     """A journal entry whose postings do not sum to zero per currency (a bug, never input)."""
 
     code = "unbalanced_entry"
+
+
+class NameMismatch(ValidationError):
+    """The payee wallet's account-holder name is not the `expected_name` of a payout."""
+
+    code = "name_mismatch"
+
+
+class PayeeNotFound(ValidationError):
+    """No network knows the payee's number as an active wallet (checked before money moves)."""
+
+    code = "payee_not_found"
+
+
+class NameCheckUnavailable(DomainError):
+    """The provider's account-holder lookup gave no answer; the payout was not accepted."""
+
+    code = "name_check_unavailable"

@@ -17,7 +17,7 @@ from synccash.core.ledger import JournalEntry
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
 from synccash.core.outcomes import ProviderOutcome
-from synccash.core.payment import AttemptKind, Payment, PaymentEvent, PaymentState
+from synccash.core.payment import AttemptKind, Payment, PaymentEvent, PaymentKind, PaymentState
 from synccash.core.providers import ProviderId
 from synccash.core.reliability import HealthSample, ProviderHealth
 
@@ -53,6 +53,7 @@ class PaymentQuery:
     reference: str | None = None
     limit: int = 50
     cursor: str | None = None  # opaque: the id of the last payment on the previous page
+    kind: PaymentKind | None = None  # e.g. only payouts
 
 
 @frozen

@@ -22,7 +22,16 @@ from synccash.api.guards import STATE_KEY, admit
 from synccash.api.observability import ACCESS_LOGGER, AccessLog, configure_logging
 from synccash.api.openapi import TruthfulStructSchemaPlugin
 from synccash.api.problems import handle_exception
-from synccash.api.routes import callbacks, health, ledger, misc, payments, risk, webhook_endpoints
+from synccash.api.routes import (
+    callbacks,
+    health,
+    ledger,
+    misc,
+    payments,
+    payouts,
+    risk,
+    webhook_endpoints,
+)
 from synccash.api.validation import screen
 
 API_VERSION = "1.0.0"
@@ -83,6 +92,7 @@ def _build(
         "/api/v1",
         route_handlers=[
             *payments.ROUTES,
+            *payouts.ROUTES,
             *misc.ROUTES,
             *ledger.ROUTES,
             *callbacks.ROUTES,

@@ -25,7 +25,13 @@ from synccash.api.auth import TokenCache
 from synccash.api.callback_gate import CallbackGate
 from synccash.api.jwks import JwksKeys
 from synccash.api.observability import ApiMetrics
-from synccash.core.commands import DailyReport, InitiatePayment, InitiateResult, QuoteRequest
+from synccash.core.commands import (
+    CreatePayout,
+    DailyReport,
+    InitiatePayment,
+    InitiateResult,
+    QuoteRequest,
+)
 from synccash.core.fraud import RiskAssessment
 from synccash.core.payment import Payment, PaymentEvent
 from synccash.core.ports import Clock, Ledger, PaymentPage, PaymentQuery
@@ -40,7 +46,7 @@ class PaymentUseCases(Protocol):
         """Store a new payment (or find the one for this idempotency key)."""
         ...
 
-    async def replay(self, cmd: InitiatePayment) -> InitiateResult | None:
+    async def replay(self, cmd: InitiatePayment | CreatePayout) -> InitiateResult | None:
         """The payment already stored for this idempotency key, or None."""
         ...
 
@@ -79,6 +85,26 @@ class PaymentUseCases(Protocol):
         ...
 
 
+class PayoutUseCases(Protocol):
+    """The payout use-cases (synccash.core.service.PayoutService)."""
+
+    async def create(self, cmd: CreatePayout) -> InitiateResult:
+        """Store a new payout (or find the one for this idempotency key)."""
+        ...
+
+    async def get(self, merchant_id: str, payout_id: str) -> Payment:
+        """One of the merchant's payouts."""
+        ...
+
+    async def list(self, merchant_id: str, query: PaymentQuery) -> PaymentPage:
+        """A page of the merchant's payouts."""
+        ...
+
+    async def cancel(self, merchant_id: str, payout_id: str) -> Payment:
+        """Cancel while nothing is at a provider."""
+        ...
+
+
 class ApiContainer(Protocol):
     """The parts of `synccash.adapters.bootstrap.Container` the API uses."""
 
@@ -95,6 +121,11 @@ class ApiContainer(Protocol):
     @property
     def payments(self) -> PaymentUseCases:
         """The merchant use-cases."""
+        ...
+
+    @property
+    def payouts(self) -> PayoutUseCases:
+        """The payout use-cases."""
         ...
 
     @property

@@ -28,6 +28,7 @@ from synccash.core.errors import (
     IdempotencyKeyReused,
     IllegalTransition,
     InsufficientBalance,
+    NameCheckUnavailable,
     NoRouteAvailable,
     PaymentNotFound,
     ValidationError,
@@ -104,6 +105,7 @@ _DOMAIN_STATUS: Final[tuple[tuple[type[DomainError], int], ...]] = (
     (IllegalTransition, 409),  # PaymentNotCancellable, PaymentNotRefundable
     (NoRouteAvailable, 422),
     (InsufficientBalance, 422),  # a payout or refund the merchant's balance cannot cover
+    (NameCheckUnavailable, 503),  # the provider's account-holder lookup did not answer
     (ValidationError, 422),
 )
 

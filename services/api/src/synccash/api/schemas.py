@@ -87,6 +87,47 @@ class InitiatePaymentRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only
     webhook_url: Annotated[str, Meta(max_length=2048)] | None = None
 
 
+class PayoutPayeeIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Who receives a payout: a wallet MSISDN on any network."""
+
+    msisdn: MsisdnText
+
+
+class CreatePayoutRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """POST /payouts: money out from the merchant's available balance to a wallet."""
+
+    amount: AmountText
+    payee: PayoutPayeeIn
+    currency: Annotated[str, Meta(examples=["GHS"], max_length=8)] = "GHS"
+    provider: (
+        Annotated[
+            str,
+            Meta(
+                description="The payee's network (mtn, airteltigo, telecel); default: the number's "
+                "prefix, and for a ported number the network whose account-holder lookup knows it",
+                max_length=32,
+            ),
+        ]
+        | None
+    ) = None
+    expected_name: (
+        Annotated[
+            str,
+            Meta(
+                description="Checked against the provider's account-holder name before any money "
+                "moves (case, accents, punctuation and word order ignored); 422 name_mismatch",
+                examples=["Kofi Mensah"],
+                max_length=255,
+            ),
+        ]
+        | None
+    ) = None
+    description: Annotated[str, Meta(max_length=255)] = ""
+    reference: Annotated[str, Meta(max_length=255)] | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    webhook_url: Annotated[str, Meta(max_length=2048)] | None = None
+
+
 class RefundRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """POST /api/v1/payments/{id}/refund; no amount means a full refund."""
 
@@ -181,6 +222,14 @@ class PaymentResource(msgspec.Struct, kw_only=True):
     """A payment as the merchant sees it."""
 
     id: str
+    kind: Annotated[
+        str,
+        Meta(
+            description="collection (one COLLECT leg), transfer (COLLECT then DISBURSE to the "
+            "payee's wallet) or payout (one DISBURSE leg); `attempts` lists each leg's tries",
+            examples=["collection"],
+        ),
+    ]
     state: Annotated[
         str,
         Meta(
@@ -222,6 +271,7 @@ class PaymentStatus(msgspec.Struct, kw_only=True):
     """GET /api/v1/payments/{id}/status."""
 
     id: str
+    kind: str
     state: str
     amount: str
     currency: str

@@ -110,6 +110,7 @@ def payment_resource(payment: Payment) -> PaymentResource:
     provider = payment.provider
     return PaymentResource(
         id=payment.id,
+        kind=payment.kind.value,
         state=payment.state.value,
         amount=payment.amount.to_decimal_string(),
         currency=payment.amount.currency,
@@ -152,6 +153,7 @@ def payment_status(payment: Payment) -> PaymentStatus:
     provider = payment.provider
     return PaymentStatus(
         id=payment.id,
+        kind=payment.kind.value,
         state=payment.state.value,
         amount=payment.amount.to_decimal_string(),
         currency=payment.amount.currency,

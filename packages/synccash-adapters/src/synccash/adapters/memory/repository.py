@@ -30,6 +30,7 @@ from synccash.core.payment import (
     AttemptStatus,
     Payment,
     PaymentEvent,
+    PaymentKind,
     PaymentState,
     is_wallet_payee_key,
 )
@@ -285,6 +286,7 @@ class InMemoryPaymentRepository:
             and (query.created_from is None or p.created_at >= query.created_from)
             and (query.created_to is None or p.created_at < query.created_to)
             and (query.reference is None or p.reference == query.reference)
+            and (query.kind is None or p.kind is query.kind)
         ]
         matches.sort(key=lambda p: (p.created_at, p.id), reverse=True)
         if query.cursor is not None:
@@ -453,6 +455,10 @@ def _reached_provider(payment: Payment) -> bool:
 
 
 def _counted(payment: Payment) -> bool:
+    """Payments the fraud history counts: not payouts (money out is not the payer's
+    spending), nor ones rejected before they reached a provider."""
+    if payment.kind is PaymentKind.PAYOUT:
+        return False
     return not (payment.state is PaymentState.FAILED and not _reached_provider(payment))
 
 

@@ -446,6 +446,8 @@ class SqlPaymentRepository:
             stmt = stmt.where(payments.c.created_at < query.created_to)
         if query.reference is not None:
             stmt = stmt.where(payments.c.reference == query.reference)
+        if query.kind is not None:
+            stmt = stmt.where(payments.c.kind == query.kind.value)
         if query.cursor is not None:
             cursor_at = (
                 select(payments.c.created_at)

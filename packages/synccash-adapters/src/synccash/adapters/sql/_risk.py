@@ -42,7 +42,7 @@ from synccash.adapters.sql._types import UtcDateTime
 from synccash.core.fraud import RiskSignals
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
-from synccash.core.payment import AttemptKind, PaymentState, is_wallet_payee_key
+from synccash.core.payment import AttemptKind, PaymentKind, PaymentState, is_wallet_payee_key
 
 HOUR: Final = timedelta(hours=1)
 DAY: Final = timedelta(days=1)
@@ -62,9 +62,12 @@ _KNOWN_STATES: Final = (PaymentState.CONFIRMED.value, PaymentState.REFUNDED.valu
 
 
 def _counted() -> ColumnElement[bool]:
-    return not_(
-        and_(payments.c.state == _const(PaymentState.FAILED.value), ~payments.c.reached_provider)
+    """Payments the fraud history counts: not payouts (money out is not the payer's
+    spending), nor ones rejected before they reached a provider."""
+    rejected_early = and_(
+        payments.c.state == _const(PaymentState.FAILED.value), ~payments.c.reached_provider
     )
+    return and_(payments.c.kind != _const(PaymentKind.PAYOUT.value), not_(rejected_early))
 
 
 class SqlRiskContext:

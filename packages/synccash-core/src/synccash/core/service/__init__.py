@@ -1,7 +1,7 @@
 """Use-cases: what merchants and the worker ask of SyncCash, on the ports only.
 
 `PaymentService` serves the API (initiate, read, cancel, refund, quote, report,
-callback hints). `LifecycleService` serves the worker: one idempotent step of a
+callback hints); `PayoutService` the payouts (money out from a merchant's balance). `LifecycleService` serves the worker: one idempotent step of a
 payment's life per task, safe under at-least-once delivery and concurrent
 workers (optimistic concurrency; a reference is persisted before it is sent, and
 resending always reuses it).
@@ -15,11 +15,13 @@ from synccash.core.service._input import (
 )
 from synccash.core.service._lifecycle import LifecycleService
 from synccash.core.service._payments import PaymentService, risk_summary
+from synccash.core.service._payouts import PayoutService
 
 __all__ = [
     "LifecycleService",
     "PaymentPolicy",
     "PaymentService",
+    "PayoutService",
     "parse_amount",
     "parse_payee",
     "parse_wallets",

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any, Final
 
 from synccash.core.commands import (
+    CreatePayout,
     DailyReport,
     InitiatePayment,
     InitiateResult,
@@ -117,6 +118,13 @@ class PaymentService:
             idempotency_key=cmd.idempotency_key,
             fingerprint=cmd.fingerprint,
         )
+        return await self.store_new(payment, cmd)
+
+    async def store_new(
+        self, payment: Payment, cmd: InitiatePayment | CreatePayout
+    ) -> InitiateResult:
+        """Store a new payment (or payout) and queue its first step; a taken idempotency key
+        is answered as a replay (or IdempotencyKeyReused)."""
         try:
             async with self._uow() as uow:
                 await uow.payments.add(payment)
@@ -130,7 +138,7 @@ class PaymentService:
         await self._queue.enqueue(Task(TaskKind.ADVANCE, payment.id))
         return InitiateResult(payment, replayed=False)
 
-    async def replay(self, cmd: InitiatePayment) -> InitiateResult | None:
+    async def replay(self, cmd: InitiatePayment | CreatePayout) -> InitiateResult | None:
         """The stored payment for this request's idempotency key (a replay), or None when
         nothing is stored yet; IdempotencyKeyReused when the key came with another request.
 
@@ -139,7 +147,7 @@ class PaymentService:
         """
         return await self._existing(cmd)
 
-    async def _existing(self, cmd: InitiatePayment) -> InitiateResult | None:
+    async def _existing(self, cmd: InitiatePayment | CreatePayout) -> InitiateResult | None:
         async with self._uow() as uow:
             found = await uow.payments.get_by_idempotency_key(cmd.merchant_id, cmd.idempotency_key)
         if found is None:

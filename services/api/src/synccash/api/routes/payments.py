@@ -46,7 +46,7 @@ IdempotencyKey = Annotated[
 PaymentId = Annotated[str, PathParameter(description="Payment id", max_length=64)]
 
 
-def _path(request: Request[Any, Any, Any]) -> str:
+def request_path(request: Request[Any, Any, Any]) -> str:
     """`request.url.path` (what the fingerprint has always hashed) without building the URL."""
     scope = request.scope
     return scope.get("root_path", "") + scope["path"]
@@ -87,7 +87,7 @@ async def initiate_payment(
         merchant_id=principal.merchant_id,
         idempotency_key=key,
         # the body as Litestar decoded it for `data` (cached on the request): no second decode
-        fingerprint=fingerprint_decoded("POST", _path(request), await request.json()),
+        fingerprint=fingerprint_decoded("POST", request_path(request), await request.json()),
         amount=data.amount,
         payer_msisdn=payer.msisdn,
         currency=data.currency,
@@ -216,7 +216,8 @@ async def refund_payment(
     return payment_resource(payment)
 
 
-def _state(raw: str | None) -> PaymentState | None:
+def parse_state(raw: str | None) -> PaymentState | None:
+    """The `state` query parameter (case-insensitive), or None."""
     if raw is None:
         return None
     try:
@@ -291,7 +292,7 @@ async def list_payments(
     """GET /api/v1/payments."""
     principal = current_principal(request)
     query = PaymentQuery(
-        state=_state(state_name),
+        state=parse_state(state_name),
         provider=ProviderId.parse(provider) if provider is not None else None,
         created_from=_instant("created_from", created_from),
         created_to=_instant("created_to", created_to),
