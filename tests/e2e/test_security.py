@@ -351,6 +351,22 @@ def test_a_forged_success_callback_does_not_confirm_a_payment(
     assert (after["state"], debits) == (detail["state"], [])
 
 
+def test_a_callback_flood_for_one_attempt_queues_one_status_check(live, http):
+    """300 forged MTN callbacks for one PROCESSING attempt: all 200, one queued, 299 coalesced."""
+    merchant = "flood-mtn"
+    token = live.token(merchant)
+    payment_id = _initiate(http, token, merchant, "0240000004", "7.00")  # the payer never answers
+    reference = _wait_for(http, token, payment_id, {"PROCESSING"})["attempts"][-1]["reference"]
+    before = _callback_counts(http)
+    answers = {
+        http.put(f"/api/v1/callbacks/mtn/{reference}", json={"status": "SUCCESSFUL"}).status_code
+        for _ in range(300)
+    }
+    after = _callback_counts(http)
+    coalesced = after[("mtn", "coalesced")] - before[("mtn", "coalesced")]
+    assert ({200}, 299) == (answers, coalesced)
+
+
 def test_the_e2e_logs_hold_no_msisdn_token_or_secret(live):
     """Every log line the API and worker wrote in this session is free of secrets (runs last)."""
     files = live.log_files()

@@ -56,7 +56,7 @@ def test_merchant_operations_document_auth_and_problems(document):
     """Merchant operations carry the bearer requirement and problem+json error responses."""
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     initiate = document["paths"]["/api/v1/payments/initiate"]["post"]
-    assert initiate["security"] == [{"bearerAuth": []}]
+    assert initiate["security"] == [{"bearerAuth": []}, {"apiKeyAuth": []}]
     assert {"200", "202", "400", "401", "403", "409", "413", "422", "429"} <= initiate[
         "responses"
     ].keys()

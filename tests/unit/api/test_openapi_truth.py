@@ -141,4 +141,5 @@ def test_merchant_operations_name_a_security_scheme(document):
         if "callbacks" in path:
             continue
         security = document["paths"][path][method]["security"]
-        assert {name for entry in security for name in entry} <= schemes
+        assert {"bearerAuth", "apiKeyAuth"} == {name for entry in security for name in entry}
+        assert {"bearerAuth", "apiKeyAuth"} <= schemes

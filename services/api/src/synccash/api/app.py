@@ -56,7 +56,14 @@ def _openapi() -> OpenAPIConfig:
                     description="HS256 merchant token with scopes payments:write, "
                     "payments:read, reports:read; operator scopes (granted only by name): "
                     "risk:review (reviews, blocklist, risk audit), ops (console)",
-                )
+                ),
+                "apiKeyAuth": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="sk_live_… / sk_test_… API key",
+                    description="A merchant API key from `synccash apikey create`, sent as "
+                    "`Authorization: Bearer sk_…`; carries the scopes it was created with",
+                ),
             }
         ),
         tags=[

@@ -11,7 +11,8 @@ from synccash.api.problems import problem_responses
 from synccash.api.schemas import PaymentResource, WalletIn
 from synccash.core.commands import WalletInput
 
-BEARER: Final[list[dict[str, list[str]]]] = [{"bearerAuth": []}]
+#: Either credential (OpenAPI: alternatives are separate entries): a JWT or an API key.
+BEARER: Final[list[dict[str, list[str]]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 #: Every merchant operation can answer these: bad parameters/headers, auth, rate limit.
 AUTH_ERRORS: Final = (400, 401, 403, 429)
 
