@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -132,6 +133,19 @@ def test_operations_have_explicit_unique_ids(document):
     }
     assert {key: ids[key] for key in MERCHANT_OPERATIONS} == MERCHANT_OPERATIONS
     assert len(set(ids.values())) == len(ids)
+
+
+def test_every_operation_id_is_camel_case_and_unique(document):
+    """Routes without an explicit id get their handler's name in camelCase, never a path blob."""
+    ids = [
+        operation["operationId"]
+        for item in document["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict)
+    ]
+    assert [i for i in ids if not re.fullmatch(r"[a-z][A-Za-z0-9]*", i)] == []
+    assert len(set(ids)) == len(ids)
+    assert {"healthLiveAtHealthLiveGet", "healthLiveAtApiV1HealthGet", "metrics"} <= set(ids)
 
 
 def test_merchant_operations_name_a_security_scheme(document):

@@ -20,7 +20,7 @@ from synccash.api.context import ApiContainer, ApiContext, PaymentUseCases
 from synccash.api.docs import assets_router, render_plugins
 from synccash.api.guards import STATE_KEY, admit
 from synccash.api.observability import ACCESS_LOGGER, AccessLog, configure_logging
-from synccash.api.openapi import TruthfulStructSchemaPlugin
+from synccash.api.openapi import TruthfulStructSchemaPlugin, operation_id
 from synccash.api.problems import handle_exception
 from synccash.api.routes import (
     callbacks,
@@ -77,6 +77,7 @@ def _openapi() -> OpenAPIConfig:
             Tag(name="health"),
         ],
         use_handler_docstrings=False,
+        operation_id_creator=operation_id,
     )
 
 

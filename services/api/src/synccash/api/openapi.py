@@ -57,4 +57,26 @@ def callback_operation_id(
     return "providerCallback" + ("ByReference" if by_reference else "") + method.capitalize()
 
 
-__all__ = ["TruthfulStructSchemaPlugin", "callback_operation_id"]
+def _camel(words: list[str]) -> str:
+    parts = [w for word in words for w in word.replace("-", "_").split("_") if w]
+    return parts[0].lower() + "".join(p.capitalize() for p in parts[1:]) if parts else "operation"
+
+
+def operation_id(
+    handler: HTTPRouteHandler, method: Method, components: list[str | PathParameterDefinition]
+) -> str:
+    """The default operation id: the handler's name in camelCase (`create_payout` -> `createPayout`).
+
+    A handler served on several paths or methods gets the path's words and the method
+    appended (`healthLiveAtHealthLiveGet`), so every id stays unique. Routes that set
+    `operation_id=` keep theirs.
+    """
+    base = _camel([handler.handler_name])
+    if len(handler.paths) == 1 and len(handler.http_methods) == 1:
+        return base
+    words = [c if isinstance(c, str) else c.name for c in components]
+    suffix = _camel([*words, method.lower()])
+    return f"{base}At{suffix[0].upper()}{suffix[1:]}"
+
+
+__all__ = ["TruthfulStructSchemaPlugin", "callback_operation_id", "operation_id"]
