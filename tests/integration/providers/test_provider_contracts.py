@@ -260,3 +260,22 @@ async def test_telecel_failure_is_unpaid_on_status_and_named_by_the_callback(
     assert hint is not None
     assert (hint.claimed, hint.provider_code) == (OutcomeKind.FAILED, code)
     assert sandboxes.debits(ProviderId.TELECEL, req.reference) == []
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_took_effect_then_5xx_is_unknown_and_status_finds_it(
+    provider, sandboxes: SandboxSet, gateway
+):
+    """Processed, then a 5xx: the submit is UNKNOWN (never FAILED) and the status query
+    finds the one debit."""
+    sandbox = sandboxes.get(provider)
+    await gateway.status(
+        provider, AttemptKind.COLLECT, request(provider, number(provider)).reference
+    )
+    sandbox.set_faults(error_after_effect_rate=1.0)
+    req = request(provider, number(provider))
+    assert (await gateway.submit(req)).kind is OutcomeKind.UNKNOWN
+    sandbox.set_faults(error_after_effect_rate=0.0)
+    status = await gateway.status(provider, AttemptKind.COLLECT, req.reference)
+    assert status.kind is OutcomeKind.SUCCEEDED
+    assert len(sandboxes.debits(provider, req.reference)) == 1

@@ -15,6 +15,9 @@ Usage::
     sandbox = mtn.create_sandbox(world, http_client=callback_client)  # client is injected
     app = mtn.create_app(sandbox)            # ASGI app; serve it or use httpx.ASGITransport
     sandbox.set_faults(error_rate=0.1, timeout_after_accept_rate=0.05, hold_seconds=30, seed=7)
+    sandbox.set_faults(error_after_effect_rate=0.05)          # processed, then answered 5xx
+    sandbox.config.approval_delay = REALISTIC_APPROVAL        # minutes, with a long tail
+    sandbox.config.profile = "production"; sandbox.config.allowed_sources = ("10.0.0.5",)
     sandbox.start_outage(60)                                # 503 for 60 s (None: until end_outage())
     sandbox.config.approval_delay = ApprovalDelay(1.0, 3.0)  # or build with create_sandbox(...)
     [e for e in sandbox.ledger if e.kind == "debit"]        # LedgerEntry values
@@ -98,6 +101,7 @@ from synccash.sandbox._numbers import (
 )
 from synccash.sandbox._sandbox import (
     MTN_CALLBACK_RETRIES,
+    REALISTIC_APPROVAL,
     ApprovalDelay,
     Attempt,
     Callback,
@@ -127,6 +131,7 @@ __all__ = [
     "MTN_OBSERVED_SCENARIOS",
     "MTN_TEST_NUMBERS",
     "PREFIXES",
+    "REALISTIC_APPROVAL",
     "SERVE_APPROVAL_DELAY",
     "TEST_NUMBERS",
     "ApprovalDelay",

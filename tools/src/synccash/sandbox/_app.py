@@ -47,6 +47,10 @@ class ProviderWire(Protocol):
         """404/405 for an unknown path or method."""
         ...
 
+    def forbidden(self) -> Response:
+        """403 for a caller that is not on the provider's IP allow-list."""
+        ...
+
 
 class SandboxApp:
     """An ASGI app: provider routes behind fault injection, plus ``/_admin``."""
@@ -68,8 +72,17 @@ class SandboxApp:
         if request.path.startswith("/_admin"):
             await send_response(send, await self._dispatch(self.admin, request, admin=True))
             return
+        config = self.sandbox.config
+        client = scope.get("client")
+        if config.production and (client is None or client[0] not in config.allowed_sources):
+            # A provider's IP allow-list: the caller is not on it (403, nothing done).
+            await send_response(send, self.wire.forbidden())
+            return
         response = await self._provider(request)
         faults = self.sandbox.faults
+        if response.status < 500 and faults.roll(faults.error_after_effect_rate):
+            # Processed and recorded (money may move), but the client sees a server error.
+            response = self.wire.server_error(faults.error_status)
         if response.status < 500 and faults.roll(faults.timeout_after_accept_rate):
             # The request was processed and recorded; the client only sees its own timeout.
             await wait_for_disconnect(receive, faults.hold_seconds)

@@ -12,6 +12,7 @@ from synccash.sandbox._world import SandboxError
 _RATES = (
     "error_rate",
     "timeout_after_accept_rate",
+    "error_after_effect_rate",
     "rate_limit_rate",
     "drop_callback_rate",
     "duplicate_callback_rate",
@@ -27,6 +28,8 @@ class Faults:
     - ``error_rate``: a 5xx in the provider's shape before anything is done.
     - ``timeout_after_accept_rate``: the request is processed and recorded, then the
       response is held ``hold_seconds`` (or until the client disconnects).
+    - ``error_after_effect_rate``: the request is processed and recorded (it took
+      effect), then answered with a 5xx (``error_status``) in the provider's shape.
     - ``rate_limit_rate``: 429 with ``Retry-After: retry_after_seconds``, nothing done.
     - ``drop_callback_rate`` / ``duplicate_callback_rate``: callbacks lost / sent twice
       (the second ``duplicate_delay_seconds`` after the first).
@@ -41,6 +44,7 @@ class Faults:
     error_rate: float = 0.0
     error_status: int = 500
     timeout_after_accept_rate: float = 0.0
+    error_after_effect_rate: float = 0.0
     hold_seconds: float = 30.0
     rate_limit_rate: float = 0.0
     retry_after_seconds: int = 1

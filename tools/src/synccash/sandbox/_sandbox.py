@@ -13,13 +13,14 @@ import functools
 import heapq
 import itertools
 import logging
+import math
 import random
 import secrets
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 import anyio
@@ -61,16 +62,31 @@ class ManualClock:
 
 @frozen
 class ApprovalDelay:
-    """How long a payer takes to approve: uniform in [min_seconds, max_seconds]."""
+    """How long a payer takes to approve.
+
+    Uniform in [min_seconds, max_seconds] by default. With ``median_seconds`` set, a
+    log-normal with that median and spread ``sigma`` (about minutes with a long tail, as
+    real payers: ``ApprovalDelay(5, 600, median_seconds=45, sigma=1.0)`` has a p90 near
+    3 min), clipped to [min_seconds, max_seconds].
+    """
 
     min_seconds: float = 0.0
     max_seconds: float = 0.0
+    median_seconds: float | None = None
+    sigma: float = 1.0
 
     def draw(self, rng: random.Random) -> float:
         """One delay."""
         if self.max_seconds <= self.min_seconds:
             return self.min_seconds
+        if self.median_seconds is not None and self.median_seconds > 0:
+            drawn = rng.lognormvariate(math.log(self.median_seconds), self.sigma)
+            return min(self.max_seconds, max(self.min_seconds, drawn))
         return rng.uniform(self.min_seconds, self.max_seconds)
+
+
+#: Payers as they are: a median of 45 s, one in ten after about 3 minutes, none after 10.
+REALISTIC_APPROVAL: Final = ApprovalDelay(3.0, 600.0, median_seconds=45.0, sigma=1.0)
 
 
 @frozen
@@ -183,6 +199,17 @@ class SandboxConfig:
     scenarios: dict[str, Scenario] = field(factory=dict)
     #: Timeout and re-sends of callbacks (default: one try, 10 s; MTN: MTN_CALLBACK_RETRIES).
     callback_retries: CallbackRetries = CallbackRetries()
+    #: Every final callback is sent once more this long after the first (None: never).
+    duplicate_callback_after_seconds: float | None = None
+    #: "production": requests only from ``allowed_sources`` (client IPs; empty = none)
+    #: and only https callback URLs, so deployment mistakes show before go-live.
+    profile: Literal["sandbox", "production"] = "sandbox"
+    allowed_sources: tuple[str, ...] = ()
+
+    @property
+    def production(self) -> bool:
+        """True under the production profile."""
+        return self.profile == "production"
 
 
 class TokenStore:
@@ -540,12 +567,16 @@ class ProviderSandbox:
         if final is None or self.faults.roll(self.faults.drop_callback_rate):
             return
         sends: list[tuple[float, Callback]] = [(0.0, final)]
-        if self.faults.roll(self.faults.duplicate_callback_rate):
+        duplicate = self.faults.roll(self.faults.duplicate_callback_rate)
+        if duplicate:
             sends.append((self.faults.duplicate_delay_seconds, final))
         if self.faults.roll(self.faults.out_of_order_callback_rate):
             stale = attempt.renderer(attempt, True)  # noqa: FBT003
             if stale is not None:
                 sends.append((0.0, stale))
+        if not duplicate and self.config.duplicate_callback_after_seconds is not None:
+            # The provider's own habit (MTN: the same body again ~3 min after a 200 ack).
+            sends.append((self.config.duplicate_callback_after_seconds, final))
         self._background.start_soon(lambda: self._deliver(sends))
 
     async def _deliver(self, sends: list[tuple[float, Callback]]) -> None:

@@ -192,6 +192,9 @@ class _Wire:
     def unavailable(self) -> Response:
         return self.server_error(503)
 
+    def forbidden(self) -> Response:
+        return Response.json(403, {"error": "forbidden", "error_description": "IP not allowed"})
+
     def no_route(self, status: int) -> Response:
         return Response.json(status, {"status_code": "ROUTER404", "status_message": "Not Found"})
 

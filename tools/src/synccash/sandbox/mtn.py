@@ -16,6 +16,11 @@ sandbox behaviour in ``shared/reference/provider-apis.md`` section 1:
   the "delayed" test numbers (undocumented, observed). ``financialTransactionId`` only
   on success; ``reason`` only on failure, a bare string by default (observed) or
   ``{"code","message"}`` with option ``reason_format="object"`` (the Swagger form).
+- Duplicate callbacks on by default (observed): every final callback comes again 180 s
+  later (``config.duplicate_callback_after_seconds``; None switches it off).
+- Production profile (``config.profile = "production"``): requests from client IPs not
+  in ``config.allowed_sources`` get 403; a non-https ``X-Callback-Url`` is refused with
+  400 ``INVALID_CALLBACK_URL_HOST`` (MTN calls back over HTTPS only).
 - Callback delivery as MTN documents it now (``MTN_CALLBACK_RETRIES``): a receiver must
   answer 2xx within 2 s, else the callback is sent again 20 times 1 s apart, then 30
   times 2 min apart, then hourly; ``config.callback_retries`` with
@@ -144,6 +149,8 @@ def default_config() -> SandboxConfig:
         credentials=dict(DEFAULT_CREDENTIALS),
         options=dict(DEFAULT_OPTIONS),
         callback_retries=MTN_CALLBACK_RETRIES,
+        # Observed: the same callback body again about 3 minutes after a 200 ack.
+        duplicate_callback_after_seconds=180.0,
     )
 
 
@@ -183,6 +190,9 @@ class _Wire:
 
     def unavailable(self) -> Response:
         return _error(503, "SERVICE_UNAVAILABLE")
+
+    def forbidden(self) -> Response:
+        return _apim(403, "IP not authorized to utilize this API")
 
     def no_route(self, status: int) -> Response:
         return (
@@ -335,6 +345,13 @@ class _Mtn:
         callback_url = request.headers.get("x-callback-url")
         if callback_url is not None and urlparse(callback_url).scheme not in ("http", "https"):
             return _error(400, "BAD_REQUEST", "X-Callback-Url is not a valid URL.")
+        if (
+            callback_url is not None
+            and self.sandbox.config.production
+            and urlparse(callback_url).scheme != "https"
+        ):
+            # MTN production calls back over HTTPS on 443 only.
+            return _error(400, "INVALID_CALLBACK_URL_HOST", "Callback URL must be HTTPS.")
         try:
             body = request.json()
         except ValueError:

@@ -179,6 +179,9 @@ class _Wire:
     def unavailable(self) -> Response:
         return self.server_error(503)
 
+    def forbidden(self) -> Response:
+        return Response.json(403, {"Message": "Forbidden"})
+
     def no_route(self, status: int) -> Response:
         return Response.json(
             status, {"Message": "No HTTP resource was found that matches the request URI."}
@@ -244,6 +247,11 @@ class _Hubtel:
         problem = _validate(body, number_field)
         if problem is not None:
             return problem
+        if (
+            self.sandbox.config.production
+            and urlparse(str(body["primarycallbackurl"])).scheme != "https"
+        ):
+            return _invalid("PrimaryCallbackUrl", "PrimaryCallbackUrl must be an https URL.")
         if body["channel"] != self.options["channel"]:
             return _coded(
                 403,
