@@ -60,9 +60,7 @@ def test_a_cli_key_works_until_revoked_and_a_disabled_merchant_is_refused(live):
             )
             statuses.append(response.status_code)
         assert statuses == [202, 403]
-        [record] = json.loads(
-            cli(live, "apikey", "list", "--merchant", merchant, "--json")
-        )
+        [record] = json.loads(cli(live, "apikey", "list", "--merchant", merchant, "--json"))
         assert record["last_used_at"] is not None
         cli(live, "apikey", "revoke", record["id"])
         assert wait_for_status(http, key, 401) == 401
