@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import anyio
@@ -111,6 +112,11 @@ class Healing:
     redis: PrivateRedis | None = None
     disruptions: list[tuple[str, float]] = field(factory=list)
     keys_unknown: int | None = None
+
+    async def disruption(self, label: str, action: Callable[[], Awaitable[str]]) -> str:
+        """Run another fault `action` as a disruption whose recovery is measured."""
+        self.disruptions.append((label, time.monotonic()))
+        return await action()
 
     async def terminate_backends(self) -> str:
         """pg_terminate_backend of every other backend of the run's database."""

@@ -140,6 +140,12 @@ def schedule(
         Step(load_s, "calm providers", lambda: breaker.everywhere(CALM)),
     ]
     if healing is not None:
+        restart = next(i for i, s in enumerate(steps) if s.label == "PostgreSQL restart")
+        steps[restart] = Step(
+            steps[restart].at_s,
+            "PostgreSQL restart",
+            lambda: healing.disruption("postgres_restart", breaker.restart_postgres),
+        )
         steps += [
             Step(at(0.20), "terminate PostgreSQL backends", healing.terminate_backends),
             Step(at(0.40), "freeze worker-1", lambda: healing.freeze_worker(0, freeze_s)),
