@@ -61,6 +61,7 @@ def make_settings(api_database_url: str) -> Callable[..., Settings]:
                 "REDIS_URL": REDIS_URL,
                 "JWT_SECRET_KEY": SECRET,
                 "WEBHOOK_SECRET": SECRET + "-webhooks",
+                "API_KEY_SECRET": SECRET + "-api-keys",
                 "RATE_LIMIT_BURST": "10000",
                 "RATE_LIMIT_PER_SECOND": "10000",
                 # The API never calls a provider on its request path; no sandboxes needed.

@@ -36,10 +36,10 @@ def test_embedded_default_keeps_the_development_secrets():
 
 
 @pytest.mark.parametrize("mode", PRODUCTION_MODES)
-@pytest.mark.parametrize("name", ["JWT_SECRET_KEY", "WEBHOOK_SECRET"])
+@pytest.mark.parametrize("name", ["JWT_SECRET_KEY", "API_KEY_SECRET", "WEBHOOK_SECRET"])
 def test_published_default_is_refused_outside_embedded(mode, name):
     """The documented default of either own secret stops the process, naming the variable."""
-    env = {"JWT_SECRET_KEY": STRONG, "WEBHOOK_SECRET": STRONG, **mode}
+    env = {"JWT_SECRET_KEY": STRONG, "API_KEY_SECRET": STRONG, "WEBHOOK_SECRET": STRONG, **mode}
     del env[name]
     with pytest.raises(SettingsError) as caught:
         _settings(env).require_safe_secrets()
@@ -47,10 +47,10 @@ def test_published_default_is_refused_outside_embedded(mode, name):
     assert "\n" not in caught.value.message
 
 
-@pytest.mark.parametrize("name", ["JWT_SECRET_KEY", "WEBHOOK_SECRET"])
+@pytest.mark.parametrize("name", ["JWT_SECRET_KEY", "API_KEY_SECRET", "WEBHOOK_SECRET"])
 def test_a_31_byte_secret_is_refused_and_32_bytes_pass(name):
     """The length rule counts bytes (UTF-8): 31 is refused, 32 passes."""
-    env = {**POSTGRES, "JWT_SECRET_KEY": STRONG, "WEBHOOK_SECRET": STRONG}
+    env = {**POSTGRES, "JWT_SECRET_KEY": STRONG, "API_KEY_SECRET": STRONG, "WEBHOOK_SECRET": STRONG}
     with pytest.raises(SettingsError) as caught:
         _settings({**env, name: "é" * 15 + "x"}).require_safe_secrets()  # 31 bytes
     assert caught.value.message.startswith(f"{name} is 31 bytes; at least 32")
@@ -59,7 +59,7 @@ def test_a_31_byte_secret_is_refused_and_32_bytes_pass(name):
 
 def test_sandbox_credentials_are_refused_towards_a_real_provider():
     """A published sandbox credential sent over https is refused; over http (a sandbox) not."""
-    env = {**POSTGRES, "JWT_SECRET_KEY": STRONG, "WEBHOOK_SECRET": STRONG}
+    env = {**POSTGRES, "JWT_SECRET_KEY": STRONG, "API_KEY_SECRET": STRONG, "WEBHOOK_SECRET": STRONG}
     _settings(env).require_safe_secrets()
     real = {**env, "MTN_BASE_URL": "https://proxy.momoapi.mtn.com"}
     with pytest.raises(SettingsError) as caught:
@@ -103,7 +103,14 @@ def test_file_secret_that_is_short_is_refused(tmp_path):
     """The checks apply to the value read from the file too."""
     path = tmp_path / "jwt"
     path.write_text("short\n", encoding="utf-8")
-    settings = _settings({**POSTGRES, "JWT_SECRET_KEY_FILE": str(path), "WEBHOOK_SECRET": STRONG})
+    settings = _settings(
+        {
+            **POSTGRES,
+            "JWT_SECRET_KEY_FILE": str(path),
+            "API_KEY_SECRET": STRONG,
+            "WEBHOOK_SECRET": STRONG,
+        }
+    )
     with pytest.raises(SettingsError) as caught:
         settings.require_safe_secrets()
     assert caught.value.message.startswith("JWT_SECRET_KEY is 5 bytes")

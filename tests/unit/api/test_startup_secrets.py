@@ -9,7 +9,11 @@ from synccash.adapters.settings import Settings, SettingsError
 from synccash.api.app import create_app_from_settings
 from synccash.worker.app import serve
 
-PRODUCTION = {"REDIS_URL": "redis://127.0.0.1:1/0", "JWT_SECRET_KEY": "j" * 40}
+PRODUCTION = {
+    "REDIS_URL": "redis://127.0.0.1:1/0",
+    "JWT_SECRET_KEY": "j" * 40,
+    "API_KEY_SECRET": "k" * 40,
+}
 
 
 def test_api_factory_refuses_the_default_webhook_secret():

@@ -21,5 +21,6 @@ def env() -> dict[str, str]:
     return {
         "JWT_SECRET_KEY": SECRET,
         "WEBHOOK_SECRET": SECRET + "-webhooks",
+        "API_KEY_SECRET": SECRET + "-api-keys",
         "JWT_ISSUER": "synccash",
     }

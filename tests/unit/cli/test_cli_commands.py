@@ -157,6 +157,7 @@ def test_serve_with_an_unreachable_database_exits_1(runner, env):
     [
         ("JWT_SECRET_KEY", None, "JWT_SECRET_KEY is the published development default"),
         ("WEBHOOK_SECRET", None, "WEBHOOK_SECRET is the published development default"),
+        ("API_KEY_SECRET", None, "API_KEY_SECRET is the published development default"),
         ("JWT_SECRET_KEY", "x" * 31, "JWT_SECRET_KEY is 31 bytes; at least 32"),
     ],
 )

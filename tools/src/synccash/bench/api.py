@@ -85,6 +85,7 @@ def _env(database_url: str) -> dict[str, str]:
         "REDIS_URL": REDIS_URL,
         "JWT_SECRET_KEY": SECRET,
         "WEBHOOK_SECRET": SECRET + "-webhooks",
+        "API_KEY_SECRET": SECRET + "-api-keys",
         "RATE_LIMIT_BURST": "1000000",
         "RATE_LIMIT_PER_SECOND": "1000000",
         "SANDBOX_MODE": "external",  # initiate never calls a provider

@@ -78,6 +78,7 @@ def service_env(
         "REDIS_URL": redis_url,
         "JWT_SECRET_KEY": JWT_SECRET,
         "WEBHOOK_SECRET": JWT_SECRET + "-webhooks",
+        "API_KEY_SECRET": JWT_SECRET + "-api-keys",
         "SANDBOX_MODE": "external",
         "MTN_BASE_URL": f"{sandbox}/mtn",
         "AIRTELTIGO_BASE_URL": f"{sandbox}/airteltigo",

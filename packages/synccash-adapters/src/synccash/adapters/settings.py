@@ -240,7 +240,7 @@ SECRET_VARIABLES: Final = (
     "TELECEL_CLIENT_SECRET",
 )
 #: Secrets we choose ourselves (not issued by a provider): random, at least this long.
-OWN_SECRETS: Final = ("JWT_SECRET_KEY", "WEBHOOK_SECRET")
+OWN_SECRETS: Final = ("JWT_SECRET_KEY", "API_KEY_SECRET", "WEBHOOK_SECRET")
 MIN_SECRET_BYTES: Final = 32
 
 

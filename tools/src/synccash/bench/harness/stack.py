@@ -155,6 +155,7 @@ class Stack:
             "REDIS_URL": REDIS_URL,
             "JWT_SECRET_KEY": SECRET,
             "WEBHOOK_SECRET": SECRET + "-webhooks",
+            "API_KEY_SECRET": SECRET + "-api-keys",
             "RATE_LIMIT_BURST": "1000000",
             "RATE_LIMIT_PER_SECOND": "1000000",
             "SANDBOX_MODE": "external",
