@@ -189,7 +189,8 @@ class Container:
 
     async def check_providers(self) -> dict[str, ProviderStatus]:
         """Per provider: circuit state and success rate as routing sees them."""
-        snapshot = await self.health.snapshot(self.clock.now())
+        now = self.clock.now()
+        snapshot = await self.health.snapshot(now)
         result: dict[str, ProviderStatus] = {}
         for provider in ProviderId:
             health = snapshot.get(provider)
@@ -205,6 +206,9 @@ class Container:
                 "p50_latency_ms": health.p50_latency_ms,
                 "p95_latency_ms": health.p95_latency_ms,
             }
+            for window in self.settings.maintenance_windows:
+                if window.provider is provider and window.covers(now):
+                    result[provider.value]["maintenance_until"] = window.end.isoformat()
         return result
 
 
@@ -365,6 +369,7 @@ async def bootstrap(
         )
         if provider_clients is None:
             provider_clients = await _open_provider_clients(settings, stack)
+        from synccash.adapters.maintenance import with_maintenance  # noqa: PLC0415
         from synccash.adapters.providers import build_gateway  # noqa: PLC0415
         from synccash.adapters.providers.budget import budgeted  # noqa: PLC0415
 
@@ -387,7 +392,7 @@ async def bootstrap(
                 observe_provider_call,
             ),
             queue=coordination.queue,
-            health=coordination.health,
+            health=with_maintenance(coordination.health, settings.maintenance_windows),
             rate_limiter=coordination.rate_limiter,
             locks=coordination.locks,
             publisher=coordination.publisher,

@@ -19,6 +19,7 @@ from typing import Final
 from attrs import field, frozen
 from dotenv import dotenv_values
 
+from synccash.adapters.maintenance import MaintenanceWindow, parse_windows
 from synccash.core.errors import UnknownProvider, ValidationError
 from synccash.core.money import Money
 from synccash.core.providers import ProviderId
@@ -47,7 +48,10 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
         "HS256 key for merchant bearer tokens; outside the embedded default: your own, 32+ bytes",
     ),
     "JWT_ISSUER": ("synccash", "expected `iss` claim of merchant tokens"),
-    "JWT_KEY_ID": ("synccash-dev", "`kid` of the HS256 tokens we mint; tokens naming another are refused"),
+    "JWT_KEY_ID": (
+        "synccash-dev",
+        "`kid` of the HS256 tokens we mint; tokens naming another are refused",
+    ),
     "JWT_MAX_TTL_SECONDS": ("86400", "longest lifetime (exp - iat) an HS256 token may have"),
     "JWT_HS256_ENABLED": (
         "",
@@ -59,7 +63,10 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
     ),
     "AUTH_ISSUER": ("", "required `iss` of identity-service tokens (needed with AUTH_JWKS_URL)"),
     "AUTH_AUDIENCE": ("", "required `aud` of identity-service tokens (needed with AUTH_JWKS_URL)"),
-    "AUTH_MERCHANT_CLAIM": ("merchant_id", "the claim of identity-service tokens naming the merchant"),
+    "AUTH_MERCHANT_CLAIM": (
+        "merchant_id",
+        "the claim of identity-service tokens naming the merchant",
+    ),
     "API_KEY_SECRET": (
         "dev-api-key-secret-change-me",
         "HMAC key API keys are stored under (keyed hashes); changing it invalidates every key",
@@ -191,6 +198,10 @@ VARIABLES: Final[dict[str, tuple[str, str]]] = {
             "comma-separated proxy IPs whose X-Forwarded-For `synccash api` believes "
             "(the client address callbacks are checked against); * = any"
         ),
+    ),
+    "PROVIDER_MAINTENANCE_WINDOWS": (
+        "",
+        "announced windows, provider=start/end;... (ISO 8601 with a zone): routed around",
     ),
     "STATUS_QUERY_BUDGETS": (
         "mtn=150",
@@ -332,6 +343,13 @@ def _require_own_secret(name: str, value: str) -> None:
             f"{name} is {len(value.encode())} bytes; at least {MIN_SECRET_BYTES} are "
             f"required outside the embedded default ({hint})"
         )
+
+
+def _maintenance(env: Mapping[str, str]) -> tuple[MaintenanceWindow, ...]:
+    try:
+        return parse_windows(_get(env, "PROVIDER_MAINTENANCE_WINDOWS"))
+    except ValueError as exc:
+        raise SettingsError(f"PROVIDER_MAINTENANCE_WINDOWS: {exc}") from None
 
 
 def _budgets(env: Mapping[str, str]) -> dict[ProviderId, int]:
@@ -491,6 +509,8 @@ class Settings:
     engine_provider_http: str = "fast"
     engine_redis: str = "pipelined"
     engine_group_commit: bool = True
+    #: Announced maintenance windows (routing treats the provider as open-circuit).
+    maintenance_windows: tuple[MaintenanceWindow, ...] = ()
     #: Status queries a second per provider (and egress address), shared by every worker.
     status_query_budgets: Mapping[ProviderId, int] = field(factory=dict)
     provider_egress_address: str = "default"
@@ -637,6 +657,7 @@ class Settings:
             engine_provider_http=_choice(env, "ENGINE_PROVIDER_HTTP", ("fast", "httpx")),
             engine_redis=_choice(env, "ENGINE_REDIS", ("pipelined", "redis-py")),
             engine_group_commit=_choice(env, "ENGINE_GROUP_COMMIT", ("on", "off")) == "on",
+            maintenance_windows=_maintenance(env),
             status_query_budgets=_budgets(env),
             provider_egress_address=_get(env, "PROVIDER_EGRESS_ADDRESS").strip() or "default",
         )
