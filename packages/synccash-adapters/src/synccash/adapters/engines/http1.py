@@ -81,7 +81,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import h11
 import httptools
@@ -233,8 +233,9 @@ class _Connection(asyncio.Protocol):
     # --- asyncio protocol callbacks -------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - a stream transport
-        self._transport = transport
+        # a stream transport; uvloop's (the API under uvicorn) does not subclass asyncio's
+        # ABCs, so no isinstance check: it has every method used here
+        self._transport = cast("asyncio.Transport", transport)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             poller = select.poll()
