@@ -8,11 +8,13 @@ from synccash.adapters.bootstrap import wire
 from synccash.adapters.memory.clock import ManualClock
 from synccash.adapters.memory.gateway import FakeProviderGateway, Script
 from synccash.core.commands import InitiatePayment
+from synccash.core.fees import TransferKind
 from synccash.core.ledger import provider_float, topup_entry
 from synccash.core.money import Money
 from synccash.core.outcomes import FailureReason, ProviderOutcome
 from synccash.core.payment import AttemptKind, AttemptStatus, PaymentKind, PaymentState
 from synccash.core.providers import ProviderId
+from synccash.core.reliability import SampleKind
 from synccash.core.routing import Router, RoutingPolicy
 
 PAYER = "0241234567"
@@ -163,3 +165,32 @@ async def test_a_payout_leg_waits_for_float_and_goes_on_after_a_top_up(clock, ga
     assert (payment.state, payment.failure_code) == (PaymentState.CONFIRMED, None)
     left = await app.ledger.balance(provider_float(ProviderId.MTN))
     assert Money(FLOAT.minor - 2500) == left
+
+
+class _RecordedHealth:
+    """A ProviderHealthStore that keeps every sample (and knows nothing yet)."""
+
+    def __init__(self) -> None:
+        self.samples = []
+
+    async def record(self, sample):
+        self.samples.append(sample)
+
+    async def snapshot(self, now):
+        return {}
+
+
+async def test_an_accepted_submit_and_a_confirmed_status_are_healthy_samples(clock, gateway):
+    """The payer leg's accepted submit and its confirmed status both count for MTN's health."""
+    health = _RecordedHealth()
+    app = wire(clock=clock, gateway=gateway, health=health)
+    await _top_up(app, clock)
+    await _transfer(app, clock)
+
+    kinds = [(s.provider, s.kind, s.transfer) for s in health.samples]
+    assert kinds == [
+        (ProviderId.MTN, SampleKind.ACCEPTED, None),
+        (ProviderId.MTN, SampleKind.CONFIRMED, None),
+        (ProviderId.MTN, SampleKind.ACCEPTED, TransferKind.DISBURSEMENT),
+        (ProviderId.MTN, SampleKind.CONFIRMED, TransferKind.DISBURSEMENT),
+    ]

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from synccash.core import lifecycle as lc
+from synccash.core.decision import evaluate
 from synccash.core.lifecycle import LEG_RESULTS, OUTCOME_RULES, Situation, Step, Then, Via
 from synccash.core.money import Money
 from synccash.core.msisdn import Msisdn
@@ -24,8 +25,9 @@ from synccash.core.payment import (
     Wallet,
 )
 from synccash.core.providers import ProviderId
-from synccash.core.reliability import CircuitState, ProviderHealth
+from synccash.core.reliability import CircuitState, ProviderHealth, earliest_retry
 from synccash.core.retry import BackoffPolicy
+from synccash.core.routing import Router
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PAYER = Msisdn.parse("0241234567")
@@ -530,17 +532,43 @@ def test_every_circuit_open_waits_in_pending_within_the_timeout() -> None:
     assert (payment.state, payment.events[-1].type) == (PaymentState.PENDING, "payment.rerouted")
 
 
-@pytest.mark.parametrize(
-    ("outcome", "via", "healthy"),
-    [
-        (ProviderOutcome.pending("ACCEPTED"), Via.SUBMIT, True),
-        (ProviderOutcome.pending("PENDING"), Via.STATUS, None),
-        (OK, Via.STATUS, True),
-        (ProviderOutcome.unknown("504"), Via.SUBMIT, False),
-        (ProviderOutcome.failed(FailureReason.REJECTED_BY_PAYER), Via.STATUS, None),
-        (ProviderOutcome.not_found(), Via.STATUS, None),
-    ],
-)
-def test_health_samples(outcome: ProviderOutcome, via: Via, healthy: bool | None) -> None:
-    """Accepted submits and confirmed statuses are healthy; declines say nothing."""
-    assert healthy == lc.health_verdict(outcome, via)
+def test_a_collection_whose_every_circuit_is_open_waits_for_the_first_probe() -> None:
+    """No route because every circuit is open: PENDING until the first retry_at, not FAILED."""
+    payment = Payment.initiate(
+        payment_id="00000000-0000-7000-8000-000000000002",
+        merchant_id="m",
+        amount=Money(5000),
+        payer=PAYER,
+        wallets=(Wallet(ProviderId.MTN, PAYER),),
+        payee=Payee(merchant_account="shop"),
+        now=T0,
+        expires_at=T0 + timedelta(minutes=15),
+    )
+    lc.begin_checks(payment, T0)
+    probe_at = T0 + timedelta(seconds=20)
+    health = {
+        ProviderId.MTN: ProviderHealth(
+            ProviderId.MTN, 0.1, 50, 100, 200, CircuitState.OPEN, retry_at=probe_at
+        )
+    }
+    evaluation = evaluate(
+        router=Router(),
+        amount=payment.amount,
+        wallets=payment.wallets,
+        payee=payment.payee,
+        signals=None,
+        health=health,
+        seed=1,
+        on=T0.date(),
+    )
+    lc.apply_checks(payment, evaluation, T0, POLICY, retry_at=earliest_retry(health.values()))
+
+    assert (PaymentState.PENDING, probe_at, None) == (
+        payment.state,
+        payment.next_action_at,
+        payment.failure_code,
+    )
+    late = T0 + timedelta(minutes=15)
+    assert lc.Expire("not confirmed within the transaction timeout") == lc.next_action(
+        payment, late
+    )

@@ -181,9 +181,17 @@ def begin_checks(payment: Payment, now: datetime) -> None:
 
 
 def apply_checks(
-    payment: Payment, evaluation: Evaluation, now: datetime, policy: LifecyclePolicy
+    payment: Payment,
+    evaluation: Evaluation,
+    now: datetime,
+    policy: LifecyclePolicy,
+    *,
+    retry_at: datetime | None = None,
 ) -> None:
-    """The risk rules and routing answered: block, wait for a circuit, fail or route."""
+    """The risk rules and routing answered: block, wait for a circuit, fail or route.
+
+    `retry_at`: when the first open circuit lets a probe through (`earliest_retry`).
+    """
     risk = evaluation.risk
     routing = evaluation.routing
     payment.record_checks(
@@ -198,7 +206,7 @@ def apply_checks(
     chosen = routing.chosen
     if chosen is None:
         if any(r.code == "circuit_open" for r in routing.rejected):
-            _wait_for_circuit(payment, now, policy)
+            _wait_for_circuit(payment, now, policy, retry_at)
             return
         why = "; ".join(f"{r.wallet.provider.value}: {r.message}" for r in routing.rejected)
         payment.fail(now, code="no_route_available", reason=f"no provider can take it ({why})")
@@ -211,10 +219,13 @@ def apply_checks(
     )
 
 
-def _wait_for_circuit(payment: Payment, now: datetime, policy: LifecyclePolicy) -> None:
+def _wait_for_circuit(
+    payment: Payment, now: datetime, policy: LifecyclePolicy, retry_at: datetime | None
+) -> None:
     """Every usable provider's circuit is open: wait in PENDING for a half-open probe.
 
-    The transaction timeout still applies (`next_action` expires the payment).
+    Routed again when the first circuit lets a probe through (else after `circuit_wait`);
+    the transaction timeout still applies (`next_action` expires the payment).
     """
     if payment.state is _S.VALIDATING:
         payment.transition(
@@ -223,7 +234,8 @@ def _wait_for_circuit(payment: Payment, now: datetime, policy: LifecyclePolicy) 
             actor="worker",
             reason="waiting for a provider: every circuit is open",
         )
-    payment.wait_until(min(now + policy.circuit_wait, payment.expires_at))
+    until = retry_at if retry_at is not None and retry_at > now else now + policy.circuit_wait
+    payment.wait_until(min(until, payment.expires_at))
 
 
 def apply_payout_checks(
@@ -245,7 +257,7 @@ def apply_payout_checks(
         return
     state = health.get(wallet.provider)
     if state is not None and state.circuit is CircuitState.OPEN:
-        _wait_for_circuit(payment, now, policy)
+        _wait_for_circuit(payment, now, policy, state.retry_at)
         return
     payment.choose_route(now, route=(wallet,), fee_quote=None, fee_minor=0)
 
@@ -802,16 +814,3 @@ def add_home(payment: Payment, attempt: Attempt, home: ProviderId, now: datetime
         prefix_network=head.provider.value,
         reason=f"account-holder lookup after {who}_not_found (number ported)",
     )
-
-
-# --------------------------------------------------------------------------- provider health
-def health_verdict(outcome: ProviderOutcome, via: Via) -> bool | None:
-    """Whether an answer says the provider is healthy (True), failing (False) or neither.
-
-    An accepted submit and a confirmed status are healthy samples; customer declines say
-    nothing about the provider.
-    """
-    if outcome.kind is _O.PENDING:
-        return True if via is Via.SUBMIT else None
-    against = outcome.counts_against_provider
-    return None if against is None else not against

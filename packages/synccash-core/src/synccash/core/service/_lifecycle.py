@@ -16,6 +16,7 @@ from typing import Final
 from synccash.core import lifecycle as lc
 from synccash.core.decision import evaluate
 from synccash.core.errors import ConcurrencyConflict, DomainError, InsufficientBalance
+from synccash.core.fees import TransferKind
 from synccash.core.ledger import provider_float
 from synccash.core.msisdn import Msisdn
 from synccash.core.outcomes import OutcomeKind, ProviderOutcome
@@ -33,7 +34,7 @@ from synccash.core.ports import (
     UnitOfWorkFactory,
 )
 from synccash.core.providers import ProviderId
-from synccash.core.reliability import HealthSample
+from synccash.core.reliability import earliest_retry, sample_for
 from synccash.core.routing import Router
 from synccash.core.service._input import PaymentPolicy, routing_seed
 
@@ -187,12 +188,12 @@ class LifecycleService:
         # Persist before the provider call: the reference is durable before it is sent. If
         # the process dies after this commit, the sweep re-sends with the same reference.
         await self._save(payment)
-        outcome = await self._call(request.provider, lc.Via.SUBMIT, self._gateway.submit(request))
+        outcome = await self._call(attempt, self._gateway.submit(request))
         return await self._apply(payment.id, attempt.reference, outcome, lc.Via.SUBMIT, payment)
 
     async def _poll(self, payment: Payment, attempt: Attempt) -> Payment | None:
         status = self._gateway.status(attempt.provider, attempt.kind, attempt.reference)
-        outcome = await self._call(attempt.provider, lc.Via.STATUS, status)
+        outcome = await self._call(attempt, status)
         return await self._apply(payment.id, attempt.reference, outcome, lc.Via.STATUS, payment)
 
     async def _checks(self, payment: Payment, now: datetime, *, routing_only: bool) -> None:
@@ -222,19 +223,24 @@ class LifecycleService:
             on=now.date(),
             fraud_policy=self._policy.fraud,
         )
-        lc.apply_checks(payment, evaluation, now, self._decisions)
+        lc.apply_checks(
+            payment, evaluation, now, self._decisions, retry_at=earliest_retry(health.values())
+        )
 
-    async def _call(
-        self, provider: ProviderId, via: lc.Via, call: Awaitable[ProviderOutcome]
-    ) -> ProviderOutcome:
-        """Make one provider call and record what it says about the provider's health."""
+    async def _call(self, attempt: Attempt, call: Awaitable[ProviderOutcome]) -> ProviderOutcome:
+        """Make one provider call and record what it says about the provider's health.
+
+        An accepted submit and a confirmed status are healthy samples; a timeout weighs
+        less than a definite failure; a payer's decline says nothing (`sample_for`).
+        """
         started = self._clock.now()
         outcome = await call
-        verdict = lc.health_verdict(outcome, via)
-        if verdict is not None:
-            finished = self._clock.now()
-            latency = int((finished - started).total_seconds() * 1000)
-            await self._health.record(HealthSample(provider, verdict, latency, finished))
+        finished = self._clock.now()
+        latency = int((finished - started).total_seconds() * 1000)
+        transfer = TransferKind.DISBURSEMENT if attempt.kind is AttemptKind.DISBURSE else None
+        sample = sample_for(attempt.provider, outcome, latency, finished, transfer)
+        if sample is not None:
+            await self._health.record(sample)
         return outcome
 
     async def _check_status(self, payment_id: str, reference: str | None) -> Payment | None:
@@ -251,7 +257,7 @@ class LifecycleService:
         if attempt.status is AttemptStatus.CREATED and attempt.submit_count == 0:
             return payment  # never sent: a callback for it cannot be ours to act on
         status = self._gateway.status(attempt.provider, attempt.kind, attempt.reference)
-        outcome = await self._call(attempt.provider, lc.Via.STATUS, status)
+        outcome = await self._call(attempt, status)
         if attempt.status is AttemptStatus.CREATED and not (
             outcome.is_final or outcome.kind is OutcomeKind.PENDING
         ):
