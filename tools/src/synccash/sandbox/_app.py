@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any, Protocol
 
 import anyio
@@ -23,6 +24,7 @@ from synccash.sandbox._asgi import (
 )
 from synccash.sandbox._numbers import PROVIDERS, ProviderName, Scenario, canonical
 from synccash.sandbox._sandbox import ApprovalDelay, CallbackRetries, ProviderSandbox
+from synccash.sandbox._statements import statement_csv
 from synccash.sandbox._world import SandboxError
 
 _log = logging.getLogger(__name__)
@@ -222,6 +224,13 @@ def _admin_router(sandbox: ProviderSandbox) -> Router:
         sandbox.settle_due()
         return Response.json(200, {"settled": True})
 
+    async def statement(request: Request) -> Response:
+        day = date.fromisoformat(request.query.get("date", ""))
+        body = statement_csv(sandbox, day).encode()
+        name = f"{sandbox.provider}-{day.isoformat()}.csv"
+        disposition = ("content-disposition", f'attachment; filename="{name}"')
+        return Response(200, body, (("content-type", "text/csv; charset=utf-8"), disposition))
+
     for method, path, fn in (
         ("GET", "/_admin/ledger", ledger),
         ("GET", "/_admin/transactions", transactions),
@@ -234,6 +243,7 @@ def _admin_router(sandbox: ProviderSandbox) -> Router:
         ("PUT", "/_admin/config", put_config),
         ("POST", "/_admin/tokens/expire", expire_tokens),
         ("POST", "/_admin/settle", settle),
+        ("GET", "/_admin/statement", statement),
     ):
         router.add(method, path, guarded(fn))
     return router
