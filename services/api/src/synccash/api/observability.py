@@ -25,44 +25,13 @@ from litestar.types import (
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from synccash.adapters.logs import configure_structlog, mask, mask_value
 from synccash.api.idempotency import ADMITTED_LOCK, AdmittedLock
 
 ACCESS_LOGGER: Final = "synccash.api.access"
 CALLBACK_PREFIX: Final = "/api/v1/callbacks/"
 
-# A Ghana mobile number in any of its usual spellings (233XXXXXXXXX, +233…, 0XXXXXXXXX).
-_MSISDN_RE: Final = re.compile(r"(?<!\d)(?:\+?233|0)([25]\d)(\d{4})(\d{3})(?!\d)")
-_SECRET_RE: Final = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _REQUEST_ID_RE: Final = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-# Every MSISDN spelling above holds 10+ digits in a row; one search of this rules out both
-# patterns for the common text that has neither (most log strings), at a third of the cost.
-_SUSPECT_RE: Final = re.compile(r"(?i)\d{10}|bearer\s")
-
-
-def mask(text: str) -> str:
-    """Mask MSISDNs (23324****567) and bearer tokens in free text."""
-    if _SUSPECT_RE.search(text) is None:
-        return text
-    text = _MSISDN_RE.sub(lambda m: f"233{m.group(1)}****{m.group(3)}", text)
-    return _SECRET_RE.sub(r"\1[redacted]", text)
-
-
-def mask_value(value: Any) -> Any:
-    """Mask every string inside a JSON-like value."""
-    kind = type(value)
-    if kind is str:
-        return mask(value)
-    if kind is int or kind is float or value is None:  # the usual fields, before the ABC checks
-        return value
-    if isinstance(value, str):
-        return mask(value)
-    if isinstance(value, int | float):
-        return value
-    if isinstance(value, Mapping):
-        return {k: mask_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask_value(v) for v in value]
-    return value
 
 
 _encode_log: Final = msgspec.json.Encoder(enc_hook=str).encode
@@ -103,6 +72,9 @@ def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
         logger.handlers = [handler]
         logger.setLevel(level)
         logger.propagate = False
+    # The adapters this process runs log through structlog (failure episodes, webhooks...):
+    # the same format and the same masking, never a console traceback with local variables.
+    configure_structlog(level, log_format)
 
 
 _CIRCUIT_LEVELS: Final = {"closed": 0, "half_open": 1, "open": 2}

@@ -9,17 +9,16 @@ timeout); a second one exits at once.
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import signal
 import socket
-from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import anyio
 import structlog
 
 from synccash.adapters.bootstrap import Container, bootstrap
+from synccash.adapters.logs import configure_structlog
 from synccash.adapters.providers.gateway import HttpClients
 from synccash.adapters.redis.components import REPORT_EVERY_S, publish_components
 from synccash.adapters.settings import Settings
@@ -162,25 +161,8 @@ async def _stop_on_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
 
 
 def configure_logging(level: str, log_format: str) -> None:
-    """structlog to stdout: JSON lines in production, readable in a console."""
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
-        if log_format == "json"
-        else structlog.dev.ConsoleRenderer()
-    )
-    processors: Sequence[structlog.types.Processor] = (
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        renderer,
-    )
-    structlog.configure(
-        processors=list(processors),
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping().get(level, logging.INFO)
-        ),
-    )
+    """structlog to stdout: masked JSON lines in production, readable in a console."""
+    configure_structlog(level, log_format)
 
 
 async def serve(
