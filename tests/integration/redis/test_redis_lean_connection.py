@@ -48,6 +48,19 @@ async def test_it_uses_the_clients_database_and_pipelines_concurrent_commands(
         await lean.execute("EVALSHA", "0" * 40, 0)
 
 
+async def test_a_caller_cancelled_while_connecting_does_not_fail_the_others(
+    redis: Redis, lean: LeanRedis
+):
+    """The first caller opens the connection; cancelling it leaves the connection to the rest."""
+    await redis.set("lean:b", "B")
+    first = asyncio.ensure_future(lean.execute("GET", "lean:b"))
+    second = asyncio.ensure_future(lean.execute("GET", "lean:b"))
+    await asyncio.sleep(0)  # both are waiting for the one connection being opened
+    first.cancel()
+    assert await second == b"B"
+    assert await lean.execute("GET", "lean:b") == b"B"
+
+
 async def test_a_cancelled_caller_does_not_shift_the_replies(redis: Redis, lean: LeanRedis):
     """A caller that gives up leaves its reply to be dropped, not handed to the next one."""
     await redis.set("lean:a", "A")

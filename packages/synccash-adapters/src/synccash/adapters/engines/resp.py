@@ -254,7 +254,7 @@ class LeanRedis:
         self._username = username
         self._password = password
         self._pipe: _Pipe | None = None
-        self._connecting: asyncio.Future[_Pipe] | None = None
+        self._connecting: asyncio.Task[_Pipe] | None = None
 
     @classmethod
     def from_client(cls, redis: Redis) -> LeanRedis | None:
@@ -289,24 +289,22 @@ class LeanRedis:
         return pipe
 
     async def _connect(self) -> _Pipe:
+        # The connection is opened by a task of its own, not by the caller that needed it
+        # first: a caller cancelled meanwhile (a timeout, a client gone) must not cancel the
+        # connection every other waiter is waiting for (they would all get CancelledError).
         loop = asyncio.get_running_loop()
         connecting = self._connecting
-        if connecting is not None and connecting.get_loop() is loop:
-            return await asyncio.shield(connecting)
-        self._connecting = connecting = loop.create_future()
+        if connecting is None or connecting.get_loop() is not loop:
+            connecting = self._connecting = loop.create_task(self._open_and_keep(loop))
+            connecting.add_done_callback(_retrieve)
+        return await asyncio.shield(connecting)
+
+    async def _open_and_keep(self, loop: asyncio.AbstractEventLoop) -> _Pipe:
         try:
             pipe = await self._open(loop)
-        except BaseException as exc:
+        finally:
             self._connecting = None
-            if isinstance(exc, Exception):
-                connecting.set_exception(exc)
-                connecting.exception()  # retrieved here: the other waiters get it too
-            else:
-                connecting.cancel()
-            raise
         self._pipe = pipe
-        self._connecting = None
-        connecting.set_result(pipe)
         return pipe
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> _Pipe:
@@ -370,3 +368,9 @@ async def run_script(
         return await redis.evalsha(script.sha, len(keys), *keys, *args)
     except NoScriptError:
         return await script(keys=keys, args=args)
+
+
+def _retrieve(task: asyncio.Task[_Pipe]) -> None:
+    """Mark a failed connection attempt's error as seen (every waiter got it already)."""
+    if not task.cancelled():
+        task.exception()
