@@ -46,7 +46,7 @@ HOW_TO_START = (
 TABLES = (
     "payments, payment_attempts, payment_events, outbox, webhook_deliveries, blocklist, "
     "api_keys, merchants, ledger_postings, ledger_entries, ledger_balances, webhook_endpoints, "
-    "risk_reviews, risk_audit"
+    "risk_reviews, risk_audit, statement_lines, reconciliation_runs, reconciliation_items"
 )
 
 

@@ -37,8 +37,11 @@ TABLES = {
     "payment_attempts",
     "payment_events",
     "payments",
+    "reconciliation_items",
+    "reconciliation_runs",
     "risk_audit",
     "risk_reviews",
+    "statement_lines",
     "webhook_deliveries",
     "webhook_endpoints",
 }
@@ -143,7 +146,7 @@ async def test_engine_from_settings_uses_pool_settings(pg_url):
 
 def test_head_revision_is_the_latest_migration():
     """The packaged migrations have one head."""
-    assert head_revision() == "0007"
+    assert head_revision() == "0008"
 
 
 async def test_webhook_deliveries_retry_then_succeed(sqlite_engine):

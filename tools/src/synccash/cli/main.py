@@ -5,7 +5,17 @@ from typing import Annotated
 
 import typer
 
-from synccash.cli import blocklist, ledger, merchants, pay, payout, route, run, tokens
+from synccash.cli import (
+    blocklist,
+    ledger,
+    merchants,
+    pay,
+    payout,
+    reconcile,
+    route,
+    run,
+    tokens,
+)
 from synccash.cli._console import console
 from synccash.cli._errors import ErrorMappingGroup
 
@@ -53,6 +63,7 @@ app.add_typer(pay.report_app)
 app.add_typer(payout.app)
 app.add_typer(route.app)
 app.add_typer(ledger.app)
+app.add_typer(reconcile.app)
 app.add_typer(blocklist.app)
 
 _SERVE_EPILOG = (

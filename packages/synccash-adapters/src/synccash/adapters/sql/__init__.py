@@ -32,6 +32,13 @@ from synccash.adapters.sql._outbox import (
     WebhookDelivery,
     delivery_id_for,
 )
+from synccash.adapters.sql._reconcile import (
+    ImportResult,
+    ItemAlreadyResolved,
+    RunSummary,
+    SqlReconciliation,
+    run_id_for,
+)
 from synccash.adapters.sql._repository import SqlPaymentRepository
 from synccash.adapters.sql._risk import SqlRiskContext
 from synccash.adapters.sql._risk_ops import SqlRiskOperations
@@ -42,12 +49,16 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnavailable",
     "DeliveryStatus",
+    "ImportResult",
+    "ItemAlreadyResolved",
     "OutboxClaim",
+    "RunSummary",
     "SchemaBehind",
     "SqlLedger",
     "SqlMerchantRegistry",
     "SqlOutbox",
     "SqlPaymentRepository",
+    "SqlReconciliation",
     "SqlRiskContext",
     "SqlRiskOperations",
     "SqlUnitOfWork",
@@ -67,6 +78,7 @@ __all__ = [
     "migrate",
     "new_payment_params",
     "outbox_id",
+    "run_id_for",
     "save_params",
     "schema_drift",
 ]
