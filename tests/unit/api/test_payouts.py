@@ -205,3 +205,15 @@ async def test_replay_list_cancel_and_collections_are_not_payouts(
     assert cancelled.json()["state"] == "CANCELLED"
     assert Money(10_000) == await _available(container)
     assert_problem(not_a_payout, 404, "payment_not_found")
+
+
+async def test_a_name_check_where_the_payee_network_has_no_lookup_is_503(
+    client, auth, container, clock
+):
+    """AT Money has no account-holder lookup: 503 name_check_unavailable, nothing stored."""
+    await _fund(container, clock, balance=10_000, float_=100_000)
+    body = _body(payee={"msisdn": "0271234567"}, expected_name="Ama Owusu")
+    response = await client.post(URL, json=body, headers=auth(key="po-at"))
+
+    assert_problem(response, 503, "name_check_unavailable")
+    assert (await client.get(URL, headers=auth())).json()["items"] == []

@@ -124,12 +124,14 @@ class PayoutService:
         return info.provider
 
     async def _holder(self, payee: Msisdn, provider: ProviderId | None) -> AccountInfo | None:
+        # the payee's own network must be able to answer: the others cannot say it is not there
+        home = provider if provider is not None else payee.network_hint
+        if not DEFAULT_PROFILES[home].can(Capability.NAME_LOOKUP):
+            raise NameCheckUnavailable(
+                f"{home.value} has no account-holder lookup: leave expected_name out"
+            )
         order = (provider,) if provider is not None else lc.lookup_order(payee.network_hint)
         for candidate in order:
-            if not DEFAULT_PROFILES[candidate].can(Capability.NAME_LOOKUP):
-                raise NameCheckUnavailable(
-                    f"{candidate.value} has no account-holder lookup: leave expected_name out"
-                )
             try:
                 info = await self._gateway.lookup(candidate, payee)
             except DomainError as exc:
