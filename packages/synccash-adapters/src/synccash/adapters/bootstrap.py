@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 
     from synccash.adapters.providers.gateway import HttpClients
     from synccash.adapters.providers.metered import CallObserver
+    from synccash.adapters.sql import SqlReconciliation
 
 #: One provider status line of `/health/detailed`: circuit, success rate, latencies.
 ProviderStatus = dict[str, str | float | int | None]
@@ -102,6 +103,8 @@ class Storage:
     merchants: MerchantRegistry = field(factory=InMemoryMerchantRegistry)
     webhook_endpoints: WebhookEndpointStore = field(factory=InMemoryWebhookEndpoints)
     risk_ops: RiskOperations | None = None  # review queue, decisions, blocklist, audit
+    #: staged provider statements, reconciliation runs and exceptions (SQL only)
+    reconciliation: SqlReconciliation | None = None
 
 
 def memory_storage() -> Storage:
@@ -162,6 +165,8 @@ class Container:
     failures: FailureLog
     #: Fraud operations (review queue, decisions, blocklist, audit).
     risk_ops: RiskOperations | None = None
+    #: Reconciliation runs and exceptions (SQL storage only).
+    reconciliation: SqlReconciliation | None = None
 
     async def check_database(self) -> float:
         """Round-trip to the database; latency in ms. Raises if unreachable."""
@@ -333,6 +338,7 @@ def wire(
         redis=redis,
         failures=failures if failures is not None else FailureLog(),
         risk_ops=storage.risk_ops,
+        reconciliation=storage.reconciliation,
     )
 
 
@@ -436,6 +442,7 @@ async def _open_storage(
         ledger=sql.SqlLedger(engine),
         webhook_endpoints=sql.SqlWebhookEndpoints(engine),
         risk_ops=sql.SqlRiskOperations(engine),
+        reconciliation=sql.SqlReconciliation(engine),
     )
 
 

@@ -29,6 +29,7 @@ from synccash.api.routes import (
     misc,
     payments,
     payouts,
+    reconciliation,
     risk,
     webhook_endpoints,
 )
@@ -106,6 +107,7 @@ def _build(
             *callbacks.ROUTES,
             *webhook_endpoints.ROUTES,
             *risk.ROUTES,
+            *reconciliation.ROUTES,
         ],
     )
     app = Litestar(

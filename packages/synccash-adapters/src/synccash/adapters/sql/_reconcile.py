@@ -217,7 +217,7 @@ def _item_row(run_id: str, provider: str, day: date, outcome: Outcome) -> dict[s
 
 def item_json(row: Any) -> dict[str, Any]:
     """One stored item as JSON (dates as ISO text)."""
-    found = dict(row)
+    found = {str(k): v for k, v in dict(row).items()}  # plain str keys, not SQL names
     found["statement_date"] = found["statement_date"].isoformat()
     if found.get("resolved_at") is not None:
         found["resolved_at"] = found["resolved_at"].isoformat()
