@@ -6,10 +6,18 @@ import pytest
 from api_helpers import MERCHANT
 from litestar.testing import AsyncTestClient
 from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from synccash.adapters.bootstrap import wire
 from synccash.api import create_app, mint_token
+
+
+class _PgError(Exception):
+    """What SQLAlchemy's asyncpg adapter puts in `.orig`: the server's SQLSTATE."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"SQLSTATE {sqlstate}")
+        self.sqlstate = sqlstate
 
 
 class _Down:
@@ -28,8 +36,11 @@ class _Down:
         ConnectionRefusedError(111, "Connection refused"),
         OperationalError("SELECT 1", {}, Exception("server closed the connection")),
         RedisConnectionError("Connection refused"),
+        DBAPIError("SELECT 1", {}, _PgError("57P03")),  # the database system is starting up
+        DBAPIError("SELECT 1", {}, _PgError("57P01")),  # terminating connection (restart)
+        DBAPIError("SELECT 1", {}, _PgError("08006")),  # connection failure
     ],
-    ids=["socket", "sqlalchemy", "redis"],
+    ids=["socket", "sqlalchemy", "redis", "starting-up", "admin-shutdown", "connection-failure"],
 )
 async def test_dependency_outage_is_503_with_retry_after(exc):
     """Clients learn to retry (same Idempotency-Key) instead of seeing an internal error."""
@@ -47,10 +58,15 @@ async def test_dependency_outage_is_503_with_retry_after(exc):
     assert int(response.headers["retry-after"]) >= 1
 
 
-async def test_a_bug_is_still_a_500():
+@pytest.mark.parametrize(
+    "exc",
+    [ZeroDivisionError("bug"), DBAPIError("INSERT", {}, _PgError("23505"))],
+    ids=["bug", "unique-violation"],
+)
+async def test_a_bug_is_still_a_500(exc):
     """Only connection failures are 503: anything else stays an internal error."""
     container = wire()
-    container.payments = _Down(ZeroDivisionError("bug"))  # type: ignore[assignment]
+    container.payments = _Down(exc)  # type: ignore[assignment]
     token = mint_token(container.settings, MERCHANT, ["payments:read"])
     async with AsyncTestClient(app=create_app(container)) as client:
         response = await client.get(

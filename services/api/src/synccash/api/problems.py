@@ -268,8 +268,25 @@ def _is_unavailable(exc: Exception) -> bool:
     if isinstance(exc, OperationalError | InterfaceError):
         return True
     return isinstance(exc, DBAPIError) and (
-        exc.connection_invalidated or isinstance(exc.orig, OSError | ConnectionError)
+        exc.connection_invalidated
+        or isinstance(exc.orig, OSError | ConnectionError)
+        or _sqlstate(exc).startswith(_UNAVAILABLE_SQLSTATES)
     )
+
+
+#: SQLSTATE classes that mean "the server is not serving now", not a bug or bad input:
+#: 08 connection exception, 57P operator intervention (admin/crash shutdown, "the database
+#: system is starting up"), 53 insufficient resources (too many connections). A PostgreSQL
+#: restart surfaces as these, wrapped by SQLAlchemy as a plain DBAPIError.
+_UNAVAILABLE_SQLSTATES: Final = ("08", "57P", "53")
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state is None and orig is not None:
+        state = getattr(orig.__cause__, "sqlstate", None)
+    return state if isinstance(state, str) else ""
 
 
 def retry_after_header(seconds: float) -> dict[str, str]:
