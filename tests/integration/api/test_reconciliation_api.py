@@ -96,3 +96,17 @@ async def test_ops_scope_and_bad_input(container):
     assert (bad_date.status_code, bad_date.json()["code"]) == (400, "invalid_date")
     assert (bad_class.status_code, bad_class.json()["code"]) == (400, "invalid_class")
     assert not_found.status_code == 404
+
+
+async def test_open_exceptions_are_a_metric(container):
+    """/metrics shows the open exceptions per kind, read from the database at scrape time."""
+    await _seed(container)
+    async with _client(create_app(container)) as client:
+        scraped = await client.get("/metrics")
+    lines = [
+        ln
+        for ln in scraped.text.splitlines()
+        if ln.startswith('synccash_reconciliation_open_exceptions{kind="missing_at_us"}')
+    ]
+    assert len(lines) == 1
+    assert float(lines[0].rsplit(" ", 1)[1]) >= 1

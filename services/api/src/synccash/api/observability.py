@@ -129,6 +129,13 @@ class ApiMetrics:
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
+        self.reconciliation_open = Gauge(
+            "synccash_reconciliation_open_exceptions",
+            "Reconciliation exceptions not resolved yet, per kind (read at scrape time)",
+            ["kind"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
         self.circuit_state = Gauge(
             "synccash_provider_circuit_state",
             "Circuit breaker per provider as routing sees it: 0 closed, 1 half-open, 2 open "

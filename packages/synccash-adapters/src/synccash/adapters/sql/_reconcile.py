@@ -240,24 +240,26 @@ class SqlReconciliation:
         """Stage a report's lines in batches (streaming); lines already staged are skipped."""
         read = inserted = 0
         batch: list[dict[str, Any]] = []
-        stmt = self._insert(statement_lines).on_conflict_do_nothing()
         async with self._engine.begin() as conn:
             for line in lines:
                 batch.append(_line_row(provider, day, line, now))
                 read += 1
                 if len(batch) >= _BATCH:
-                    inserted += await self._insert_batch(conn, stmt, batch)
+                    inserted += await self._insert_batch(conn, batch)
                     batch = []
             if batch:
-                inserted += await self._insert_batch(conn, stmt, batch)
+                inserted += await self._insert_batch(conn, batch)
         return ImportResult(read, inserted)
 
-    @staticmethod
-    async def _insert_batch(conn: AsyncConnection, stmt: Any, batch: list[dict[str, Any]]) -> int:
-        before = await conn.scalar(select(func.count()).select_from(statement_lines))
-        await conn.execute(stmt, batch)
-        after = await conn.scalar(select(func.count()).select_from(statement_lines))
-        return int(after or 0) - int(before or 0)
+    async def _insert_batch(self, conn: AsyncConnection, batch: list[dict[str, Any]]) -> int:
+        """INSERT ... ON CONFLICT DO NOTHING RETURNING the key: the rows returned were new."""
+        stmt = (
+            self._insert(statement_lines)
+            .on_conflict_do_nothing()
+            .returning(statement_lines.c.provider_txn_id)
+        )
+        result = await conn.execute(stmt, batch)
+        return len(result.all())
 
     async def staged_lines(self, provider: str, day: date) -> list[StatementLine]:
         """The day's staged lines, in report order."""

@@ -155,6 +155,14 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
             api.metrics.set_providers(await api.container.check_providers())
     except Exception:  # noqa: S110 - nor because the health store is away
         pass
+    recon = getattr(api.container, "reconciliation", None)
+    if recon is not None:
+        try:
+            with anyio.fail_after(1.0):
+                for kind, count in (await recon.open_counts()).items():
+                    api.metrics.reconciliation_open.labels(kind).set(count)
+        except Exception:  # noqa: S110 - nor because the database is away
+            pass
     return Response(api.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
