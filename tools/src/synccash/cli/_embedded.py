@@ -10,13 +10,37 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
+from typing import Final
 
 import httpx
 from attrs import frozen
 
 from synccash.adapters.settings import Settings
+from synccash.core.ledger import topup_entry
+from synccash.core.money import Money
+from synccash.core.ports import Ledger
 from synccash.core.providers import ProviderId
-from synccash.sandbox import SERVE_APPROVAL_DELAY, ApprovalDelay, CombinedApp, create_combined_app
+from synccash.sandbox import (
+    SERVE_APPROVAL_DELAY,
+    ApprovalDelay,
+    CombinedApp,
+    SandboxConfig,
+    create_combined_app,
+)
+
+#: What the embedded sandboxes hold for us at each provider (their merchant float).
+SANDBOX_FLOAT: Final = Money(SandboxConfig().merchant_balance_minor)
+
+
+async def seed_sandbox_floats(ledger: Ledger, at: datetime) -> None:
+    """Record, once, the float the embedded sandboxes start with at each provider, so the
+    books know it and transfers and payouts can disburse under `synccash serve` (a real
+    deployment records its top-ups with `synccash ledger topup`)."""
+    await ledger.post(
+        [topup_entry(f"topup:embedded-sandbox:{p.value}", p, SANDBOX_FLOAT) for p in ProviderId],
+        at,
+    )
 
 
 @frozen

@@ -22,7 +22,7 @@ from attrs import frozen
 from synccash.adapters.bootstrap import bootstrap
 from synccash.adapters.settings import Settings
 from synccash.api.app import create_app
-from synccash.cli._embedded import provider_clients_for
+from synccash.cli._embedded import provider_clients_for, seed_sandbox_floats
 from synccash.cli._errors import CliError
 from synccash.worker.app import configure_logging
 from synccash.worker.app import run as run_worker_loop
@@ -75,6 +75,8 @@ async def run_embedded(
         provider_clients_for(settings) as clients,
         bootstrap(settings, provider_clients=clients) as container,
     ):
+        if clients is not None and container.ledger is not None:
+            await seed_sandbox_floats(container.ledger, container.clock.now())
         app = create_app(container)
         server = _QuietServer(
             uvicorn.Config(
