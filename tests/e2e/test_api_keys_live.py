@@ -9,25 +9,9 @@ import uuid
 
 import httpx
 import pytest
-from typer.testing import CliRunner
-
-from synccash.cli.main import app
+from live_cli import cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-
-
-def cli(live, *args: str) -> str:
-    """Run `synccash …` on the stack's database; its stdout."""
-    settings = live.settings
-    env = {
-        "DATABASE_URL": settings.database_url,
-        "API_KEY_SECRET": settings.api_key_secret,
-        "JWT_SECRET_KEY": settings.jwt_secret_key,
-        "WEBHOOK_SECRET": settings.webhook_secret,
-    }
-    result = CliRunner().invoke(app, list(args), env=env)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def wait_for_status(http: httpx.Client, credential: str, expected: int) -> int:
