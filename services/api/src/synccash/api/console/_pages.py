@@ -12,7 +12,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
-from synccash.api.auth import AuthError, Principal, Scope, principal_from_header
+from synccash.api.auth import AuthError, Principal, Scope, authenticate
 from synccash.api.console._view import attempt_rows, event_rows, routing_view, summary
 from synccash.api.guards import api_context
 from synccash.core.errors import DomainError
@@ -31,14 +31,21 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
 
 
-def _operator(request: Request[Any, Any, Any]) -> Principal | None:
+async def _verify(request: Request[Any, Any, Any], credential: str) -> Principal:
+    """Check a credential exactly as the API's admission does (API key, JWKS or HS256 JWT)."""
+    context = api_context(request)
+    return await authenticate(
+        context.settings, f"Bearer {credential}", context.api_keys, context.tokens, context.jwks
+    )
+
+
+async def _operator(request: Request[Any, Any, Any]) -> Principal | None:
     """The operator behind the console cookie, or None (not logged in, expired, no ops scope)."""
     credential = request.cookies.get(COOKIE)
     if not credential:
         return None
-    context = api_context(request)
     try:
-        principal = principal_from_header(context.settings, f"Bearer {credential}", context.tokens)
+        principal = await _verify(request, credential)
     except AuthError:
         return None
     return principal if Scope.OPS in principal.scopes else None
@@ -61,9 +68,8 @@ async def login(
 ) -> Template | Redirect:
     """Check the pasted credential (valid, with the ops scope), then set the session cookie."""
     credential = (data.get("credential") or "").strip()
-    context = api_context(request)
     try:
-        principal = principal_from_header(context.settings, f"Bearer {credential}", context.tokens)
+        principal = await _verify(request, credential)
     except AuthError as exc:
         return Template("login.html.j2", context={"error": str(exc)}, status_code=401)
     if Scope.OPS not in principal.scopes:
@@ -100,7 +106,7 @@ async def payments_page(
     cursor: Annotated[str | None, Parameter(query="cursor")] = None,
 ) -> Template | Redirect:
     """Payments of one merchant, newest first, with filters."""
-    operator = _operator(request)
+    operator = await _operator(request)
     if operator is None:
         return _login_redirect()
     merchant_id = (merchant or operator.merchant_id).strip()
@@ -139,7 +145,7 @@ async def payment_page(
     merchant: Annotated[str, Parameter(query="merchant")],
 ) -> Template | Redirect:
     """One payment's timeline: audit trail, attempts, routing explanation and risk."""
-    operator = _operator(request)
+    operator = await _operator(request)
     if operator is None:
         return _login_redirect()
     payments = api_context(request).container.payments
@@ -169,7 +175,7 @@ async def payment_page(
 @get(f"{PREFIX}/providers", include_in_schema=False)
 async def providers_page(request: Request[Any, Any, Any]) -> Template | Redirect:
     """Provider health as routing sees it: circuit state, success rate, latency."""
-    operator = _operator(request)
+    operator = await _operator(request)
     if operator is None:
         return _login_redirect()
     providers = await api_context(request).container.check_providers()
